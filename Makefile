@@ -1,0 +1,36 @@
+# omni_ros: two commands on a fresh machine.
+#   make demo   set everything up, then run the main job headless
+#   make test   set everything up, then run the test suite
+# Set-up is idempotent: a second run with nothing changed takes seconds.
+
+PYTHON ?= $(firstword $(foreach p,python3.11 python3.12 python3.10 python3,$(shell command -v $(p) 2>/dev/null)))
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: setup test test-fast demo doctor bench lock clean
+
+setup:
+	@test -n "$(PYTHON)" || { echo "No python3 found: install CPython 3.10-3.12 (3.11 preferred)."; exit 1; }
+	@$(PYTHON) tools/bootstrap.py
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+demo: setup
+	$(VENV)/bin/omni-ros demo
+
+doctor: setup
+	$(VENV)/bin/omni-ros doctor
+
+bench: setup
+	$(VENV)/bin/omni-ros bench --suite transport --markdown bench/RESULTS.md --json bench/results.json
+
+lock: setup
+	$(PY) tools/lock.py
+
+clean:
+	rm -rf build .pytest_cache

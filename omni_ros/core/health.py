@@ -1,0 +1,75 @@
+"""Per-input health book-keeping for nodes: counts, rates, latencies and rejection reasons.
+
+Pure Python; nodes feed it from their callbacks and publish it on /diagnostics.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+NS_PER_S = 1_000_000_000
+
+
+@dataclass
+class InputStats:
+    """What one input (topic) delivered. Times are receive-clock nanoseconds."""
+
+    name: str
+    received: int = 0
+    accepted: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    last_reason: str = ""
+    bytes: int = 0
+    first_ns: int | None = None
+    last_ns: int | None = None
+    latencies_s: list = field(default_factory=list)
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    def rate_hz(self) -> float:
+        """Mean rate of received messages (good or bad) between the first and the last [Hz]."""
+        if self.received < 2 or self.last_ns == self.first_ns:
+            return 0.0
+        return (self.received - 1) * NS_PER_S / (self.last_ns - self.first_ns)
+
+    def latency_ms(self, q: float = 50.0) -> float:
+        """Percentile ``q`` of stamp -> receive latency of accepted messages [ms]; NaN if none."""
+        return float(np.percentile(self.latencies_s, q) * 1e3) if self.latencies_s else float("nan")
+
+
+class HealthBook:
+    """Health of every input of one node."""
+
+    def __init__(self, names=(), max_latency_samples: int = 10_000):
+        self.inputs: dict[str, InputStats] = {n: InputStats(n) for n in names}
+        self._max_lat = max_latency_samples
+
+    def stats(self, name: str) -> InputStats:
+        """The stats of input ``name``, created empty on first use."""
+        if name not in self.inputs:
+            self.inputs[name] = InputStats(name)
+        return self.inputs[name]
+
+    def _receive(self, name: str, now_ns: int) -> InputStats:
+        s = self.stats(name)
+        s.received += 1
+        s.first_ns = now_ns if s.first_ns is None else s.first_ns
+        s.last_ns = now_ns
+        return s
+
+    def accept(self, name: str, now_ns: int, stamp_ns: int | None = None, nbytes: int = 0) -> None:
+        s = self._receive(name, now_ns)
+        s.accepted += 1
+        s.bytes += nbytes
+        if stamp_ns and len(s.latencies_s) < self._max_lat:
+            s.latencies_s.append((now_ns - stamp_ns) / NS_PER_S)
+
+    def reject(self, name: str, now_ns: int, field: str, reason: str) -> None:
+        s = self._receive(name, now_ns)
+        s.rejected[field] += 1
+        s.last_reason = reason

@@ -1,0 +1,70 @@
+"""omni_ros/core and sim/ never import ROS (rclpy, message packages, launch)."""
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+
+from _util import ROOT, run_py
+
+ROS_ROOTS = {"rclpy", "rcl_interfaces", "launch", "launch_ros", "rosidl_runtime_py",
+             "builtin_interfaces", "message_filters", "tf2_ros"}
+PURE_DIRS = [ROOT / "omni_ros" / "core", ROOT / "sim"]
+
+
+def is_ros_module(name: str) -> bool:
+    root = name.split(".")[0]
+    return root in ROS_ROOTS or root.endswith("_msgs") or root.endswith("_srvs")
+
+
+def imported_modules(path: Path):
+    tree = ast.parse(path.read_text(), str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.lineno, node.module
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) \
+                in ("import_module", "__import__") and node.args \
+                and isinstance(node.args[0], ast.Constant):
+            yield node.lineno, str(node.args[0].value)
+
+
+def test_pure_dirs_exist_and_have_code():
+    for d in PURE_DIRS:
+        assert list(d.rglob("*.py")), f"{d} has no Python files"
+
+
+@pytest.mark.parametrize("path", [p for d in PURE_DIRS for p in sorted(d.rglob("*.py"))],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_ros_import_in_source(path):
+    bad = [f"{path.relative_to(ROOT)}:{line} imports {mod}"
+           for line, mod in imported_modules(path) if is_ros_module(mod)]
+    assert not bad, "core/sim must stay ROS-free:\n" + "\n".join(bad)
+
+
+def test_checker_catches_ros_imports(tmp_path):
+    f = tmp_path / "x.py"
+    f.write_text("import rclpy\nfrom sensor_msgs.msg import Image\n"
+                 "import importlib\nimportlib.import_module('std_srvs.srv')\nimport numpy\n")
+    assert [m for _, m in imported_modules(f) if is_ros_module(m)] == \
+        ["rclpy", "sensor_msgs.msg", "std_srvs.srv"]
+
+
+def test_importing_core_and_sim_loads_no_ros_module():
+    """Transitive check: import every core/sim module in a fresh interpreter, list sys.modules."""
+    modules = []
+    for base, pkg in ((ROOT / "omni_ros" / "core", "omni_ros.core"), (ROOT / "sim", "omni_ros_sim")):
+        for p in sorted(base.rglob("*.py")):
+            rel = p.relative_to(base).with_suffix("")
+            parts = [x for x in rel.parts if x != "__init__"]
+            modules.append(".".join([pkg, *parts]))
+    code = ("import importlib, json, sys\n"
+            f"for m in {modules!r}: importlib.import_module(m)\n"
+            "print(json.dumps(sorted(sys.modules)))")
+    out = run_py("-c", code)
+    assert out.returncode == 0, out.stderr
+    loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    assert not [m for m in loaded if is_ros_module(m)]

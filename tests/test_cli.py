@@ -1,0 +1,67 @@
+"""The omni-ros CLI: doctor, the live demo, and the idempotent set-up."""
+
+import json
+import sys
+
+import pytest
+
+from _util import ROOT, run_py
+
+
+def test_doctor_passes_in_the_venv():
+    out = run_py("-m", "omni_ros.cli", "doctor", "--json", timeout=120)
+    results = json.loads(out.stdout)
+    assert out.returncode == 0, [r for r in results if not r["ok"]]
+    assert {r["check"] for r in results} >= {"python", "rclpy", "omni_ros_msgs", "torch",
+                                             "pybullet", "open3d", "libusb-1.0"}
+    rclpy = next(r for r in results if r["check"] == "rclpy")
+    assert "rmw_" in rclpy["detail"]
+
+
+def test_doctor_reports_a_failure_with_its_fix_and_nonzero_exit(monkeypatch, capsys):
+    from omni_ros.cli import doctor, main
+
+    def broken():
+        raise ImportError("No module named 'pybullet'")
+
+    monkeypatch.setattr(doctor, "CHECKS", [("pybullet", broken, "pip install pybullet==3.2.7")])
+    assert main(["doctor"]) == 1
+    text = capsys.readouterr().out
+    assert "[FAIL] pybullet" in text and "fix: pip install pybullet==3.2.7" in text
+
+
+def test_help_lists_the_subcommands():
+    out = run_py("-m", "omni_ros.cli", "--help")
+    assert out.returncode == 0
+    assert "doctor" in out.stdout and "demo" in out.stdout
+
+
+@pytest.mark.ros
+def test_demo_streams_every_sensor_type_between_two_processes():
+    out = run_py("-m", "omni_ros.cli", "demo", "--duration", "2", timeout=180)
+    assert out.returncode == 0, out.stdout + out.stderr
+    for topic in ("/camera/color/image_raw", "/camera/depth/image_raw", "/camera/camera_info",
+                  "/lidar/points", "/audio", "/tactile", "/wrist/wrench"):
+        row = next(line for line in out.stdout.splitlines() if line.startswith(topic))
+        ok, bad = (int(x) for x in row.split()[2:4])
+        assert ok > 0 and bad > 0, row
+    assert "demo: OK" in out.stdout
+
+
+def test_second_setup_run_does_nothing():
+    """`make setup` is idempotent: with nothing changed no step runs again."""
+    out = run_py(str(ROOT / "tools" / "bootstrap.py"), timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "done in" not in out.stdout, out.stdout
+    assert "ready in" in out.stdout
+    assert sys.prefix.startswith(str(ROOT / ".venv"))
+
+
+def test_conversion_benchmark_reports_ratios_against_a_copy():
+    from omni_ros.benchmarks.transport import conversion_costs
+
+    rows = conversion_costs(repeat=3)
+    assert [r["what"] for r in rows] == ["image 1 MB rgb8", "cloud 100k xyz+i"]
+    for r in rows:
+        assert r["bytes"] >= 1_000_000
+        assert r["encode_vs_copy"] > 0 and r["decode_vs_copy"] > 0

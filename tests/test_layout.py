@@ -1,0 +1,67 @@
+"""Package metadata, launch files and parameter files agree with the code."""
+
+import ast
+import re
+import xml.etree.ElementTree as ET
+
+import yaml
+
+from omni_ros.core.config import from_flat_dict
+from omni_ros.nodes.sensor_monitor import SensorMonitorConfig
+
+from _util import ROOT
+
+CONFIGS = {"sensor_monitor": SensorMonitorConfig}
+
+
+def setup_executables() -> set[str]:
+    text = (ROOT / "setup.py").read_text()
+    nodes = ast.literal_eval(re.search(r"NODES = (\{.*?\n\})", text, re.S).group(1))
+    return set(nodes) | {"omni-ros"}
+
+
+def test_every_node_module_has_a_main():
+    import importlib
+
+    text = (ROOT / "setup.py").read_text()
+    nodes = ast.literal_eval(re.search(r"NODES = (\{.*?\n\})", text, re.S).group(1))
+    for exe, module in nodes.items():
+        assert callable(importlib.import_module(module).main), exe
+
+
+def test_launch_files_name_installed_executables_and_existing_configs():
+    for launch in (ROOT / "launch").glob("*.launch.py"):
+        tree = ast.parse(launch.read_text())
+        for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+            kw = {k.arg: k.value for k in call.keywords if isinstance(k.value, ast.Constant)}
+            if "executable" in kw:
+                assert kw["executable"].value in setup_executables(), launch.name
+                assert kw["package"].value == "omni_ros"
+        for name in re.findall(r'"([\w]+\.yaml)"', launch.read_text()):
+            assert (ROOT / "config" / name).exists(), f"{launch.name} names missing config/{name}"
+
+
+def test_parameter_files_validate_against_the_config_dataclasses():
+    for path in (ROOT / "config").glob("*.yaml"):
+        for node, body in yaml.safe_load(path.read_text()).items():
+            cls = CONFIGS[node.strip("/")]
+            from_flat_dict(cls, body["ros__parameters"])
+
+
+def test_package_xml_versions_match_setup_and_both_are_format_3():
+    setup_version = re.search(r'version="([\d.]+)"', (ROOT / "setup.py").read_text()).group(1)
+    for pkg in (ROOT / "package.xml", ROOT / "msg" / "package.xml"):
+        root = ET.parse(pkg).getroot()
+        assert root.get("format") == "3"
+        assert root.findtext("version") == setup_version, pkg
+
+
+def test_every_msg_file_is_built_and_every_field_is_documented():
+    cmake = (ROOT / "msg" / "CMakeLists.txt").read_text()
+    msgs = sorted((ROOT / "msg").glob("*.msg"))
+    assert len(msgs) >= 9
+    for m in msgs:
+        assert f'"msg/{m.name}"' in cmake, f"{m.name} is not in msg/CMakeLists.txt"
+        for line in m.read_text().splitlines():
+            if line.strip() and not line.lstrip().startswith("#") and "=" not in line:
+                assert "#" in line, f"{m.name}: undocumented field: {line}"
