@@ -14,18 +14,20 @@ from _util import ROOT
 CONFIGS = {"sensor_monitor": SensorMonitorConfig}
 
 
-def setup_executables() -> set[str]:
+def setup_nodes() -> dict[str, str]:
+    """setup.py's NODES table: executable name -> module."""
     text = (ROOT / "setup.py").read_text()
-    nodes = ast.literal_eval(re.search(r"NODES = (\{.*?\n\})", text, re.S).group(1))
-    return set(nodes) | {"omni-ros"}
+    return ast.literal_eval(re.search(r"NODES = (\{.*?\n\})", text, re.S).group(1))
+
+
+def setup_executables() -> set[str]:
+    return set(setup_nodes()) | {"omni-ros"}
 
 
 def test_every_node_module_has_a_main():
     import importlib
 
-    text = (ROOT / "setup.py").read_text()
-    nodes = ast.literal_eval(re.search(r"NODES = (\{.*?\n\})", text, re.S).group(1))
-    for exe, module in nodes.items():
+    for exe, module in setup_nodes().items():
         assert callable(importlib.import_module(module).main), exe
 
 
