@@ -11,13 +11,15 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
-from omni_ros_msgs.msg import LatentStamped, PrimitiveCommand, SceneUnderstanding, TeleopCommand
+from omni_ros_msgs.msg import (LatentStamped, PrimitiveCommand, PrimitiveStatus,
+                               SceneUnderstanding, TeleopCommand)
 
 from . import conversions as cv
 from .core.camera import CameraIntrinsics
 from .core.config import param
 from .core.types import (LatentVector, ObjectEstimate, OperatorCommand, Primitive,
                          SceneEventData, SceneState)
+from .core.types import PrimitiveStatus as PrimitiveStatus_
 
 
 @dataclass
@@ -102,6 +104,7 @@ OUTPUT_TOPICS = {
     "latent": ("/omni/latent/camera", LatentStamped),
     "teleop": ("/omni/teleop", TeleopCommand),
     "action": ("/omni/action", PrimitiveCommand),
+    "action_status": ("/omni/action_status", PrimitiveStatus),
 }
 
 
@@ -111,7 +114,8 @@ def output_sample(key: str, seed: int, stamp_ns: int):
     rng = rng_for(seed, key, 0)
     if key == "scene":
         objects = [ObjectEstimate(id=f"obj_{i}", shape=s, color=c, material=m,
-                                  confidence=float(rng.uniform()), position=rng.uniform(-1, 1, 3),
+                                  confidence=float(rng.uniform()), mass=float(rng.uniform(0.05, 0.5)),
+                                  position=rng.uniform(-1, 1, 3),
                                   orientation=[0.0, 0.0, np.sin(0.3 * i), np.cos(0.3 * i)],
                                   size=rng.uniform(0.02, 0.08, 3),
                                   latent=rng.standard_normal(128).astype(np.float32))
@@ -140,5 +144,8 @@ def output_sample(key: str, seed: int, stamp_ns: int):
         return cv.primitive_to_msg(Primitive(stamp_ns, "panda_link0", 7, "approach",
                                              rng.uniform(-1, 1, 3), [1.0, 0.0, 0.0, 0.0], 0.08,
                                              15.0, 0.2, 40.0, "obj_0"))
+    if key == "action_status":
+        return cv.status_to_msg(PrimitiveStatus_(stamp_ns, 7, "approach", "failed",
+                                                 "wrench limit 40 N exceeded"))
     raise KeyError(f"unknown output key {key!r}")
 

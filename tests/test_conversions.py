@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from omni_ros_msgs.msg import AudioChunk, PrimitiveCommand, SceneEvent, TeleopCommand
+from omni_ros_msgs.msg import (AudioChunk, PrimitiveCommand, PrimitiveStatus, SceneEvent,
+                               TeleopCommand)
 
 from omni_ros import conversions as cv
 from omni_ros.core import types
@@ -97,7 +98,8 @@ def test_output_messages_round_trip(key):
     parse, build = {"scene": (cv.msg_to_scene, cv.scene_to_msg),
                     "latent": (cv.msg_to_latent, cv.latent_to_msg),
                     "teleop": (cv.msg_to_command, cv.command_to_msg),
-                    "action": (cv.msg_to_primitive, cv.primitive_to_msg)}[key]
+                    "action": (cv.msg_to_primitive, cv.primitive_to_msg),
+                    "action_status": (cv.msg_to_status, cv.status_to_msg)}[key]
     assert build(parse(msg)) == msg
 
 
@@ -118,3 +120,4 @@ def test_core_constants_equal_the_message_constants():
     assert consts(TeleopCommand, "SOURCE_") == set(types.SOURCES)
     assert consts(PrimitiveCommand, "PRIMITIVE_") == set(types.PRIMITIVES)
     assert consts(SceneEvent, "KIND_") == set(types.EVENT_KINDS)
+    assert consts(PrimitiveStatus, "STATE_") == set(types.PRIMITIVE_STATES)

@@ -10,8 +10,8 @@ from .diagnostics import health_to_diagnostics
 from .errors import ConversionError
 from .image import depth_to_metres, image_to_numpy, metres_to_depth_image, numpy_to_image
 from .outputs import (command_to_msg, latent_to_msg, msg_to_command, msg_to_latent,
-                      msg_to_object, msg_to_primitive, msg_to_scene, object_to_msg,
-                      primitive_to_msg, scene_to_msg)
+                      msg_to_object, msg_to_primitive, msg_to_scene, msg_to_status, object_to_msg,
+                      primitive_to_msg, scene_to_msg, status_to_msg)
 from .pointcloud import (array_to_pointcloud2, pointcloud2_to_array, pointcloud2_to_structured,
                          structured_to_pointcloud2)
 from .tactile import dict_to_tactile, tactile_to_dict

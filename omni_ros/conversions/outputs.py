@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 from geometry_msgs.msg import Point, PointStamped, Pose, Quaternion, Vector3
-from omni_ros_msgs.msg import (DetectedObject, LatentStamped, PrimitiveCommand, SceneEvent,
-                               SceneUnderstanding, TeleopCommand)
+from omni_ros_msgs.msg import (DetectedObject, LatentStamped, PrimitiveCommand, PrimitiveStatus,
+                               SceneEvent, SceneUnderstanding, TeleopCommand)
 
-from ..core.types import (EVENT_KINDS, INTENTS, PRIMITIVES, SOURCES, LatentVector,
-                          ObjectEstimate, OperatorCommand, Primitive, SceneEventData, SceneState)
+from ..core.types import (EVENT_KINDS, INTENTS, PRIMITIVE_STATES, PRIMITIVES, SOURCES,
+                          LatentVector, ObjectEstimate, OperatorCommand, Primitive,
+                          PrimitiveStatus as PrimitiveStatusData, SceneEventData, SceneState)
 from .buffers import f32, from_typed_array, to_typed_array
 from .errors import require
 from .time import make_header, ns_to_stamp, stamp_to_ns
@@ -68,7 +69,8 @@ def _point(xyz) -> Point:
 
 def object_to_msg(obj: ObjectEstimate) -> DetectedObject:
     msg = DetectedObject(id=obj.id, shape=obj.shape, color=obj.color, material=obj.material,
-                         confidence=f32(obj.confidence), pose=_pose(obj.position, obj.orientation),
+                         confidence=f32(obj.confidence), mass=f32(obj.mass),
+                         pose=_pose(obj.position, obj.orientation),
                          size=Vector3(x=obj.size[0], y=obj.size[1], z=obj.size[2]))
     if obj.latent is not None:
         msg.latent = to_typed_array(obj.latent, "f")
@@ -84,7 +86,7 @@ def msg_to_object(msg: DetectedObject, field: str = "object") -> ObjectEstimate:
         _finite(latent, f"{field}.latent")
     return ObjectEstimate(id=msg.id, shape=msg.shape, color=msg.color, material=msg.material,
                           confidence=_in_unit_interval(msg.confidence, f"{field}.confidence"),
-                          position=position, orientation=orientation, size=size, latent=latent)
+                          mass=_non_negative(msg.mass, f"{field}.mass"), position=position, orientation=orientation, size=size, latent=latent)
 
 
 def event_to_msg(ev: SceneEventData) -> SceneEvent:
@@ -217,3 +219,18 @@ def msg_to_primitive(msg: PrimitiveCommand) -> Primitive:
                      max_speed=_non_negative(msg.max_speed, "max_speed"),
                      max_wrench_force=_non_negative(msg.max_wrench_force, "max_wrench_force"),
                      target_id=msg.target_id)
+
+
+# --- PrimitiveStatus ----------------------------------------------------------------------------
+
+def status_to_msg(st: PrimitiveStatusData) -> PrimitiveStatus:
+    return PrimitiveStatus(header=make_header("", st.stamp_ns), sequence_id=int(st.sequence_id),
+                           primitive=st.primitive, state=st.state, reason=st.reason)
+
+
+def msg_to_status(msg: PrimitiveStatus) -> PrimitiveStatusData:
+    return PrimitiveStatusData(stamp_ns=stamp_to_ns(msg.header.stamp),
+                               sequence_id=int(msg.sequence_id),
+                               primitive=_one_of(msg.primitive, PRIMITIVES, "primitive"),
+                               state=_one_of(msg.state, PRIMITIVE_STATES, "state"),
+                               reason=msg.reason)

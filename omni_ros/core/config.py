@@ -111,11 +111,22 @@ def _check(name: str, value: Any, f: dataclasses.Field) -> None:
 
 
 def validate(cfg) -> Any:
-    """Check every leaf of ``cfg`` against its type and allowed values; return ``cfg``."""
+    """Check every leaf of ``cfg`` against its type and allowed values, then the cross-field
+    rules of every node that defines ``check()`` (raising ConfigError); return ``cfg``."""
     for name, f, tp in flat_fields(type(cfg)):
         value = get_flat(cfg, name)
         _check(name, _coerce(name, value, tp), f)
+    _run_checks(cfg)
     return cfg
+
+
+def _run_checks(cfg) -> None:
+    for f in dataclasses.fields(cfg):
+        child = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(child):
+            _run_checks(child)
+    if hasattr(cfg, "check"):
+        cfg.check()
 
 
 def get_flat(cfg, name: str) -> Any:

@@ -28,13 +28,15 @@ def _vec(values, n: int) -> np.ndarray:
 
 @dataclass
 class ObjectEstimate:
-    """One perceived object: centre ``position`` [m], ``orientation`` (x, y, z, w), full ``size`` [m]."""
+    """One perceived object: centre ``position`` [m], ``orientation`` (x, y, z, w), full ``size`` [m],
+    ``mass`` [kg] (0 = unknown)."""
 
     id: str
     shape: str
     color: str
     material: str = ""
     confidence: float = 1.0
+    mass: float = 0.0
     position: np.ndarray = field(default_factory=lambda: np.zeros(3))
     orientation: np.ndarray = field(default_factory=lambda: np.array([0.0, 0.0, 0.0, 1.0]))
     size: np.ndarray = field(default_factory=lambda: np.zeros(3))
@@ -127,3 +129,18 @@ class Primitive:
     def __post_init__(self):
         self.position = _vec(self.position, 3)
         self.orientation = _vec(self.orientation, 4)
+
+
+# PrimitiveStatus states.
+PRIMITIVE_STATES = ("running", "succeeded", "failed", "rejected", "stopped")
+
+
+@dataclass
+class PrimitiveStatus:
+    """What the executor is doing with primitive ``sequence_id`` and, when it ended, why."""
+
+    stamp_ns: int
+    sequence_id: int
+    primitive: str
+    state: str
+    reason: str = ""

@@ -1,0 +1,1 @@
+"""Simulated sensors. Each takes its config and a seeded generator, and ``read`` returns numpy."""

@@ -1,0 +1,259 @@
+"""The PyBullet world: table, Panda, objects, every sensor, the primitive executor, ground truth.
+
+Usage:
+    world = World(random_scene(seed=3), SimConfig(), seed=3)
+    world.command(Primitive(...))
+    for reading in world.step():   # one physics step (1/physics_hz s)
+        ...
+
+``step`` returns the sensor readings due at that step, each stamped with sim time in integer
+nanoseconds, in a fixed order (so streams are reproducible): the same seed gives bit-identical
+streams. Frames follow REP 103 with the robot base ``panda_link0`` as the world frame.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pybullet as pb
+
+from omni_ros.core.types import ObjectEstimate, Primitive, PrimitiveStatus, SceneEventData
+
+from .bodies import add_object, add_table, brightness
+from .config import SimConfig
+from .controller import Executor
+from .robot import LEFT_FINGER, RIGHT_FINGER, Panda
+from .scene import MATERIALS, ObjectSpec, SceneSpec
+from .sensors.audio import Microphone
+from .sensors.camera import Camera
+from .sensors.lidar import Lidar
+from .sensors.tactile import TactileSensor
+from .sensors.wrench import WrenchSensor
+
+NS_PER_S = 1_000_000_000
+# Order of readings within one step; "color" last so a camera frame sees the other streams
+# of its own instant first.
+STREAM_ORDER = ("joints", "wrench", "tactile", "audio", "lidar", "ground_truth", "depth",
+                "color", "action_status")
+IMPACT_MIN_IMPULSE = 0.002    # [N*s] smaller contact onsets make no sound
+IMPACT_DEBOUNCE_STEPS = 6     # a contact must be absent this long to count as a new impact
+
+
+@dataclass
+class Reading:
+    key: str          # stream name, see STREAM_ORDER
+    stamp_ns: int     # sim time of the sample
+    data: Any
+
+
+@dataclass
+class GroundTruth:
+    """What is really there, for labels and for the scripted expert."""
+
+    stamp_ns: int
+    objects: list[ObjectEstimate]
+    tcp_position: np.ndarray
+    tcp_orientation: np.ndarray
+    gripper_width: float
+    in_contact: bool
+    grasping: bool
+    held_object_id: str
+    events: list[SceneEventData] = field(default_factory=list)
+
+
+class World:
+    def __init__(self, scene: SceneSpec, cfg: SimConfig | None = None, seed: int = 0):
+        self.cfg = cfg or SimConfig()
+        self.seed = seed
+        self.scene = scene
+        self.cid = pb.connect(pb.DIRECT)
+        pb.setGravity(0, 0, -9.81, physicsClientId=self.cid)
+        pb.setPhysicsEngineParameter(fixedTimeStep=1.0 / self.cfg.physics_hz, numSolverIterations=50,
+                                     deterministicOverlappingPairs=1, physicsClientId=self.cid)
+        self.table = add_table(self.cid)
+        self.robot = Panda(self.cid)
+        self.bodies: dict[str, int] = {}
+        self.specs_by_body: dict[int, ObjectSpec] = {}
+        for spec in scene.objects:
+            self._add(spec)
+        self.step_index = 0
+        self.executor = Executor(self.robot, self.cfg.physics_hz)
+        c = self.cfg
+        self.camera = Camera(c.camera, self._rng("camera"), self.cid)
+        self.lidar = Lidar(c.lidar, self._rng("lidar"), self.cid, self._brightness)
+        self.wrench = WrenchSensor(c.wrench, self._rng("wrench"), self.robot)
+        self.tactile = TactileSensor(c.tactile, self._rng("tactile"), self.cid, self.robot.id,
+                                     self._shape_of)
+        self.mic = Microphone(c.audio, self._rng("audio"))
+        self._every = {k: round(c.physics_hz / r) for k, r in (
+            ("joints", c.joint_rate_hz), ("wrench", c.wrench.rate_hz), ("tactile", c.tactile.rate_hz),
+            ("lidar", c.lidar.rate_hz), ("camera", c.camera.rate_hz))}
+        self._contacts: dict[tuple[int, int], int] = {}   # pair -> last step in contact
+        self._velocity: dict[int, np.ndarray] = {}
+        self._events: list[SceneEventData] = []
+        self._status: list[PrimitiveStatus] = []
+        for _ in range(int(0.25 * c.physics_hz)):  # let objects settle before time starts
+            self.robot.control()
+            pb.stepSimulation(physicsClientId=self.cid)
+        self._contacts = {pair: 0 for pair in self._touching_pairs()}
+
+    # --- set-up helpers ------------------------------------------------------------------------
+    def _rng(self, name: str) -> np.random.Generator:
+        return np.random.default_rng([self.seed, zlib.crc32(name.encode())])
+
+    def _add(self, spec: ObjectSpec) -> int:
+        if spec.id in self.bodies:
+            raise ValueError(f"object id {spec.id!r} already exists")
+        body = add_object(self.cid, spec)
+        self.bodies[spec.id] = body
+        self.specs_by_body[body] = spec
+        return body
+
+    def spawn(self, spec: ObjectSpec) -> None:
+        """Add an object to the running world (it drops onto the table)."""
+        self._add(spec)
+        self.scene.objects.append(spec)
+
+    def _brightness(self, body: int, link: int) -> float:
+        spec = self.specs_by_body.get(body)
+        if spec is not None:
+            return brightness(spec)
+        return 0.55 if body == self.table else 0.8
+
+    def _shape_of(self, body: int):
+        spec = self.specs_by_body.get(body)
+        return None if spec is None else (spec.shape, spec.extents)
+
+    def close(self) -> None:
+        if self.cid is not None and pb.isConnected(self.cid):
+            pb.disconnect(self.cid)
+        self.cid = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- time ----------------------------------------------------------------------------------
+    @property
+    def t_ns(self) -> int:
+        return self.step_index * NS_PER_S // self.cfg.physics_hz
+
+    # --- commands ------------------------------------------------------------------------------
+    def command(self, primitive: Primitive) -> list[PrimitiveStatus]:
+        """Start ``primitive`` now (preempting the running one); returns its first statuses."""
+        st = self.executor.command(primitive, self.t_ns)
+        self._status += st
+        return st
+
+    @property
+    def busy(self) -> bool:
+        return self.executor.current is not None
+
+    def inject_audio(self, samples: np.ndarray, sample_rate: int) -> None:
+        """Play ``samples`` (float, full scale 1) into the microphone starting now."""
+        self.mic.inject(self.t_ns, samples, sample_rate)
+
+    # --- stepping ------------------------------------------------------------------------------
+    def step(self) -> list[Reading]:
+        self._status += self.executor.update(self.t_ns)
+        self.robot.control()
+        self._remember_velocities()
+        pb.stepSimulation(physicsClientId=self.cid)
+        self.step_index += 1
+        self._detect_impacts()
+        return self._readings()
+
+    def _readings(self) -> list[Reading]:
+        i, t = self.step_index, self.t_ns
+        ev = self._every
+        out = []
+        if i % ev["joints"] == 0:
+            out.append(Reading("joints", t, {"position": self.robot.joint_positions(),
+                                             "velocity": self.robot.joint_velocities()}))
+        if i % ev["wrench"] == 0:
+            out.append(Reading("wrench", t, self.wrench.read()))
+        if i % ev["tactile"] == 0:
+            out.append(Reading("tactile", t, self.tactile.read()))
+        out += [Reading("audio", stamp, pcm) for stamp, pcm in self.mic.read(t)]
+        if i % ev["lidar"] == 0:
+            out.append(Reading("lidar", t, self.lidar.read()))
+        if i % ev["camera"] == 0:
+            out.append(Reading("ground_truth", t, self.ground_truth(take_events=True)))
+            rgb, depth = self.camera.read()
+            out.append(Reading("depth", t, depth))
+            out.append(Reading("color", t, rgb))
+        if self._status:
+            out += [Reading("action_status", t, s) for s in self._status]
+            self._status = []
+        return out
+
+    # --- contacts, impacts, ground truth -------------------------------------------------------
+    def _touching_pairs(self) -> set[tuple[int, int]]:
+        pairs = set()
+        for body in self.specs_by_body:
+            for c in pb.getContactPoints(bodyA=body, physicsClientId=self.cid):
+                if c[2] != self.robot.id:
+                    pairs.add((min(body, c[2]), max(body, c[2])))
+        return pairs
+
+    def _remember_velocities(self) -> None:
+        for body in self.specs_by_body:
+            self._velocity[body] = np.array(pb.getBaseVelocity(body, physicsClientId=self.cid)[0])
+
+    def _detect_impacts(self) -> None:
+        """A contact that begins between an object and the table or another object is an impact
+        with impulse = effective mass x approach speed along the contact normal."""
+        now = self.step_index
+        for body, spec in self.specs_by_body.items():
+            for c in pb.getContactPoints(bodyA=body, physicsClientId=self.cid):
+                other = c[2]
+                if other == self.robot.id:
+                    continue
+                pair = (min(body, other), max(body, other))
+                last = self._contacts.get(pair)
+                self._contacts[pair] = now
+                if last is not None and now - last <= IMPACT_DEBOUNCE_STEPS:
+                    continue
+                normal = np.array(c[7])  # from B (other) to A (body)
+                v_rel = self._velocity.get(body, np.zeros(3)) - self._velocity.get(other, np.zeros(3))
+                speed = max(0.0, -float(v_rel @ normal))
+                m = spec.mass
+                if other in self.specs_by_body:
+                    mo = self.specs_by_body[other].mass
+                    m = m * mo / (m + mo)
+                impulse = m * speed
+                if impulse >= IMPACT_MIN_IMPULSE:
+                    self.mic.add_impact(self.t_ns, MATERIALS[spec.material], impulse)
+                    self._events.append(SceneEventData(self.t_ns, "impact", spec.id, impulse, 1.0))
+
+    def _finger_contacts(self, link: int) -> set[int]:
+        return {c[2] for c in pb.getContactPoints(bodyA=self.robot.id, linkIndexA=link,
+                                                  physicsClientId=self.cid)
+                if c[2] != self.robot.id}
+
+    def ground_truth(self, take_events: bool = False) -> GroundTruth:
+        objects = []
+        for spec in self.scene.objects:
+            pos, orn = pb.getBasePositionAndOrientation(self.bodies[spec.id], physicsClientId=self.cid)
+            objects.append(ObjectEstimate(id=spec.id, shape=spec.shape, color=spec.colour,
+                                          material=spec.material, confidence=1.0,
+                                          mass=spec.mass, position=pos, orientation=orn,
+                                          size=spec.extents))
+        left, right = self._finger_contacts(LEFT_FINGER), self._finger_contacts(RIGHT_FINGER)
+        held = [self.specs_by_body[b].id for b in left & right if b in self.specs_by_body]
+        tcp_p, tcp_o = self.robot.tcp_pose()
+        events = self._events if take_events else list(self._events)
+        if take_events:
+            self._events = []
+        return GroundTruth(self.t_ns, objects, tcp_p, tcp_o, self.robot.gripper_width(),
+                           in_contact=bool(left or right), grasping=bool(held),
+                           held_object_id=held[0] if held else "", events=events)
+
+    def object_position(self, object_id: str) -> np.ndarray:
+        return np.array(pb.getBasePositionAndOrientation(self.bodies[object_id],
+                                                         physicsClientId=self.cid)[0])
