@@ -14,6 +14,7 @@ NODES = {
     # executable name -> module with a main()
     "sensor_monitor": "omni_ros.nodes.sensor_monitor",
     "demo_talker": "omni_ros.nodes.demo_talker",
+    "sim_bridge": "omni_ros.nodes.sim_bridge",
 }
 
 setup(

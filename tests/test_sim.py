@@ -38,7 +38,7 @@ def stream_hashes(seed, steps=360):
     scene = random_scene(seed)
     hashes = {}
     with World(scene, seed=seed) as w:
-        plan = pick_place_plan(w, random_task(scene, seed))
+        plan = pick_place_plan(w.ground_truth().objects, random_task(scene, seed))
         w.command(plan[1])
         for _ in range(steps):
             for r in w.step():
@@ -67,7 +67,7 @@ def test_same_seed_gives_bit_identical_streams_and_other_seeds_differ():
 def test_wrench_rises_by_m_g_when_an_object_is_held(shape, material):
     scene = one_object(shape, material)
     with World(scene) as w:
-        plan = pick_place_plan(w, PickPlaceTask("obj_0", (0.5, 0.15), "", ""))
+        plan = pick_place_plan(w.ground_truth().objects, PickPlaceTask("obj_0", (0.5, 0.15), "", ""))
         for p in plan[:5]:  # open, approach, descend, grasp, lift
             w.command(p)
             run_idle(w)
@@ -86,7 +86,7 @@ def test_tactile_is_zero_without_contact_and_on_both_pads_while_grasping():
         with World(one_object(shape)) as w:
             quiet = [r.data for r in w.step() + run_idle(w, 12) if r.key == "tactile"]
             assert quiet and all(not g.any() for t in quiet for g in t.values())
-            plan = pick_place_plan(w, PickPlaceTask("obj_0", (0.5, 0.15), "", ""))
+            plan = pick_place_plan(w.ground_truth().objects, PickPlaceTask("obj_0", (0.5, 0.15), "", ""))
             for p in plan[:5]:
                 w.command(p)
                 run_idle(w)

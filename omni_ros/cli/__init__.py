@@ -13,6 +13,7 @@ SUBCOMMANDS = {
     "doctor": "omni_ros.cli.doctor",
     "demo": "omni_ros.cli.demo",
     "bench": "omni_ros.cli.bench",
+    "dataset": "omni_ros.cli.dataset",
 }
 
 

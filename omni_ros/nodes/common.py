@@ -9,6 +9,7 @@ from typing import Any, Callable
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import ExternalShutdownException
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 
@@ -89,13 +90,22 @@ class GuardedInputs:
 
 def spin_node(factory: Callable[[], Node], args=None) -> int:
     """Init rclpy, build the node and spin it until Ctrl-C, shutdown, or ``node.done`` turns
-    true. Exit code: 2 on bad parameters, else ``node.exit_code`` (default 0)."""
+    true. A node with ``tick()`` and ``wait_s()`` is driven by its own loop: callbacks are
+    served for up to ``wait_s()`` seconds between ticks. Exit code: 2 on bad parameters, else
+    ``node.exit_code`` (default 0)."""
     rclpy.init(args=args)
     node = None
     try:
         node = factory()
+        tick = getattr(node, "tick", None)
         while rclpy.ok() and not getattr(node, "done", False):
-            rclpy.spin_once(node, timeout_sec=0.1)
+            rclpy.spin_once(node, timeout_sec=0.1 if tick is None else node.wait_s())
+            if tick is not None and rclpy.ok():
+                try:
+                    tick()
+                except _rclpy.RCLError:
+                    if rclpy.ok():  # not a shutdown racing the tick: a real error
+                        raise
     except ConfigError as err:
         print(f"invalid parameters: {err}", file=sys.stderr)
         return 2

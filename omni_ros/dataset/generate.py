@@ -1,0 +1,146 @@
+"""Dataset generation: randomised scripted-expert episodes in the sim, or an MCAP recording,
+through the same decoding and assembly into shards.
+
+Episode ``i`` of a run with seed ``s`` uses scene, task and sensor noise seed ``s + i`` (the sim
+bridge's ``expert`` mode does the same, so its recordings reproduce these samples exactly).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from omni_ros_sim.config import SimConfig
+from omni_ros_sim.expert import EpisodeRunner
+from omni_ros_sim.scene import random_scene
+from omni_ros_sim.tasks import random_task
+from omni_ros_sim.world import World
+
+from ..core.config import to_flat_dict
+from ..streams import EncodeContext, decode, encode, task_command
+from .assembler import SampleAssembler
+from .mcap_io import read_messages
+from .shards import ShardWriter, write_manifest
+
+
+def episode_items(seed: int, cfg: SimConfig, on_message=None):
+    """Yield (key, stamp_ns, payload) of one expert episode, each reading encoded into its ROS
+    message and decoded back exactly as a subscriber would; ``on_message(topic, msg, t_ns)``
+    sees every message (to publish or record it). Returns the EpisodeResult."""
+    scene = random_scene(seed)
+    task = random_task(scene, seed)
+    with World(scene, cfg, seed) as world:
+        ctx = EncodeContext.from_world(world)
+        runner = EpisodeRunner(world, task)
+        pending = [("task", world.t_ns, task_command(task, world.t_ns))]
+        while True:
+            for key, stamp, data in pending:
+                for topic, msg in encode(key, stamp, data, ctx):
+                    if on_message:
+                        on_message(topic, msg, world.t_ns)
+                    yield decode(topic, msg)
+            if runner.result is not None:
+                break
+            pending = [(r.key, r.stamp_ns, r.data) for r in runner.step()]
+        return runner.result, task
+
+
+def _run_episodes(args) -> tuple[list[dict], list[dict], int]:
+    worker, indices, seed, cfg_flat, out_dir, per_shard = args
+    from ..core.config import from_flat_dict
+
+    cfg = from_flat_dict(SimConfig, cfg_flat)
+    writer = ShardWriter(Path(out_dir), f"shard-{worker:02d}", per_shard)
+    episodes = []
+    for i in indices:
+        assembler = SampleAssembler((cfg.tactile.rows, cfg.tactile.cols))
+        gen = episode_items(seed + i, cfg)
+        samples = 0
+        while True:
+            try:
+                sample = assembler.push(*next(gen))
+            except StopIteration as stop:
+                result, task = stop.value
+                break
+            if sample is not None:
+                writer.add(sample, i)
+                samples += 1
+        episodes.append({"index": i, "seed": seed + i, "command": task.command,
+                         "object_id": task.object_id, "success": result.success,
+                         "failure": result.failure, "duration_s": result.duration_s,
+                         "samples": samples})
+    writer.flush()
+    return writer.shards, episodes, sum(e["samples"] for e in episodes)
+
+
+def generate(out_dir: Path, episodes: int, seed: int = 0, workers: int = 1,
+             cfg: SimConfig | None = None, samples_per_shard: int = 256,
+             progress: bool = True) -> dict:
+    """Run ``episodes`` expert episodes on ``workers`` processes; write shards and manifest."""
+    cfg = cfg or SimConfig()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs = [(w, list(range(w, episodes, workers)), seed, to_flat_dict(cfg), str(out_dir),
+             samples_per_shard) for w in range(workers)]
+    t0 = time.monotonic()
+    shards, records = [], []
+    bar = tqdm(total=episodes, unit="episode", disable=not progress)
+    if workers == 1:
+        results = [_run_episodes(jobs[0])]
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(workers) as pool:
+            results = []
+            for r in pool.imap_unordered(_run_episodes, jobs):
+                results.append(r)
+                bar.update(len(r[1]))
+    for s, e, _ in results:
+        shards += s
+        records += e
+    bar.update(episodes - bar.n)
+    bar.close()
+    wall = time.monotonic() - t0
+    total = sum(s["samples"] for s in shards)
+    stats = {"wall_s": wall, "workers": workers, "samples_per_s": total / wall,
+             "samples_per_s_per_worker": total / wall / workers,
+             "bytes_per_sample": sum(s["bytes"] for s in shards) / max(total, 1),
+             "expert_success": sum(e["success"] for e in records) / max(len(records), 1)}
+    return write_manifest(out_dir, shards, records, {"source": "sim", "seed": seed,
+                                                     "sim_config": to_flat_dict(cfg),
+                                                     "stats": stats})
+
+
+def from_mcap(mcap_path: Path, out_dir: Path, samples_per_shard: int = 256,
+              taxel_shape=(4, 4)) -> dict:
+    """Turn a recording of the bridge's (or a robot's) topics into the same shard format.
+    Every /sim/task message starts a new episode."""
+    out_dir = Path(out_dir)
+    writer = ShardWriter(out_dir, "shard-00", samples_per_shard)
+    t0 = time.monotonic()
+    episodes: list[dict] = []
+    assembler = None
+    from ..streams import BY_TOPIC
+
+    for topic, msg, _ in tqdm(read_messages(mcap_path), unit="msg", leave=False):
+        if topic not in BY_TOPIC:
+            continue
+        key, stamp, payload = decode(topic, msg)
+        if key == "task" or assembler is None:
+            assembler = SampleAssembler(taxel_shape)
+            episodes.append({"index": len(episodes), "command": getattr(payload, "raw_text", ""),
+                             "samples": 0})
+        sample = assembler.push(key, stamp, payload)
+        if sample is not None:
+            writer.add(sample, episodes[-1]["index"])
+            episodes[-1]["samples"] += 1
+    writer.flush()
+    wall = time.monotonic() - t0
+    total = sum(s["samples"] for s in writer.shards)
+    return write_manifest(out_dir, writer.shards, episodes,
+                          {"source": f"mcap:{Path(mcap_path).name}",
+                           "stats": {"wall_s": wall, "samples_per_s": total / max(wall, 1e-9),
+                                     "bytes_per_sample": sum(s["bytes"] for s in writer.shards)
+                                     / max(total, 1)}})

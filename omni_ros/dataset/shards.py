@@ -1,0 +1,79 @@
+"""Compressed shards of samples (``.npz``, one stacked array per field) and a manifest.
+
+Layout of a dataset folder:
+    manifest.json        schema, episodes, shards, generation stats and the sim config
+    shard-<w>-<k>.npz    samples_per_shard samples each (the last one of a writer may be shorter)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .assembler import COLOURS, MATERIALS, SHAPES
+
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+
+
+class ShardWriter:
+    """Collects samples and writes a shard every ``samples_per_shard``."""
+
+    def __init__(self, out_dir: Path, prefix: str, samples_per_shard: int = 256):
+        self.out_dir, self.prefix, self.per_shard = Path(out_dir), prefix, samples_per_shard
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.pending: list[dict] = []
+        self.episodes_pending: list[int] = []
+        self.shards: list[dict] = []
+
+    def add(self, sample: dict, episode: int) -> None:
+        self.pending.append(sample)
+        self.episodes_pending.append(episode)
+        if len(self.pending) >= self.per_shard:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        name = f"{self.prefix}-{len(self.shards):04d}.npz"
+        arrays = {k: np.stack([s[k] for s in self.pending]) for k in self.pending[0]}
+        arrays["episode"] = np.asarray(self.episodes_pending, np.int32)
+        np.savez_compressed(self.out_dir / name, **arrays)
+        self.shards.append({"file": name, "samples": len(self.pending),
+                            "bytes": (self.out_dir / name).stat().st_size})
+        self.pending, self.episodes_pending = [], []
+
+
+def write_manifest(out_dir: Path, shards: list[dict], episodes: list[dict], extra: dict) -> dict:
+    manifest = {"format_version": FORMAT_VERSION,
+                "schema": {"shapes": SHAPES, "colours": COLOURS, "materials": MATERIALS},
+                "samples": sum(s["samples"] for s in shards),
+                "shards": sorted(shards, key=lambda s: s["file"]),
+                "episodes": sorted(episodes, key=lambda e: e["index"]), **extra}
+    (Path(out_dir) / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+def load_manifest(data_dir: Path) -> dict:
+    path = Path(data_dir) / MANIFEST
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: is {data_dir} a dataset made by "
+                                "`omni-ros dataset`?")
+    manifest = json.loads(path.read_text())
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{path}: format_version {manifest.get('format_version')} is not "
+                         f"{FORMAT_VERSION}; regenerate the dataset")
+    return manifest
+
+
+def load_dataset(data_dir: Path) -> tuple[dict[str, np.ndarray], dict]:
+    """Every sample of the dataset, concatenated in shard order, and the manifest."""
+    manifest = load_manifest(data_dir)
+    parts: dict[str, list] = {}
+    for shard in manifest["shards"]:
+        with np.load(Path(data_dir) / shard["file"]) as z:
+            for k in z.files:
+                parts.setdefault(k, []).append(z[k])
+    return {k: np.concatenate(v) for k, v in parts.items()}, manifest
