@@ -27,7 +27,8 @@ doctor: setup
 	$(VENV)/bin/omni-ros doctor
 
 bench: setup
-	$(VENV)/bin/omni-ros bench --suite transport --markdown bench/RESULTS.md --json bench/results.json
+	$(VENV)/bin/omni-ros bench --suite transport --markdown bench/transport.md --json bench/transport.json
+	$(VENV)/bin/omni-ros bench --suite sim --markdown bench/sim.md --json bench/sim.json
 
 lock: setup
 	$(PY) tools/lock.py

@@ -15,6 +15,7 @@ NODES = {
     "sensor_monitor": "omni_ros.nodes.sensor_monitor",
     "demo_talker": "omni_ros.nodes.demo_talker",
     "sim_bridge": "omni_ros.nodes.sim_bridge",
+    "demo_driver": "omni_ros.nodes.demo_driver",
 }
 
 setup(

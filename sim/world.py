@@ -117,7 +117,7 @@ class World:
         self._add(spec)
         self.scene.objects.append(spec)
 
-    def _brightness(self, body: int, link: int) -> float:
+    def _brightness(self, body: int) -> float:
         spec = self.specs_by_body.get(body)
         if spec is not None:
             return brightness(spec)

@@ -37,8 +37,8 @@ def test_help_lists_the_subcommands():
 
 
 @pytest.mark.ros
-def test_demo_streams_every_sensor_type_between_two_processes():
-    out = run_py("-m", "omni_ros.cli", "demo", "--duration", "2", timeout=180)
+def test_synthetic_demo_streams_every_sensor_type_between_two_processes():
+    out = run_py("-m", "omni_ros.cli", "demo", "--synthetic", "--duration", "2", timeout=180)
     assert out.returncode == 0, out.stdout + out.stderr
     for topic in ("/camera/color/image_raw", "/camera/depth/image_raw", "/camera/camera_info",
                   "/lidar/points", "/audio", "/tactile", "/wrist/wrench"):
@@ -46,6 +46,25 @@ def test_demo_streams_every_sensor_type_between_two_processes():
         ok, bad = (int(x) for x in row.split()[2:4])
         assert ok > 0 and bad > 0, row
     assert "demo: OK" in out.stdout
+
+
+@pytest.mark.ros
+def test_sim_demo_picks_and_places_over_ros_and_writes_a_figure(tmp_path):
+    """What `make demo` runs: sim bridge + driver node, one pick-and-place, rates and a PNG."""
+    png = tmp_path / "demo.png"
+    out = run_py("-m", "omni_ros.cli", "demo", "--real-time-factor", "3", "--png", str(png),
+                 timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "demo: episode: SUCCESS: lifted" in out.stdout
+    rates = {}
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if line.startswith("/") and len(parts) == 6 and parts[4] != "-":
+            rates[parts[0]] = (float(parts[3]), float(parts[4]))
+    assert len(rates) == 9, rates
+    for topic, (measured, nominal) in rates.items():
+        assert measured == pytest.approx(nominal, rel=0.15), topic
+    assert png.stat().st_size > 20_000 and png.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_second_setup_run_does_nothing():

@@ -8,10 +8,22 @@ import yaml
 
 from omni_ros.core.config import from_flat_dict
 from omni_ros.nodes.sensor_monitor import SensorMonitorConfig
+from omni_ros.nodes.sim_bridge import SimBridgeConfig
 
 from _util import ROOT
 
-CONFIGS = {"sensor_monitor": SensorMonitorConfig}
+CONFIGS = {"sensor_monitor": SensorMonitorConfig, "sim_bridge": SimBridgeConfig}
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+    """ROS parameter YAML nesting -> dotted names."""
+    out = {}
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 def setup_nodes() -> dict[str, str]:
@@ -44,10 +56,11 @@ def test_launch_files_name_installed_executables_and_existing_configs():
 
 
 def test_parameter_files_validate_against_the_config_dataclasses():
+    assert {p.stem for p in (ROOT / "config").glob("*.yaml")} == set(CONFIGS)
     for path in (ROOT / "config").glob("*.yaml"):
         for node, body in yaml.safe_load(path.read_text()).items():
             cls = CONFIGS[node.strip("/")]
-            from_flat_dict(cls, body["ros__parameters"])
+            from_flat_dict(cls, flatten(body["ros__parameters"]))
 
 
 def test_package_xml_versions_match_setup_and_both_are_format_3():
@@ -58,12 +71,13 @@ def test_package_xml_versions_match_setup_and_both_are_format_3():
         assert root.findtext("version") == setup_version, pkg
 
 
-def test_every_msg_file_is_built_and_every_field_is_documented():
+def test_every_interface_file_is_built_and_every_field_is_documented():
     cmake = (ROOT / "msg" / "CMakeLists.txt").read_text()
-    msgs = sorted((ROOT / "msg").glob("*.msg"))
-    assert len(msgs) >= 9
+    msgs = sorted((ROOT / "msg").glob("*.msg")) + sorted((ROOT / "msg" / "srv").glob("*.srv"))
+    assert len(msgs) >= 12
     for m in msgs:
-        assert f'"msg/{m.name}"' in cmake, f"{m.name} is not in msg/CMakeLists.txt"
+        rel = f"{'srv' if m.suffix == '.srv' else 'msg'}/{m.name}"
+        assert f'"{rel}"' in cmake, f"{rel} is not in msg/CMakeLists.txt"
         for line in m.read_text().splitlines():
-            if line.strip() and not line.lstrip().startswith("#") and "=" not in line:
+            if line.strip() and not line.lstrip().startswith(("#", "---")) and "=" not in line:
                 assert "#" in line, f"{m.name}: undocumented field: {line}"

@@ -17,7 +17,7 @@ MAX_RAYS_PER_CALL = 16383
 
 class Lidar:
     def __init__(self, cfg: LidarConfig, rng: np.random.Generator, cid: int,
-                 brightness_of=lambda body_id, link: 0.5):
+                 brightness_of=lambda body_id: 0.5):
         self.cfg, self.rng, self.cid = cfg, rng, cid
         self.brightness_of = brightness_of
         el = np.radians(np.linspace(cfg.elevation_min_deg, cfg.elevation_max_deg, cfg.rings))
@@ -36,12 +36,14 @@ class Lidar:
             hits += pb.rayTestBatch(starts[i:i + MAX_RAYS_PER_CALL].tolist(),
                                     ends[i:i + MAX_RAYS_PER_CALL].tolist(),
                                     physicsClientId=self.cid)
-        frac = np.array([h[2] for h in hits])
-        hit = np.array([h[0] >= 0 for h in hits])
+        body = np.fromiter((h[0] for h in hits), np.int64, len(hits))
+        frac = np.fromiter((h[2] for h in hits), np.float64, len(hits))
+        hit = body >= 0
         rng_m = frac * c.max_range + self.rng.standard_normal(len(frac)) * c.range_noise_m
         xyz = dirs * rng_m[:, None]
-        intensity = np.array([100.0 * self.brightness_of(h[0], h[1]) if h[0] >= 0 else 0.0
-                              for h in hits])
+        intensity = np.zeros(len(hits))
+        for b in np.unique(body[hit]):  # one lookup per body, not per ray
+            intensity[body == b] = 100.0 * self.brightness_of(int(b))
         out = np.concatenate([xyz, intensity[:, None]], axis=1).astype(np.float32)
         out[~hit] = np.nan
         return out.reshape(c.rings, c.columns, 4)
