@@ -99,13 +99,13 @@ def spin_node(factory: Callable[[], Node], args=None) -> int:
         node = factory()
         tick = getattr(node, "tick", None)
         while rclpy.ok() and not getattr(node, "done", False):
-            rclpy.spin_once(node, timeout_sec=0.1 if tick is None else node.wait_s())
-            if tick is not None and rclpy.ok():
-                try:
+            try:
+                rclpy.spin_once(node, timeout_sec=0.1 if tick is None else node.wait_s())
+                if tick is not None and rclpy.ok():
                     tick()
-                except _rclpy.RCLError:
-                    if rclpy.ok():  # not a shutdown racing the tick: a real error
-                        raise
+            except _rclpy.RCLError:
+                if rclpy.ok():  # not a shutdown (Ctrl-C, SIGTERM) racing us: a real error
+                    raise
     except ConfigError as err:
         print(f"invalid parameters: {err}", file=sys.stderr)
         return 2
