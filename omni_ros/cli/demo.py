@@ -59,6 +59,10 @@ def run_sim(args) -> int:
     py = [sys.executable, "-m"]
     bridge = subprocess.Popen(py + ["omni_ros.nodes.sim_bridge"] + _ros_args(
         {"seed": args.seed, "real_time_factor": float(args.real_time_factor)}))
+    # Start driving only once this process hears every stream, so the figure sees it all.
+    deadline = time.monotonic() + 60
+    while observer.silent_streams() and time.monotonic() < deadline and bridge.poll() is None:
+        rclpy.spin_once(observer, timeout_sec=0.05)
     driver = subprocess.Popen(py + ["omni_ros.nodes.demo_driver"] + _ros_args(
         {"target": label, "place_xy": f"[{task.place_xy[0]},{task.place_xy[1]}]"}),
         stderr=subprocess.PIPE, text=True)
