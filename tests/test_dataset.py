@@ -36,6 +36,12 @@ def test_shards_load_back_with_shapes_and_labels(direct):
     for key, shape in shapes.items():
         assert data[key].shape == (n, *shape), key
     assert np.all(np.abs(np.diff(data["stamp_ns"]) - 1e9 / 15) <= 1)  # every frame, 15 Hz
+    assert data["labelled"].all()
+    for m in ("depth", "tactile", "joints", "wrench", "audio"):
+        assert data[f"present_{m}"].all(), m
+    # The lidar (10 Hz) has not fired yet at the first camera frame (1/15 s).
+    assert not data["present_lidar"][0] and data["present_lidar"][1:].all()
+    assert np.isnan(data["lidar"][0]).all()
 
     scene = random_scene(SEED)
     task = random_task(scene, SEED)
@@ -96,3 +102,45 @@ def test_dataset_cli_rejects_bad_arguments(tmp_path):
     bad = tmp_path / "sim.yaml"
     bad.write_text("camera.rate_hz: 25.0\n")
     assert main(["dataset", "--out", str(tmp_path), "--config", str(bad)]) == 2
+
+
+def test_a_robot_recording_with_other_topic_names_and_missing_sensors(tmp_path):
+    """A bag from a robot without tactile pads or ground truth, under its own topic names."""
+    from omni_ros import conversions as cv
+    from omni_ros.dataset.mcap_io import McapWriter
+    from omni_ros.samples import SampleSizes, sensor_sample
+
+    sizes = SampleSizes(cloud_points=500)
+    path = tmp_path / "robot.mcap"
+    writer = McapWriter(path)
+    names = {"color": "/robot/rgb", "depth": "/robot/depth", "lidar": "/robot/points",
+             "wrench": "/robot/ft"}
+    for i in range(30):  # 1 s: wrench at 120 Hz, camera at 15 Hz, lidar at 10 Hz
+        t = (i + 1) * 1_000_000_000 // 30
+        for _ in range(4):
+            writer.write(names["wrench"], cv.numpy_to_wrench(np.ones(6), "ft", t), t)
+        if i % 3 == 0:
+            writer.write(names["lidar"], sensor_sample("lidar", 0, i, t, sizes), t)
+        if i % 2 == 1:
+            writer.write(names["depth"], sensor_sample("depth", 0, i, t, sizes), t)
+            writer.write(names["color"], sensor_sample("color", 0, i, t, sizes), t)
+        writer.write("/robot/unknown", cv.numpy_to_wrench(np.zeros(6)), t)
+    writer.close()
+
+    from omni_ros.cli import main
+
+    remap = [f"{names['color']}:=/camera/color/image_raw", f"{names['depth']}:=/camera/depth/image_raw",
+             f"{names['lidar']}:=/lidar/points", f"{names['wrench']}:=/wrist/wrench"]
+    args = ["dataset", "--from-mcap", str(path), "--out", str(tmp_path / "ds")]
+    for r in remap:
+        args += ["--remap", r]
+    assert main(args) == 0
+    data, manifest = load_dataset(tmp_path / "ds")
+    assert manifest["samples"] == 15 and manifest["skipped_topics"] == {"/robot/unknown": 30}
+    assert not data["labelled"].any() and not data["obj_valid"].any()
+    assert data["present_depth"].all() and data["present_wrench"].all()
+    assert not data["present_tactile"].any() and not data["tactile"].any()
+    assert data["present_lidar"].all() and data["lidar"].shape == (15, 16, 180, 4)
+    assert np.isfinite(data["lidar"][0].reshape(-1, 4)[:500]).all()
+    assert np.isnan(data["lidar"][0].reshape(-1, 4)[500:]).all()
+    np.testing.assert_array_equal(data["wrench"][-1], np.ones((WRENCH_WINDOW, 6)))

@@ -21,6 +21,8 @@ def add_arguments(parser) -> None:
                              "'sim.' parameters, e.g. camera.width: 96)")
     parser.add_argument("--from-mcap", type=Path, metavar="FILE",
                         help="convert this MCAP recording instead of simulating")
+    parser.add_argument("--remap", action="append", default=[], metavar="FROM:=TO",
+                        help="with --from-mcap: read topic FROM as our topic TO (repeatable)")
 
 
 def run(args) -> int:
@@ -33,18 +35,23 @@ def run(args) -> int:
     if args.episodes < 1 or args.workers < 1 or args.samples_per_shard < 1:
         print("error: --episodes, --workers and --samples-per-shard must be >= 1")
         return 2
+    try:
+        cfg = from_flat_dict(SimConfig, yaml.safe_load(args.config.read_text()) or {}) \
+            if args.config else SimConfig()
+    except ConfigError as err:
+        print(f"error in {args.config}: {err}")
+        return 2
     if args.from_mcap:
         if not args.from_mcap.is_file():
             print(f"error: {args.from_mcap} is not a file")
             return 2
-        manifest = from_mcap(args.from_mcap, args.out, args.samples_per_shard)
-    else:
-        try:
-            cfg = from_flat_dict(SimConfig, yaml.safe_load(args.config.read_text()) or {}) \
-                if args.config else SimConfig()
-        except ConfigError as err:
-            print(f"error in {args.config}: {err}")
+        bad = [r for r in args.remap if ":=" not in r]
+        if bad:
+            print(f"error: --remap takes FROM:=TO, got {bad}")
             return 2
+        remap = dict(r.split(":=", 1) for r in args.remap)
+        manifest = from_mcap(args.from_mcap, args.out, args.samples_per_shard, cfg, remap)
+    else:
         manifest = generate(args.out, args.episodes, args.seed, args.workers, cfg,
                             args.samples_per_shard)
     stats = manifest["stats"]

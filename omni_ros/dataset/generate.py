@@ -56,7 +56,7 @@ def _run_episodes(args) -> tuple[list[dict], list[dict], int]:
     writer = ShardWriter(Path(out_dir), f"shard-{worker:02d}", per_shard)
     episodes = []
     for i in indices:
-        assembler = SampleAssembler((cfg.tactile.rows, cfg.tactile.cols))
+        assembler = SampleAssembler.for_config(cfg)
         gen = episode_items(seed + i, cfg)
         samples = 0
         while True:
@@ -114,22 +114,31 @@ def generate(out_dir: Path, episodes: int, seed: int = 0, workers: int = 1,
 
 
 def from_mcap(mcap_path: Path, out_dir: Path, samples_per_shard: int = 256,
-              taxel_shape=(4, 4)) -> dict:
+              cfg: SimConfig | None = None, remap: dict[str, str] | None = None) -> dict:
     """Turn a recording of the bridge's (or a robot's) topics into the same shard format.
-    Every /sim/task message starts a new episode."""
+
+    ``remap`` maps the recording's topic names to ours (e.g. {"/zed/rgb": "/camera/color/image_raw"});
+    topics we do not know are skipped; ``cfg`` gives the lidar and taxel shapes used for missing
+    modalities. Every /sim/task message starts a new episode. Without /sim/ground_truth the
+    samples are unlabelled (``labelled`` False)."""
+    from ..streams import BY_TOPIC
+
+    cfg = cfg or SimConfig()
+    remap = remap or {}
     out_dir = Path(out_dir)
     writer = ShardWriter(out_dir, "shard-00", samples_per_shard)
     t0 = time.monotonic()
     episodes: list[dict] = []
     assembler = None
-    from ..streams import BY_TOPIC
-
+    skipped: dict[str, int] = {}
     for topic, msg, _ in tqdm(read_messages(mcap_path), unit="msg", leave=False):
+        topic = remap.get(topic, topic)
         if topic not in BY_TOPIC:
+            skipped[topic] = skipped.get(topic, 0) + 1
             continue
         key, stamp, payload = decode(topic, msg)
         if key == "task" or assembler is None:
-            assembler = SampleAssembler(taxel_shape)
+            assembler = SampleAssembler.for_config(cfg)
             episodes.append({"index": len(episodes), "command": getattr(payload, "raw_text", ""),
                              "samples": 0})
         sample = assembler.push(key, stamp, payload)
@@ -140,7 +149,7 @@ def from_mcap(mcap_path: Path, out_dir: Path, samples_per_shard: int = 256,
     wall = time.monotonic() - t0
     total = sum(s["samples"] for s in writer.shards)
     return write_manifest(out_dir, writer.shards, episodes,
-                          {"source": f"mcap:{Path(mcap_path).name}",
+                          {"source": f"mcap:{Path(mcap_path).name}", "skipped_topics": skipped,
                            "stats": {"wall_s": wall, "samples_per_s": total / max(wall, 1e-9),
                                      "bytes_per_sample": sum(s["bytes"] for s in writer.shards)
                                      / max(total, 1)}})
