@@ -19,7 +19,7 @@ from .core.camera import CameraIntrinsics
 from .core.config import param
 from .core.types import (LatentVector, ObjectEstimate, OperatorCommand, Primitive,
                          SceneEventData, SceneState)
-from .core.types import PrimitiveStatus as PrimitiveStatus_
+from .core.types import PrimitiveStatus as PrimitiveStatusData
 
 
 @dataclass
@@ -145,7 +145,7 @@ def output_sample(key: str, seed: int, stamp_ns: int):
                                              rng.uniform(-1, 1, 3), [1.0, 0.0, 0.0, 0.0], 0.08,
                                              15.0, 0.2, 40.0, "obj_0"))
     if key == "action_status":
-        return cv.status_to_msg(PrimitiveStatus_(stamp_ns, 7, "approach", "failed",
+        return cv.status_to_msg(PrimitiveStatusData(stamp_ns, 7, "approach", "failed",
                                                  "wrench limit 40 N exceeded"))
     raise KeyError(f"unknown output key {key!r}")
 

@@ -62,6 +62,15 @@ BY_KEY = {s.key: s for s in STREAMS}
 BY_TOPIC = {s.topic: s for s in STREAMS}
 
 
+def nominal_rates(cfg) -> dict[str, float]:
+    """Stream key -> rate [Hz] of the simulated robot under SimConfig ``cfg``."""
+    cam = cfg.camera.rate_hz
+    return {"joints": cfg.joint_rate_hz, "wrench": cfg.wrench.rate_hz,
+            "tactile": cfg.tactile.rate_hz, "audio": 1.0 / cfg.audio.chunk_s,
+            "lidar": cfg.lidar.rate_hz, "ground_truth": cam, "camera_info": cam, "depth": cam,
+            "color": cam}
+
+
 def ground_truth_scene(gt) -> SceneState:
     """The world's ground truth as a SceneState (published on /sim/ground_truth)."""
     return SceneState(stamp_ns=gt.stamp_ns, frame_id=BASE_FRAME, objects=gt.objects,

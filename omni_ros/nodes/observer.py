@@ -11,18 +11,10 @@ from rclpy.node import Node
 
 from omni_ros_sim.config import SimConfig
 
-from ..streams import STREAMS
-from .common import GuardedInputs, qos_for, RELIABLE_QOS
+from ..streams import STREAMS, nominal_rates
+from .common import RELIABLE_QOS, GuardedInputs, qos_for
 
 OPTIONAL = {"action_status", "task"}  # only present when something drives the robot
-
-
-def nominal_rates(cfg: SimConfig) -> dict[str, float]:
-    cam = cfg.camera.rate_hz
-    return {"joints": cfg.joint_rate_hz, "wrench": cfg.wrench.rate_hz,
-            "tactile": cfg.tactile.rate_hz, "audio": 1.0 / cfg.audio.chunk_s,
-            "lidar": cfg.lidar.rate_hz, "ground_truth": cam, "camera_info": cam, "depth": cam,
-            "color": cam}
 
 
 class StreamObserver(Node):

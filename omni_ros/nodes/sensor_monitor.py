@@ -42,10 +42,6 @@ class SensorMonitor(Node):
     def _on_message(self, key, value, msg) -> None:
         pass  # decoding (done by GuardedInputs) is the check; counts live in self.guard.health
 
-    def subscription_counts(self) -> dict[str, int]:
-        """Publishers matched per watched topic."""
-        return {k: self.count_publishers(SENSOR_BY_KEY[k].topic) for k in self.cfg.inputs}
-
     def report(self) -> str:
         """A fixed-width table of what each topic delivered."""
         head = (f"{'topic':<26} {'type':<13} {'ok':>5} {'bad':>4} {'Hz':>7} {'nominal':>7} "
