@@ -8,6 +8,7 @@ fingers [m] (0 .. 0.08).
 from __future__ import annotations
 
 import functools
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -36,7 +37,10 @@ def low_poly_urdf() -> str:
     text = text.replace("package://meshes/", f"{src_dir}/meshes/")
     out = Path(tempfile.gettempdir()) / "omni_ros_sim_panda_lowpoly.urdf"
     if not out.exists() or out.read_text() != text:
-        out.write_text(text)
+        # Write then rename, so parallel workers never load a half-written file.
+        with tempfile.NamedTemporaryFile("w", dir=out.parent, suffix=".urdf", delete=False) as f:
+            f.write(text)
+        os.replace(f.name, out)
     return str(out)
 
 
