@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-fast demo doctor bench lock clean
+.PHONY: setup test test-fast demo doctor bench model lock clean
 
 setup:
 	@test -n "$(PYTHON)" || { echo "No python3 found: install CPython 3.10-3.12 (3.11 preferred)."; exit 1; }
@@ -29,6 +29,10 @@ doctor: setup
 bench: setup
 	$(VENV)/bin/omni-ros bench --suite transport --markdown bench/transport.md --json bench/transport.json
 	$(VENV)/bin/omni-ros bench --suite sim --markdown bench/sim.md --json bench/sim.json
+	$(VENV)/bin/omni-ros bench --suite model --markdown bench/model.md --json bench/model.json
+
+model: setup
+	tools/train_model.sh
 
 lock: setup
 	$(PY) tools/lock.py

@@ -5,6 +5,7 @@ Installs with colcon on a ROS 2 install, or with ``pip install -e .`` into the v
 """
 
 from glob import glob
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
@@ -18,6 +19,8 @@ NODES = {
     "demo_driver": "omni_ros.nodes.demo_driver",
 }
 
+HERE = Path(__file__).resolve().parent
+
 setup(
     name=PACKAGE,
     version="0.1.0",
@@ -29,8 +32,12 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/models", glob("models/*.pt") + glob("models/*.md") + glob("models/*.png")),
     ],
     install_requires=["setuptools"],
+    # The pretrained text backend (text.backend: minilm); pins in requirements/sentence.txt.
+    extras_require={"sentence": [line for line in (HERE / "requirements/sentence.txt").read_text().splitlines()
+                                 if line and not line.startswith("#")]},
     zip_safe=False,
     maintainer="omni_ros maintainers",
     maintainer_email="maintainers@users.noreply.r-seed-1a36fac7.example",

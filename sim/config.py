@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from omni_ros.core.camera import CameraViewConfig
 from omni_ros.core.config import ConfigError, param
 
 
@@ -18,17 +19,12 @@ def _check_rate(name: str, rate_hz: float, physics_hz: int) -> None:
 
 
 @dataclass
-class CameraConfig:
+class CameraConfig(CameraViewConfig):
     """Static RGB-D camera (TinyRenderer). Noise: depth gets Gaussian noise with standard deviation
     ``depth_noise_m`` * z^2 (z in metres, as structured-light sensors); colour gets Gaussian noise
     of ``color_noise`` (0-255 scale), rounded and clipped."""
 
     rate_hz: float = param(15.0, "camera frame rate [Hz]", min=1.0, max=60.0)
-    width: int = param(64, "image width [px]", min=16, max=640)
-    height: int = param(64, "image height [px]", min=16, max=480)
-    fov_deg: float = param(58.0, "vertical field of view [deg]", min=20.0, max=120.0)
-    eye: list[float] = param([1.05, 0.0, 0.62], "camera position in the base frame [m]")
-    target: list[float] = param([0.45, 0.0, 0.0], "point the camera looks at [m]")
     near: float = param(0.1, "near clip plane [m]", min=0.01, max=1.0)
     far: float = param(3.0, "far clip plane [m]; farther depth reads NaN", min=1.0, max=20.0)
     depth_noise_m: float = param(0.002, "depth noise std at 1 m [m] (scales with z^2)", min=0.0, max=0.1)

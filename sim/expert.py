@@ -1,9 +1,9 @@
 """Scripted expert: plans pick-and-place primitive sequences and runs episodes.
 
-Grasps are top-down with the gripper yaw aligned to a cube face (any yaw for round objects),
-approached from 12 cm above; the grip force is limited to 15 N. ``pick_place_plan`` needs only
-the objects' poses and sizes, so the same planner drives the world directly (``EpisodeRunner``)
-and, over ROS, from /sim/ground_truth (the demo driver node).
+Grasp and place targets come from ``omni_ros.core.targets`` (top-down, the gripper yaw aligned
+to a cube face, yaw 0 for round objects), approached from 12 cm above; the grip force is limited
+to 15 N. ``pick_place_plan`` needs only the objects' poses and sizes, so the same planner drives
+the world directly (``EpisodeRunner``) and, over ROS, from /sim/ground_truth (the demo driver).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pybullet as pb
 
+from omni_ros.core.targets import grasp_target, place_target
 from omni_ros.core.types import ObjectEstimate, Primitive
 
 from .robot import MAX_WIDTH
@@ -27,28 +27,16 @@ FAST = 0.35              # [m/s]
 SETTLE_S = 0.3           # wait after the last primitive before judging [s]
 
 
-def top_down(yaw: float) -> np.ndarray:
-    """Quaternion (x, y, z, w) of a top-down gripper whose fingers close along world ``yaw``
-    (+ pi/2)."""
-    return np.array(pb.getQuaternionFromEuler((np.pi, 0.0, yaw)))
-
-
-def grasp_yaw(shape: str, orientation) -> float:
-    """Gripper yaw that closes the fingers on a pair of cube faces, in [-pi/4, pi/4)."""
-    if shape != "cube":
-        return 0.0
-    yaw = pb.getEulerFromQuaternion(list(orientation))[2]
-    return float((yaw + np.pi / 4) % (np.pi / 2) - np.pi / 4)
-
-
 def pick_place_plan(objects: list[ObjectEstimate], task: PickPlaceTask,
                     frame_id: str = "panda_link0") -> list[Primitive]:
     """The primitive sequence for ``task`` given the objects' current poses and sizes."""
     obj = next(o for o in objects if o.id == task.object_id)
-    grasp_z = float(obj.size[2]) / 2
-    q = top_down(grasp_yaw(obj.shape, obj.orientation))
-    px, py = obj.position[:2]
+    grasp = grasp_target(obj)
+    grasp_z = grasp.height_above_bottom  # objects rest on the table (z = 0)
+    q = grasp.orientation()
+    px, py = grasp.position[:2]
     tx, ty = task.place_xy
+    place_z = place_target((tx, ty, 0.0), grasp)[2]
     seq = [
         ("release", (px, py, grasp_z + APPROACH_HEIGHT), 0.0, MAX_WIDTH),
         ("approach", (px, py, grasp_z + APPROACH_HEIGHT), FAST, MAX_WIDTH),
@@ -56,7 +44,7 @@ def pick_place_plan(objects: list[ObjectEstimate], task: PickPlaceTask,
         ("grasp", (px, py, grasp_z), 0.0, 0.0),
         ("lift", (px, py, CARRY_Z), SLOW, 0.0),
         ("move", (tx, ty, CARRY_Z), FAST, 0.0),
-        ("place", (tx, ty, grasp_z + 0.004), SLOW, 0.0),
+        ("place", (tx, ty, place_z), SLOW, 0.0),
         ("release", (tx, ty, grasp_z), 0.0, MAX_WIDTH),
         ("move", (tx, ty, CARRY_Z), FAST, MAX_WIDTH),
         ("home", (tx, ty, CARRY_Z), 0.0, MAX_WIDTH),

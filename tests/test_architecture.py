@@ -1,4 +1,5 @@
-"""omni_ros/core and sim/ never import ROS (rclpy, message packages, launch)."""
+"""omni_ros/core, omni_ros/learning and sim/ never import ROS (rclpy, message packages,
+launch); core depends on nothing else of ours (nodes -> conversions -> core)."""
 
 import ast
 import json
@@ -10,7 +11,7 @@ from _util import ROOT, run_py
 
 ROS_ROOTS = {"rclpy", "rcl_interfaces", "launch", "launch_ros", "rosidl_runtime_py",
              "builtin_interfaces", "message_filters", "tf2_ros"}
-PURE_DIRS = [ROOT / "omni_ros" / "core", ROOT / "sim"]
+PURE_DIRS = [ROOT / "omni_ros" / "core", ROOT / "omni_ros" / "learning", ROOT / "sim"]
 
 
 def is_ros_module(name: str) -> bool:
@@ -43,6 +44,19 @@ def test_no_ros_import_in_source(path):
     bad = [f"{path.relative_to(ROOT)}:{line} imports {mod}"
            for line, mod in imported_modules(path) if is_ros_module(mod)]
     assert not bad, "core/sim must stay ROS-free:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "omni_ros" / "core").rglob("*.py")),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_core_imports_only_core(path):
+    tree = ast.parse(path.read_text(), str(path))
+    ours = [(n.lineno, ("." * n.level) + (n.module or "")) for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and (n.level > 0 or (n.module or "").startswith("omni_ros"))]
+    depth = len(path.relative_to(ROOT / "omni_ros" / "core").parts)  # dots that stay inside core
+    bad = [f"line {line}: {mod}" for line, mod in ours
+           if (mod.startswith("omni_ros") and not mod.startswith("omni_ros.core"))
+           or len(mod) - len(mod.lstrip(".")) > depth]
+    assert not bad, f"{path.relative_to(ROOT)} reaches outside omni_ros/core: {bad}"
 
 
 def test_checker_catches_ros_imports(tmp_path):

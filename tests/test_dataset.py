@@ -30,7 +30,7 @@ def test_shards_load_back_with_shapes_and_labels(direct):
     n = manifest["samples"]
     assert len(manifest["shards"]) == -(-n // 40) and manifest["episodes"][0]["success"]
     assert 80 <= n <= 160  # one camera frame per sample at 15 Hz over a 6-9 s episode
-    shapes = {"color": (64, 64, 3), "depth": (64, 64), "lidar": (16, 180, 4),
+    shapes = {"color": (96, 96, 3), "depth": (96, 96), "lidar": (16, 180, 4),
               "wrench": (WRENCH_WINDOW, 6), "tactile": (2, 4, 4), "audio": (AUDIO_WINDOW,),
               "joints": (9,), "obj_position": (MAX_OBJECTS, 3)}
     for key, shape in shapes.items():

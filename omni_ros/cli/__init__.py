@@ -14,7 +14,18 @@ SUBCOMMANDS = {
     "demo": "omni_ros.cli.demo",
     "bench": "omni_ros.cli.bench",
     "dataset": "omni_ros.cli.dataset",
+    "train": "omni_ros.cli.train",
+    "eval": "omni_ros.cli.eval",
 }
+
+
+def checkpoint_arg(value: str) -> str:
+    """A checkpoint given on the command line: a file path (relative to the working directory,
+    as the user typed it), else a name that resolves in the package's models/ folder."""
+    from pathlib import Path
+
+    p = Path(value)
+    return str(p.resolve()) if p.is_file() else value
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-HELP = "run benchmarks (transport: message conversion and DDS; sim: expert, RTF, sensors, dataset)"
-SUITES = ("transport", "sim")
+from . import checkpoint_arg
+
+HELP = ("run benchmarks (transport: message conversion and DDS; sim: expert, RTF, sensors, "
+        "dataset; model: encoder and fused-step latency)")
+SUITES = ("transport", "sim", "model")
 
 
 def add_arguments(parser) -> None:
@@ -15,14 +18,22 @@ def add_arguments(parser) -> None:
     parser.add_argument("--duration", type=float, default=4.0,
                         help="transport: streaming time per run [s]")
     parser.add_argument("--episodes", type=int, default=50, help="sim: expert episodes")
+    parser.add_argument("--model", action="store_true", help="same as --suite model")
+    parser.add_argument("--checkpoint", default="omni_small.pt", type=checkpoint_arg,
+                        help="model: checkpoint to time (a path, or a name in the package's models/)")
     parser.add_argument("--json", type=Path, help="write the raw results here")
     parser.add_argument("--markdown", type=Path, help="write the results table here")
 
 
 def run(args) -> int:
-    from ..benchmarks import sim, transport
+    from ..benchmarks import model, sim, transport
 
-    if args.suite == "transport":
+    if args.model:
+        args.suite = "model"
+    if args.suite == "model":
+        result = model.run(args.checkpoint)
+        table = model.markdown(result)
+    elif args.suite == "transport":
         result = transport.run(args.duration)
         table = transport.markdown(result)
     else:

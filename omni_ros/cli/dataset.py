@@ -16,9 +16,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="episode i uses seed + i")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--samples-per-shard", type=int, default=256)
+    parser.add_argument("--frame-stride", type=int, default=1,
+                        help="keep every n-th camera frame (more scenes for the same size)")
     parser.add_argument("--config", type=Path,
-                        help="YAML of sim parameters (dotted names as in the sim bridge's "
-                             "'sim.' parameters, e.g. camera.width: 96)")
+                        help="YAML of sim parameters (as under the sim bridge's 'sim.' "
+                             "parameters; nested or dotted, e.g. camera.width: 96)")
     parser.add_argument("--from-mcap", type=Path, metavar="FILE",
                         help="convert this MCAP recording instead of simulating")
     parser.add_argument("--remap", action="append", default=[], metavar="FROM:=TO",
@@ -28,15 +30,15 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     import yaml
 
-    from ..core.config import ConfigError, from_flat_dict
+    from ..core.config import ConfigError, flatten_tree, from_flat_dict
     from ..dataset.generate import from_mcap, generate
     from omni_ros_sim.config import SimConfig
 
-    if args.episodes < 1 or args.workers < 1 or args.samples_per_shard < 1:
-        print("error: --episodes, --workers and --samples-per-shard must be >= 1")
+    if min(args.episodes, args.workers, args.samples_per_shard, args.frame_stride) < 1:
+        print("error: --episodes, --workers, --samples-per-shard and --frame-stride must be >= 1")
         return 2
     try:
-        cfg = from_flat_dict(SimConfig, yaml.safe_load(args.config.read_text()) or {}) \
+        cfg = from_flat_dict(SimConfig, flatten_tree(yaml.safe_load(args.config.read_text()) or {})) \
             if args.config else SimConfig()
     except ConfigError as err:
         print(f"error in {args.config}: {err}")
@@ -53,7 +55,7 @@ def run(args) -> int:
         manifest = from_mcap(args.from_mcap, args.out, args.samples_per_shard, cfg, remap)
     else:
         manifest = generate(args.out, args.episodes, args.seed, args.workers, cfg,
-                            args.samples_per_shard)
+                            args.samples_per_shard, frame_stride=args.frame_stride)
     stats = manifest["stats"]
     print(f"wrote {manifest['samples']} samples in {len(manifest['shards'])} shard(s) to "
           f"{args.out} ({stats['samples_per_s']:.1f} samples/s, "

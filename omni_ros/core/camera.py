@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.spatial.transform import Rotation
+
+from .config import param
 
 
 @dataclass(frozen=True)
@@ -39,3 +42,28 @@ class CameraIntrinsics:
         x = depth_m * u[None, :]
         y = depth_m * v[:, None]
         return np.stack([x, y, depth_m], axis=-1)
+
+
+def look_at(eye, target, up=(0.0, 0.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
+    """Pose of an optical frame (z forward, x right, y down) at ``eye`` looking at ``target``:
+    position [m] and orientation (x, y, z, w) in the frame ``eye`` and ``target`` are given in."""
+    eye, target = np.asarray(eye, float), np.asarray(target, float)
+    z = target - eye
+    z /= np.linalg.norm(z)
+    x = np.cross(z, up)
+    x /= np.linalg.norm(x)
+    y = np.cross(z, x)
+    return eye, Rotation.from_matrix(np.stack([x, y, z], axis=1)).as_quat()
+
+
+@dataclass
+class CameraViewConfig:
+    """A static pinhole camera: image size, vertical field of view and where it looks (base
+    frame, metres). The sim's camera and the model's camera modality share these fields, so a
+    model is configured with the geometry of the camera that produced its data."""
+
+    width: int = param(96, "image width [px]", min=16, max=640)
+    height: int = param(96, "image height [px]", min=16, max=480)
+    fov_deg: float = param(58.0, "vertical field of view [deg]", min=20.0, max=120.0)
+    eye: list[float] = param([1.05, 0.0, 0.62], "camera position in the base frame [m]")
+    target: list[float] = param([0.45, 0.0, 0.0], "point the camera looks at [m]")

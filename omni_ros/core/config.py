@@ -140,6 +140,17 @@ def to_flat_dict(cfg) -> dict[str, Any]:
     return {name: get_flat(cfg, name) for name, _, _ in flat_fields(type(cfg))}
 
 
+def flatten_tree(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings (as in ROS parameter YAML) -> {dotted name: value}."""
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        if isinstance(v, Mapping):
+            out.update(flatten_tree(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 def from_flat_dict(cls, values: Mapping[str, Any]):
     """A validated ``cls`` from dotted names; missing names keep defaults, unknown ones fail."""
     leaves = {name: (f, tp) for name, f, tp in flat_fields(cls)}

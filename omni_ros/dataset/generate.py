@@ -48,17 +48,20 @@ def episode_items(seed: int, cfg: SimConfig, on_message=None):
         return runner.result, task
 
 
+CHUNK_EPISODES = 8  # episodes per worker job (and per shard-file prefix)
+
+
 def _run_episodes(args) -> tuple[list[dict], list[dict], int]:
-    worker, indices, seed, cfg_flat, out_dir, per_shard = args
+    worker, indices, seed, cfg_flat, out_dir, per_shard, frame_stride = args
     from ..core.config import from_flat_dict
 
     cfg = from_flat_dict(SimConfig, cfg_flat)
-    writer = ShardWriter(Path(out_dir), f"shard-{worker:02d}", per_shard)
+    writer = ShardWriter(Path(out_dir), f"shard-{worker:03d}", per_shard)
     episodes = []
     for i in indices:
         assembler = SampleAssembler.for_config(cfg)
         gen = episode_items(seed + i, cfg)
-        samples = 0
+        samples = frames = 0
         while True:
             try:
                 sample = assembler.push(*next(gen))
@@ -66,8 +69,10 @@ def _run_episodes(args) -> tuple[list[dict], list[dict], int]:
                 result, task = stop.value
                 break
             if sample is not None:
-                writer.add(sample, i)
-                samples += 1
+                if frames % frame_stride == 0:
+                    writer.add(sample, i)
+                    samples += 1
+                frames += 1
         episodes.append({"index": i, "seed": seed + i, "command": task.command,
                          "object_id": task.object_id, "success": result.success,
                          "failure": result.failure, "duration_s": result.duration_s,
@@ -78,22 +83,26 @@ def _run_episodes(args) -> tuple[list[dict], list[dict], int]:
 
 def generate(out_dir: Path, episodes: int, seed: int = 0, workers: int = 1,
              cfg: SimConfig | None = None, samples_per_shard: int = 256,
-             progress: bool = True) -> dict:
-    """Run ``episodes`` expert episodes on ``workers`` processes; write shards and manifest."""
+             progress: bool = True, frame_stride: int = 1) -> dict:
+    """Run ``episodes`` expert episodes on ``workers`` processes (in jobs of CHUNK_EPISODES);
+    keep every ``frame_stride``-th camera frame; write shards and the manifest."""
     cfg = cfg or SimConfig()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(w, list(range(w, episodes, workers)), seed, to_flat_dict(cfg), str(out_dir),
-             samples_per_shard) for w in range(workers)]
+    jobs = [(j, list(range(s, min(s + CHUNK_EPISODES, episodes))), seed, to_flat_dict(cfg),
+             str(out_dir), samples_per_shard, frame_stride)
+            for j, s in enumerate(range(0, episodes, CHUNK_EPISODES))]
     t0 = time.monotonic()
     shards, records = [], []
     bar = tqdm(total=episodes, unit="episode", disable=not progress)
+    results = []
     if workers == 1:
-        results = [_run_episodes(jobs[0])]
+        for job in jobs:
+            results.append(_run_episodes(job))
+            bar.update(len(results[-1][1]))
     else:
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(workers) as pool:
-            results = []
             for r in pool.imap_unordered(_run_episodes, jobs):
                 results.append(r)
                 bar.update(len(r[1]))
@@ -109,6 +118,7 @@ def generate(out_dir: Path, episodes: int, seed: int = 0, workers: int = 1,
              "bytes_per_sample": sum(s["bytes"] for s in shards) / max(total, 1),
              "expert_success": sum(e["success"] for e in records) / max(len(records), 1)}
     return write_manifest(out_dir, shards, records, {"source": "sim", "seed": seed,
+                                                     "frame_stride": frame_stride,
                                                      "sim_config": to_flat_dict(cfg),
                                                      "stats": stats})
 

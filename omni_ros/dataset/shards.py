@@ -77,3 +77,26 @@ def load_dataset(data_dir: Path) -> tuple[dict[str, np.ndarray], dict]:
             for k in z.files:
                 parts.setdefault(k, []).append(z[k])
     return {k: np.concatenate(v) for k, v in parts.items()}, manifest
+
+
+def load_datasets(data_dirs) -> tuple[dict[str, np.ndarray], dict]:
+    """Several dataset folders as one: samples concatenated, episode indices made unique, the
+    manifests' episodes merged (their vocabularies must agree)."""
+    dirs = [data_dirs] if isinstance(data_dirs, (str, Path)) else list(data_dirs)
+    arrays, manifest = load_dataset(dirs[0])
+    parts = {k: [v] for k, v in arrays.items()}
+    episodes = list(manifest["episodes"])
+    for d in dirs[1:]:
+        more, m = load_dataset(d)
+        if m["schema"] != manifest["schema"]:
+            raise ValueError(f"{d}: vocabularies {m['schema']} differ from {dirs[0]}'s")
+        if m.get("frame_stride", 1) != manifest.get("frame_stride", 1):
+            raise ValueError(f"{d}: recorded every {m.get('frame_stride', 1)}th frame, "
+                             f"{dirs[0]} every {manifest.get('frame_stride', 1)}th; use one stride")
+        offset = int(max(np.max(parts["episode"][-1]) + 1, len(episodes)))
+        more["episode"] = more["episode"] + offset
+        episodes += [dict(e, index=e["index"] + offset) for e in m["episodes"]]
+        for k in parts:
+            parts[k].append(more[k])
+    merged = dict(manifest, episodes=episodes, sources=[str(d) for d in dirs])
+    return {k: np.concatenate(v) for k, v in parts.items()}, merged

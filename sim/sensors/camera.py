@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pybullet as pb
-from scipy.spatial.transform import Rotation
-
-from omni_ros.core.camera import CameraIntrinsics
+from omni_ros.core.camera import CameraIntrinsics, look_at
 
 from ..config import CameraConfig
 
@@ -28,13 +26,7 @@ class Camera:
 
     def pose(self) -> tuple[np.ndarray, np.ndarray]:
         """Optical frame position [m] and orientation (x, y, z, w) in the base frame."""
-        eye, target = np.array(self.cfg.eye, float), np.array(self.cfg.target, float)
-        z = target - eye
-        z /= np.linalg.norm(z)
-        x = np.cross(z, [0.0, 0.0, 1.0])
-        x /= np.linalg.norm(x)
-        y = np.cross(z, x)
-        return eye, Rotation.from_matrix(np.stack([x, y, z], axis=1)).as_quat()
+        return look_at(self.cfg.eye, self.cfg.target)
 
     def read(self) -> tuple[np.ndarray, np.ndarray]:
         c = self.cfg

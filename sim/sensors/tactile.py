@@ -18,6 +18,8 @@ import numpy as np
 import pybullet as pb
 from scipy.spatial.transform import Rotation
 
+from omni_ros.core.geometry import signed_distance
+
 from ..config import TactileConfig
 from ..robot import LEFT_FINGER, RIGHT_FINGER
 
@@ -26,21 +28,6 @@ PAD_CENTRE_Z = 0.045   # [m] along the finger's z axis
 PAD_SURFACE_Y = 0.0011  # [m] distance of the pad face from the finger's y = 0 plane (measured)
 SKIN = 0.00015         # [m] soft skin thickness: a taxel presses by (SKIN - signed distance)
 DEAD_BAND = 0.02       # [N]
-
-
-def signed_distance(points: np.ndarray, shape: str, extents: np.ndarray, pos, orn) -> np.ndarray:
-    """Signed distance [m] from world ``points`` (N, 3) to an object's surface (< 0 inside)."""
-    local = Rotation.from_quat(orn).inv().apply(points - np.asarray(pos))
-    half = np.asarray(extents) / 2
-    if shape == "sphere":
-        return np.linalg.norm(local, axis=1) - half[0]
-    if shape == "cylinder":
-        radial = np.linalg.norm(local[:, :2], axis=1) - half[0]
-        axial = np.abs(local[:, 2]) - half[2]
-        d = np.stack([radial, axial], axis=1)
-        return np.minimum(d.max(axis=1), 0) + np.linalg.norm(np.maximum(d, 0), axis=1)
-    q = np.abs(local) - half
-    return np.minimum(q.max(axis=1), 0) + np.linalg.norm(np.maximum(q, 0), axis=1)
 
 
 class TactileSensor:

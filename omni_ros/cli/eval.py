@@ -1,0 +1,60 @@
+"""Evaluate a checkpoint on held-out shards: a metrics table, per-modality ablations (each
+modality alone, each removed), and gated fusion vs concatenation (--concat CHECKPOINT) vs the
+best single modality."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import checkpoint_arg
+
+HELP = "evaluate a checkpoint on held-out dataset shards"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--checkpoint", required=True, type=checkpoint_arg,
+                        help="checkpoint path, or a name in the package's models/ folder")
+    parser.add_argument("--data", type=Path, required=True, help="held-out dataset folder")
+    parser.add_argument("--concat", type=checkpoint_arg, help="a checkpoint trained with model.router.kind=concat")
+    parser.add_argument("--frame-stride", type=int, default=2, help="use every n-th frame")
+    parser.add_argument("--json", type=Path, help="write all results here")
+
+
+def format_results(res: dict) -> str:
+    m = res["metrics"]
+    lines = [f"{'metric':<40} {'value':>10}", "-" * 51]
+    for k, v in m.items():
+        if isinstance(v, dict):
+            v = ", ".join(f"{a} {b:.2f}" for a, b in v.items())
+            lines.append(f"{k:<40} {v}")
+        else:
+            lines.append(f"{k:<40} {v:>10.4f}")
+    lines += ["", f"{'ablation':<22} {'contact':>8} {'impact':>8} {'held id':>8} {'score':>8}",
+              "-" * 58]
+    for k, v in res["ablations"].items():
+        lines.append(f"{k:<22} {v['contact_state_acc']:>8.3f} {v['impact_balanced_acc']:>8.3f} "
+                     f"{v['held_identity_acc']:>8.3f} {v['fused_score']:>8.3f}")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    from ..core.checkpoint import CheckpointError, load_checkpoint
+    from ..learning.data import ShardData
+    from ..learning.evaluate import evaluate
+
+    try:
+        model, cfg, _ = load_checkpoint(args.checkpoint)
+        concat = load_checkpoint(args.concat)[0] if args.concat else None
+    except CheckpointError as err:
+        print(f"error: {err}")
+        return 2
+    data = ShardData(args.data, cfg.model, args.frame_stride, seed=1, paraphrases=True)
+    res = evaluate(model, data, concat)
+    seeds = [e["seed"] for e in data.manifest["episodes"] if "seed" in e]
+    res["data"] = {"episodes": len(data.manifest["episodes"]), "seeds": [min(seeds), max(seeds)] if seeds else [],
+                   "frame_stride": data.manifest.get("frame_stride", 1) * args.frame_stride}
+    print(format_results(res))
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=2))
+    return 0

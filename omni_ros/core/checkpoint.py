@@ -1,0 +1,96 @@
+"""Checkpoints: weights + the full config tree + training info in one file.
+
+Relative names resolve against the package's ``models/`` folder (the source checkout's, or
+``share/omni_ros/models`` of an installed package), never the working directory; an existing
+absolute path is used as is.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .config import ConfigError, from_flat_dict, to_flat_dict
+from .model import OmniModel
+from .model_config import OmniConfig
+
+FORMAT = "omni_ros.omni_model/1"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, corrupt or incompatible; the message says which and why."""
+
+
+def model_dirs() -> list[Path]:
+    here = Path(__file__).resolve().parents[2] / "models"          # source / editable install
+    prefixes = [p for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p]
+    shares = [Path(p) / "share" / "omni_ros" / "models" for p in prefixes + [sys.prefix]]
+    return [here] + shares
+
+
+def resolve(path: str | Path) -> Path:
+    p = Path(path)
+    if p.is_absolute():
+        if p.exists():
+            return p
+        raise CheckpointError(f"checkpoint {p} not found")
+    for d in model_dirs():
+        if (d / p).exists():
+            return d / p
+    raise CheckpointError(f"checkpoint {str(p)!r} not found in {[str(d) for d in model_dirs()]}")
+
+
+def save_checkpoint(path: str | Path, model: OmniModel, cfg: OmniConfig, info: dict) -> Path:
+    path = Path(path).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, "config": to_flat_dict(cfg), "state_dict": model.state_dict(),
+               "info": info}
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as f:
+        torch.save(payload, f)
+    os.replace(f.name, path)
+    return path
+
+
+def _payload(p: Path) -> dict:
+    try:
+        payload = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for a damaged file
+        raise CheckpointError(f"{p} is corrupt or not a checkpoint: {type(err).__name__}: "
+                              f"{str(err).splitlines()[0][:200]}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        got = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise CheckpointError(f"{p} is incompatible: format {got!r}, expected {FORMAT!r}")
+    return payload
+
+
+def load_checkpoint(path: str | Path) -> tuple[OmniModel, OmniConfig, dict]:
+    """(model in eval mode, its config, training info)."""
+    p = resolve(path)
+    payload = _payload(p)
+    try:
+        cfg = from_flat_dict(OmniConfig, payload["config"])
+    except ConfigError as err:
+        raise CheckpointError(f"{p} holds an invalid config: {err}") from None
+    model = OmniModel(cfg.model)
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as err:  # missing / unexpected keys or shape mismatches
+        raise CheckpointError(f"{p} does not fit this model: "
+                              f"{str(err).splitlines()[1].strip()[:300]}") from None
+    model.eval()
+    return model, cfg, payload.get("info", {})
+
+
+def init_from_checkpoint(model: OmniModel, path: str | Path) -> list[str]:
+    """Copy into ``model`` every tensor of the checkpoint at ``path`` whose name and shape match
+    (to fine-tune part of a trained model, e.g. a new text backend); returns the names of the
+    model's tensors left as they were."""
+    state = _payload(resolve(path))["state_dict"]
+    own = model.state_dict()
+    fits = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(fits, strict=False)
+    return sorted(set(own) - set(fits))

@@ -1,0 +1,48 @@
+"""Geometry shared by the simulator and the model: signed distance fields of the object shapes
+and the static camera's pixel -> base-frame mapping. Metres, REP 103 base frame."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from .camera import CameraIntrinsics, look_at
+
+
+def signed_distance(points: np.ndarray, shape: str, extents, pos, orn) -> np.ndarray:
+    """Signed distance [m] from (N, 3) points to an object's surface (< 0 inside).
+    ``extents``: full size along the object's axes; ``orn``: quaternion (x, y, z, w)."""
+    local = Rotation.from_quat(orn).inv().apply(np.asarray(points) - np.asarray(pos))
+    half = np.asarray(extents) / 2
+    if shape == "sphere":
+        return np.linalg.norm(local, axis=1) - half[0]
+    if shape == "cylinder":
+        radial = np.linalg.norm(local[:, :2], axis=1) - half[0]
+        axial = np.abs(local[:, 2]) - half[2]
+        d = np.stack([radial, axial], axis=1)
+        return np.minimum(d.max(axis=1), 0) + np.linalg.norm(np.maximum(d, 0), axis=1)
+    q = np.abs(local) - half
+    return np.minimum(q.max(axis=1), 0) + np.linalg.norm(np.maximum(q, 0), axis=1)
+
+
+class CameraGeometry:
+    """A pinhole camera of ``width`` x ``height`` with vertical FOV ``fov_deg`` at ``eye``
+    looking at ``target``; maps depth images to points in the base frame."""
+
+    def __init__(self, width: int, height: int, fov_deg: float, eye, target):
+        f = height / (2 * np.tan(np.radians(fov_deg) / 2))
+        self.intrinsics = CameraIntrinsics(width, height, f, f, (width - 1) / 2, (height - 1) / 2)
+        self.position, orn = look_at(eye, target)
+        self.rotation = Rotation.from_quat(orn).as_matrix()
+
+    @classmethod
+    def from_config(cls, cfg) -> "CameraGeometry":
+        return cls(cfg.width, cfg.height, cfg.fov_deg, cfg.eye, cfg.target)
+
+    def points_base(self, depth_m: np.ndarray, stride: int = 1) -> np.ndarray:
+        """(H/stride, W/stride, 3) base-frame points of every ``stride``-th pixel (offset
+        stride // 2 ... the centre of each block); NaN where depth is NaN."""
+        pts = self.intrinsics.backproject(depth_m)
+        o = stride // 2
+        pts = pts[o::stride, o::stride]
+        return pts @ self.rotation.T + self.position

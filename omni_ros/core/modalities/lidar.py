@@ -1,0 +1,80 @@
+"""Point-cloud modality (lidar, or points back-projected from depth): a PointNet.
+
+Preprocessing (numpy + open3d): points into the base frame, workspace crop, voxel down-sampling,
+then a fixed number of points (random subset with a per-sample seed, or zero padding plus a
+mask). Input: organised lidar (B, rings, cols, 4) [x, y, z in lidar_link, intensity] with NaN
+for no return; the lidar frame is parallel to the base frame at ``lidar_position``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import open3d as o3d
+import torch
+from torch import nn
+
+from ..config import param
+from . import mlp, register
+
+
+@dataclass
+class LidarModalityConfig:
+    lidar_position: list[float] = param([0.5, -0.55, 0.45], "lidar origin in the base frame [m]")
+    crop_min: list[float] = param([0.15, -0.5, -0.02], "workspace crop, lower corner [m]")
+    crop_max: list[float] = param([0.9, 0.5, 0.4], "workspace crop, upper corner [m]")
+    voxel_m: float = param(0.01, "voxel size for down-sampling [m]", min=0.0, max=0.1)
+    points: int = param(256, "points per cloud after sampling", min=16, max=8192)
+    feature_dim: int = param(128, "feature width", min=8, max=1024)
+
+
+def cloud_points(cloud: np.ndarray, cfg: LidarModalityConfig, rng: np.random.Generator) -> np.ndarray:
+    """(points, 5): x, y, z [m] in the base frame, intensity / 100, valid flag."""
+    pts = cloud.reshape(-1, 4)
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    xyz = pts[:, :3] + np.asarray(cfg.lidar_position, np.float32)
+    lo, hi = np.asarray(cfg.crop_min), np.asarray(cfg.crop_max)
+    keep = np.all((xyz >= lo) & (xyz <= hi), axis=1)
+    xyz, inten = xyz[keep], pts[keep, 3:4] / 100.0
+    if cfg.voxel_m > 0 and len(xyz):
+        pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(xyz.astype(np.float64)))
+        pc.colors = o3d.utility.Vector3dVector(np.repeat(inten, 3, axis=1).astype(np.float64))
+        pc = pc.voxel_down_sample(cfg.voxel_m)
+        xyz, inten = np.asarray(pc.points), np.asarray(pc.colors)[:, :1]
+    out = np.zeros((cfg.points, 5), np.float32)
+    if len(xyz) > cfg.points:
+        idx = rng.choice(len(xyz), cfg.points, replace=False)
+        xyz, inten = xyz[idx], inten[idx]
+    out[:len(xyz), :3] = xyz
+    out[:len(xyz), 3:4] = inten
+    out[:len(xyz), 4] = 1.0
+    return out
+
+
+def preprocess(batch: dict, cfg: LidarModalityConfig) -> dict:
+    clouds = np.asarray(batch["lidar"])
+    stamps = np.asarray(batch.get("stamp_ns", np.zeros(len(clouds), np.int64)))
+    pts = np.stack([cloud_points(c, cfg, np.random.default_rng(int(s) % (2**32)))
+                    for c, s in zip(clouds, stamps)])
+    return {"points": torch.as_tensor(pts)}
+
+
+@register("lidar", LidarModalityConfig, preprocess)
+class PointNetEncoder(nn.Module):
+    cacheable = True
+
+    def __init__(self, cfg: LidarModalityConfig):
+        super().__init__()
+        self.centre = nn.Parameter(torch.tensor([0.5, 0.0, 0.05]), requires_grad=False)
+        self.point_mlp = mlp([4, 64, 128, cfg.feature_dim], last_activation=True)
+        self.output_shape = {"feature": (cfg.feature_dim,)}
+
+    def forward(self, inputs: dict) -> dict:
+        p = inputs["points"]
+        x = torch.cat([(p[..., :3] - self.centre) * 4.0, p[..., 3:4]], dim=-1)
+        h = self.point_mlp(x)
+        h = h.masked_fill(p[..., 4:5] < 0.5, -1e4)
+        feat = h.amax(dim=1)
+        empty = p[..., 4].sum(dim=1) == 0
+        return {"feature": torch.where(empty[:, None], torch.zeros_like(feat), feat)}

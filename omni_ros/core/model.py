@@ -1,0 +1,114 @@
+"""OmniModel: every modality encoded into one L2-normalised latent space, fused by the router,
+decoded by the task heads. Plain ``nn.Module``: dict of modality inputs + presence mask in,
+dict of outputs out; no ROS.
+
+    model = OmniModel(ModelConfig())
+    out = model(inputs, present)   # inputs: {"camera": {...}, "force": {...}}; present (B, M)
+    out["gates"]                   # (B, M): 0 for absent modalities, sums to 1 over present
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .heads import HeldHead, ObjectHead, StateHead
+from .model_config import ModelConfig
+from .modalities import load_all
+from .router import ROUTERS
+
+SHAPES = ("cube", "cylinder", "sphere")
+COLOURS = ("red", "green", "blue", "yellow", "purple", "orange")
+MATERIALS = ("wood", "plastic", "metal", "rubber")
+
+
+def object_class(shape: int, colour: int) -> int:
+    """Class index of a (shape, colour) pair; 0 is background."""
+    return 1 + shape * len(COLOURS) + colour
+
+
+def class_name(c: int) -> tuple[str, str]:
+    """(shape, colour) of class index ``c`` >= 1."""
+    s, k = divmod(c - 1, len(COLOURS))
+    return SHAPES[s], COLOURS[k]
+
+
+class OmniModel(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        registry = load_all()
+        self.cfg = cfg
+        self.names = list(cfg.modalities)
+        d = cfg.latent_dim
+        self.encoders = nn.ModuleDict()
+        self.project = nn.ModuleDict()
+        for name in self.names + ["text"]:
+            enc = registry[name].encoder_cls(getattr(cfg, name))
+            self.encoders[name] = enc
+            self.project[name] = nn.Linear(enc.output_shape["feature"][0], d)
+        r = cfg.router
+        self.router = ROUTERS[r.kind](self.names, d, r.hidden, r.top_k)
+        self.state_head = StateHead(d, len(MATERIALS))
+        self.held_head = HeldHead(d, len(SHAPES))
+        if "camera" in self.names:
+            self.object_head = ObjectHead(cfg.camera.pixel_dim, 1 + len(SHAPES) * len(COLOURS), d)
+
+    def encode_text(self, inputs: dict) -> torch.Tensor:
+        return F.normalize(self.project["text"](self.encoders["text"](inputs)["feature"]), dim=-1)
+
+    def encode(self, inputs: dict) -> tuple[dict, dict]:
+        """Per-modality latents (B, D) of the modalities given in ``inputs``, and the raw
+        encoder outputs."""
+        latents, raw = {}, {}
+        for name in self.names:
+            if name in inputs:
+                raw[name] = self.encoders[name](inputs[name])
+                latents[name] = F.normalize(self.project[name](raw[name]["feature"]), dim=-1)
+        return latents, raw
+
+    def fuse(self, latents: dict, present: torch.Tensor):
+        """(stacked latents (B, M, D), fused (B, D), gates (B, M), effective presence (B, M));
+        a modality without a latent counts as absent whatever ``present`` says."""
+        b = present.shape[0]
+        ref = next(iter(latents.values()))
+        stack = torch.stack([latents.get(n, ref.new_zeros(b, ref.shape[1])) for n in self.names], 1)
+        have = torch.tensor([n in latents for n in self.names], device=present.device)
+        present = present.bool() & have
+        fused, gates = self.router(stack, present)
+        return stack, fused, gates, present
+
+    def forward(self, inputs: dict, present: torch.Tensor | None = None) -> dict:
+        latents, raw = self.encode(inputs)
+        if not latents:
+            raise ValueError(f"no modality given; expected some of {self.names}")
+        b = next(iter(latents.values())).shape[0]
+        if present is None:
+            present = torch.ones(b, len(self.names), dtype=torch.bool)
+        stack, fused, gates, present = self.fuse(latents, present)
+        out = {"latents": stack, "present": present, "gates": gates, "fused": fused}
+        out.update(self.state_head(fused))
+        out.update(self.held_head(fused))
+        if "camera" in raw:
+            out["objects"] = self.object_head(raw["camera"]["pixels"])
+        return out
+
+    @torch.no_grad()
+    def explain(self, inputs: dict, present: torch.Tensor | None = None) -> torch.Tensor:
+        """Leave-one-out contribution of each modality, (B, M): how much the fused latent
+        changes (1 - cosine) when that modality alone is removed; 0 for absent ones."""
+        latents, _ = self.encode(inputs)
+        b = next(iter(latents.values())).shape[0]
+        if present is None:
+            present = torch.ones(b, len(self.names), dtype=torch.bool)
+        _, fused, _, present = self.fuse(latents, present)
+        contrib = torch.zeros(b, len(self.names))
+        for i in range(len(self.names)):
+            others = present.clone()
+            others[:, i] = False
+            keep = others.any(1)
+            _, f_wo, _, _ = self.fuse(latents, others)
+            change = 1.0 - (fused * f_wo).sum(-1)
+            contrib[:, i] = torch.where(present[:, i] & keep, change, torch.where(
+                present[:, i], torch.ones_like(change), torch.zeros_like(change)))
+        return contrib

@@ -1,0 +1,75 @@
+"""The configuration tree of the omni model and its training: one source for the training
+config, the config saved in every checkpoint, and (via omni_ros.core.config) ROS parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .config import ConfigError, param
+from .modalities.audio import AudioModalityConfig
+from .modalities.camera import CameraModalityConfig
+from .modalities.force import ForceModalityConfig
+from .modalities.lidar import LidarModalityConfig
+from .modalities.tactile import TactileModalityConfig
+from .modalities.text import TextModalityConfig
+
+SENSORS = ["camera", "lidar", "audio", "tactile", "force"]
+
+
+@dataclass
+class RouterConfig:
+    kind: str = param("gated", "fusion: gated (learned gates) or concat (baseline)",
+                      choices=("gated", "concat"))
+    hidden: int = param(64, "gating network width", min=4, max=1024)
+    top_k: int = param(0, "keep only the k largest gates (0 = all)", min=0, max=16)
+    load_balance: float = param(0.01, "weight of the load-balancing loss", min=0.0, max=10.0)
+
+
+@dataclass
+class ModelConfig:
+    modalities: list[str] = param(list(SENSORS), "fused sensor modalities",
+                                  choices=tuple(SENSORS))
+    latent_dim: int = param(128, "shared latent width", min=8, max=1024)
+    camera: CameraModalityConfig = field(default_factory=CameraModalityConfig)
+    lidar: LidarModalityConfig = field(default_factory=LidarModalityConfig)
+    audio: AudioModalityConfig = field(default_factory=AudioModalityConfig)
+    tactile: TactileModalityConfig = field(default_factory=TactileModalityConfig)
+    force: ForceModalityConfig = field(default_factory=ForceModalityConfig)
+    text: TextModalityConfig = field(default_factory=TextModalityConfig)
+    router: RouterConfig = field(default_factory=RouterConfig)
+
+
+@dataclass
+class TrainConfig:
+    seed: int = param(0, "training seed", min=0, max=2**31 - 1)
+    epochs: int = param(14, "passes over the training set", min=1, max=10000)
+    batch_size: int = param(48, "samples per step", min=2, max=4096)
+    lr: float = param(2e-3, "peak learning rate (AdamW, cosine decay)", min=1e-6, max=1.0)
+    weight_decay: float = param(1e-4, "AdamW weight decay", min=0.0, max=1.0)
+    frame_stride: int = param(1, "use every n-th sample of an episode", min=1, max=100)
+    modality_dropout: float = param(0.3, "probability of hiding each modality of a sample",
+                                    min=0.0, max=0.95)
+    temperature: float = param(0.1, "InfoNCE temperature", min=0.01, max=10.0)
+    contrastive: str = param("infonce", "contrastive loss", choices=("infonce", "margin"))
+    margin: float = param(0.2, "margin of the margin-based contrastive loss", min=0.0, max=2.0)
+    contrastive_weight: float = param(0.5, "weight of the contrastive terms", min=0.0, max=100.0)
+    balance_modalities: bool = param(True, "scale each modality's contrastive loss by its "
+                                           "running mean (against modality imbalance)")
+    threads: int = param(2, "torch CPU threads", min=1, max=256)
+    init_from: str = param("", "checkpoint whose matching weights start training ('' = random "
+                               "init); a name resolves in the package's models/")
+    trainable: str = param("all", "what training updates: everything, or only the text encoder "
+                                  "(adapt a new text backend to a trained model)", choices=("all", "text"))
+
+    def check(self) -> None:
+        if self.contrastive == "margin" and self.margin <= 0:
+            raise ConfigError("parameter 'train.margin' must be > 0 for the margin loss")
+        if self.trainable != "all" and not self.init_from:
+            raise ConfigError(f"parameter 'train.trainable' = {self.trainable!r} needs "
+                              "'train.init_from' (a trained checkpoint to start from)")
+
+
+@dataclass
+class OmniConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)

@@ -1,0 +1,206 @@
+"""``omni-ros eval``: metrics of a checkpoint on held-out shards, with per-modality ablations
+(each modality alone, each removed) and, given a second checkpoint, gated fusion vs
+concatenation."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..core.geometry import CameraGeometry
+from ..core.heads import object_latents
+from ..core.model import COLOURS, SHAPES
+from ..core.objects import extract_objects
+from ..core.targets import grasp_target
+from ..core.types import ObjectEstimate
+from .data import ShardData
+from .objectives import TOUCH, slot_masks, touch_query
+
+MATCH_RADIUS_M = 0.03
+WIDTH_SIGMA_M = 0.004
+MASS_SIGMA_KG = 0.03
+
+
+@torch.no_grad()
+def run_model(model, data: ShardData, present: torch.Tensor, batch: int = 64) -> dict:
+    """Outputs for every sample (object-head maps only where asked via the camera)."""
+    keep = ("contact_logits", "impact_logit", "impact_material_logits", "held_shape_logits",
+            "held_width", "held_mass", "fused", "gates", "present")
+    out: dict[str, list] = {}
+    for s in range(0, data.n, batch):
+        idx = np.arange(s, min(s + batch, data.n))
+        o = model(data.inputs(idx), present[idx])
+        for k in keep:
+            out.setdefault(k, []).append(o[k])
+        out.setdefault("touch", []).append(touch_query(model, o))
+        lab = data.batch_labels(idx)
+        if "objects" in o:
+            out.setdefault("gt_object_latents", []).append(
+                object_latents(o["objects"]["embed"], slot_masks(lab["slot"])))
+            out.setdefault("objects", []).append({k: v for k, v in o["objects"].items()})
+        for key in ("text", "text_paraphrase"):
+            if key in lab:
+                out.setdefault(key, []).append(model.encode_text(lab[key]))
+    merged = {k: torch.cat(v) for k, v in out.items() if k != "objects"}
+    if "objects" in out:
+        merged["objects"] = {k: torch.cat([o[k] for o in out["objects"]]) for k in out["objects"][0]}
+    return merged
+
+
+def state_metrics(out: dict, lab: dict) -> dict:
+    contact = (torch.sigmoid(out["contact_logits"]) > 0.5).float()
+    both = (contact == lab["contact"]).all(1).float().mean().item()
+    imp = (torch.sigmoid(out["impact_logit"]) > 0.5)
+    truth = lab["impact"] > 0.5
+    tpr = (imp & truth).sum().item() / max(truth.sum().item(), 1)
+    tnr = (~imp & ~truth).sum().item() / max((~truth).sum().item(), 1)
+    mat = out["impact_material_logits"][truth].argmax(1) == lab["impact_material"][truth]
+    return {"contact_state_acc": both, "impact_balanced_acc": 0.5 * (tpr + tnr),
+            "impact_material_acc": mat.float().mean().item() if truth.any() else float("nan")}
+
+
+def held_identity(out: dict, lab: dict, data: ShardData) -> float:
+    """Which known object is held, from the held head (shape, width, mass) alone."""
+    g = (lab["grasping"] & (lab["held"] >= 0)).numpy()
+    if not g.any():
+        return float("nan")
+    logp = torch.log_softmax(out["held_shape_logits"], 1).numpy()
+    w, m = out["held_width"].numpy(), out["held_mass"].numpy()
+    a = data.a
+    correct = 0
+    for i in np.flatnonzero(g):
+        valid = np.flatnonzero(a["obj_valid"][i])
+        score = [logp[i, a["obj_shape"][i, k]]
+                 - (w[i] - a["obj_size"][i, k, 0]) ** 2 / (2 * WIDTH_SIGMA_M ** 2)
+                 - (m[i] - a["obj_mass"][i, k]) ** 2 / (2 * MASS_SIGMA_KG ** 2) for k in valid]
+        correct += int(valid[int(np.argmax(score))] == lab["held"][i].item())
+    return correct / int(g.sum())
+
+
+def fused_score(m: dict) -> float:
+    """One number for the tasks that need fusion: mean of contact state, impact (balanced) and
+    held-object identity accuracies."""
+    return float(np.nanmean([m["contact_state_acc"], m["impact_balanced_acc"], m["held_identity_acc"]]))
+
+
+def true_object(a: dict, i: int, k: int) -> ObjectEstimate:
+    """Ground truth of object ``k`` in sample ``i`` (for its grasp target)."""
+    yaw = float(a["obj_yaw"][i, k])
+    return ObjectEstimate(id=str(k), shape=SHAPES[a["obj_shape"][i, k]], color=COLOURS[a["obj_colour"][i, k]],
+                          position=a["obj_position"][i, k], size=a["obj_size"][i, k],
+                          orientation=[0.0, 0.0, np.sin(yaw / 2), np.cos(yaw / 2)])
+
+
+def grasp_errors(pred: ObjectEstimate, truth: ObjectEstimate) -> tuple[float, float, float]:
+    """(position [m], yaw [rad], width [m]) error of the grasp target planned from ``pred``."""
+    p, t = grasp_target(pred), grasp_target(truth)
+    dyaw = (p.yaw - t.yaw + np.pi / 4) % (np.pi / 2) - np.pi / 4  # a grasp is 90-degree symmetric
+    return float(np.linalg.norm(p.position - t.position)), abs(float(dyaw)), abs(p.width - t.width)
+
+
+def object_metrics(out: dict, data: ShardData, lab: dict, rng: np.random.Generator) -> dict:
+    geo = CameraGeometry.from_config(data.cfg.camera)
+    a = data.a
+    errors, visible, class_ok, detected = [], 0, 0, 0
+    grasp = []  # (position, yaw, width) errors of the commanded object's grasp before grasping
+    ground_text = ground_point = ground_total = ground_seen = ground_para = 0
+    for i in range(data.n):
+        head = {k: v[i] for k, v in out["objects"].items()}
+        preds = extract_objects(head, a["depth"][i], geo)
+        slot = lab["slot"][i].numpy()
+        for k in np.flatnonzero(a["obj_valid"][i]):
+            if (slot == k).sum() < 3:
+                continue
+            visible += 1
+            gt = a["obj_position"][i, k]
+            name = (SHAPES[a["obj_shape"][i, k]], COLOURS[a["obj_colour"][i, k]])
+            same = [p for p in preds if (p.shape, p.color) == name]
+            if same:
+                errors.append(min(np.linalg.norm(p.position - gt) for p in same))
+            near = sorted(preds, key=lambda p: np.linalg.norm(p.position - gt))[:1]
+            near = [p for p in near if np.linalg.norm(p.position - gt) < MATCH_RADIUS_M]
+            detected += int(bool(near))
+            class_ok += int(bool(near) and (near[0].shape, near[0].color) == name)
+            if near and k == int(lab["target"][i]) and not bool(lab["grasping"][i]):
+                grasp.append(grasp_errors(near[0], true_object(a, i, k)) + (name[0] == "cube",))
+        t = int(lab["target"][i])
+        if t >= 0 and preds:
+            ground_total += 1
+            q = out["text"][i].numpy()
+            gt = a["obj_position"][i, t]
+            sims = np.array([float(q @ p.latent) for p in preds])
+            point = gt + rng.normal(0, 0.01, 3)
+            dists = np.array([np.linalg.norm(p.position - point) for p in preds])
+
+            def right(j):  # the chosen detection is the commanded physical object
+                return np.linalg.norm(preds[j].position - gt) < MATCH_RADIUS_M
+            ground_seen += int(any(right(j) for j in range(len(preds))))
+            ground_text += int(right(int(np.argmax(sims))))
+            if "text_paraphrase" in out:
+                q_para = out["text_paraphrase"][i].numpy()
+                ground_para += int(right(int(np.argmax([float(q_para @ p.latent) for p in preds]))))
+            ground_point += int(right(int(np.argmax(sims / 0.1 - dists ** 2 / (2 * 0.05 ** 2)))))
+    err = np.array(errors)
+    g = np.array(grasp, float).reshape(-1, 4)
+    cube = g[:, 3] > 0
+    return {"grasp_target_error_cm": float(np.median(g[:, 0]) * 100) if len(g) else float("nan"),
+            "grasp_yaw_error_deg_cubes": float(np.degrees(np.median(g[cube, 1]))) if cube.any() else float("nan"),
+            "grasp_width_error_mm": float(np.median(g[:, 2]) * 1000) if len(g) else float("nan"),
+            "object_localisation_median_cm": float(np.median(err) * 100) if len(err) else float("nan"),
+            "object_localisation_p90_cm": float(np.percentile(err, 90) * 100) if len(err) else float("nan"),
+            "object_detection_recall": detected / max(visible, 1),
+            "shape_colour_acc": class_ok / max(detected, 1),
+            "shape_colour_acc_of_all_visible": class_ok / max(visible, 1),
+            "grounding_acc": ground_text / max(ground_total, 1),
+            "grounding_with_point_acc": ground_point / max(ground_total, 1),
+            "grounding_target_detected": ground_seen / max(ground_total, 1),
+            "grounding_acc_when_detected": ground_text / max(ground_seen, 1),
+            **({"grounding_paraphrase_acc": ground_para / max(ground_total, 1)}
+               if "text_paraphrase" in out else {})}
+
+
+def retrieval_r1(out: dict, lab: dict) -> float:
+    """Touch (tactile + force) latent -> the held object among the camera's visible objects."""
+    r = (lab["grasping"] & (lab["held"] >= 0))
+    visible = slot_masks(lab["slot"]).sum((2, 3)) >= 3
+    rows = torch.arange(len(r))
+    r = r & visible[rows, lab["held"].clamp(min=0)]
+    if not r.any():
+        return float("nan")
+    sims = torch.einsum("bd,bkd->bk", out["touch"], out["gt_object_latents"]).masked_fill(~visible, -1e4)
+    return (sims[r].argmax(1) == lab["held"][r]).float().mean().item()
+
+
+def evaluate(model, data: ShardData, concat_model=None, seed: int = 0) -> dict:
+    names = model.names
+    lab = data.batch_labels(np.arange(data.n))
+    full = data.present.clone()
+
+    def task_metrics(mdl, present):
+        o = run_model(mdl, data, present)
+        m = state_metrics(o, lab)
+        m["held_identity_acc"] = held_identity(o, lab, data)
+        m["fused_score"] = fused_score(m)
+        return m, o
+
+    metrics, out = task_metrics(model, full)
+    metrics.update(object_metrics(out, data, lab, np.random.default_rng(seed)))
+    metrics["retrieval_touch_to_camera_r1"] = retrieval_r1(out, lab)
+    no_cam = full.clone()
+    no_cam[:, names.index("camera")] = False
+    held_wo_cam, _ = task_metrics(model, no_cam)
+    metrics["held_identity_without_camera_acc"] = held_wo_cam["held_identity_acc"]
+    ablations = {}
+    for i, n in enumerate(names):
+        alone = torch.zeros_like(full)
+        alone[:, i] = full[:, i]
+        removed = full.clone()
+        removed[:, i] = False
+        ablations[f"{n} alone"] = task_metrics(model, alone)[0]
+        ablations[f"without {n}"] = task_metrics(model, removed)[0]
+    metrics["best_single_modality_score"] = max(ablations[f"{n} alone"]["fused_score"] for n in names)
+    if concat_model is not None:
+        metrics["concat_score"] = task_metrics(concat_model, full)[0]["fused_score"]
+    gates = out["gates"][full.all(1)]
+    metrics["mean_gates_all_present"] = {n: float(gates[:, i].mean()) for i, n in enumerate(names)}
+    return {"metrics": metrics, "ablations": ablations, "samples": data.n}
