@@ -90,6 +90,27 @@ def test_top_k_and_rule_table():
         RuleTable(["a"], {frozenset({"z"}): {"z": 1}})
 
 
+def test_configured_rules_fix_the_gates_of_their_combination():
+    from omni_ros.core.config import ConfigError, from_flat_dict
+
+    cfg = from_flat_dict(OmniConfig, {"model.router.rules": ["lidar+force: lidar=0.7 force=0.3"]})
+    m = OmniModel(cfg.model).eval()
+    subset = ("lidar", "force")
+    out = m(inputs_for(cfg.model, fake_batch(), subset))
+    want = torch.zeros(len(SENSORS))
+    want[SENSORS.index("lidar")], want[SENSORS.index("force")] = 0.7, 0.3
+    torch.testing.assert_close(out["gates"], want.expand(B, -1))
+    learned = m(inputs_for(cfg.model, fake_batch(), ("lidar", "force", "tactile")))["gates"]
+    assert learned[:, SENSORS.index("tactile")].gt(0).all()  # other combinations stay learned
+    for rules, why in ((["lidar force"], "is not"), (["lidar+force: camera=1"], "must name"),
+                       (["lidar+zebra: lidar=1"], "outside model.modalities")):
+        with pytest.raises(ConfigError, match=why):
+            from_flat_dict(OmniConfig, {"model.router.rules": rules})
+    with pytest.raises(ConfigError, match="needs model.router.kind: gated"):
+        from_flat_dict(OmniConfig, {"model.router.rules": ["lidar+force: lidar=1"],
+                                    "model.router.kind": "concat"})
+
+
 def test_explain_gives_leave_one_out_contributions(model):
     subset = ("camera", "tactile", "force")
     contrib = model.explain(inputs_for(model.cfg, fake_batch(), subset))

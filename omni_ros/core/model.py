@@ -48,7 +48,7 @@ class OmniModel(nn.Module):
             self.encoders[name] = enc
             self.project[name] = nn.Linear(enc.output_shape["feature"][0], d)
         r = cfg.router
-        self.router = ROUTERS[r.kind](self.names, d, r.hidden, r.top_k)
+        self.router = ROUTERS[r.kind](self.names, d, r.hidden, r.top_k, r.rules)
         self.state_head = StateHead(d, len(MATERIALS))
         self.held_head = HeldHead(d, len(SHAPES))
         if "camera" in self.names:

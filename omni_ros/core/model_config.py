@@ -23,6 +23,18 @@ class RouterConfig:
     hidden: int = param(64, "gating network width", min=4, max=1024)
     top_k: int = param(0, "keep only the k largest gates (0 = all)", min=0, max=16)
     load_balance: float = param(0.01, "weight of the load-balancing loss", min=0.0, max=10.0)
+    rules: list[str] = param([], "fixed gates for exact combinations of present modalities, "
+                                 "e.g. 'lidar+force: lidar=0.7 force=0.3' (gated router only)")
+
+    def check(self) -> None:
+        from .router import parse_rules
+
+        if self.rules and self.kind != "gated":
+            raise ConfigError("parameter 'model.router.rules' needs model.router.kind: gated")
+        try:
+            parse_rules(self.rules)
+        except ValueError as err:
+            raise ConfigError(f"parameter 'model.router.rules': {err}") from None
 
 
 @dataclass
@@ -37,6 +49,14 @@ class ModelConfig:
     force: ForceModalityConfig = field(default_factory=ForceModalityConfig)
     text: TextModalityConfig = field(default_factory=TextModalityConfig)
     router: RouterConfig = field(default_factory=RouterConfig)
+
+    def check(self) -> None:
+        from .router import parse_rules
+
+        for combo in parse_rules(self.router.rules):
+            if not combo <= set(self.modalities):
+                raise ConfigError(f"parameter 'model.router.rules': {sorted(combo)} names modalities "
+                                  f"outside model.modalities {self.modalities}")
 
 
 @dataclass

@@ -19,6 +19,25 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def parse_rules(rules: list[str]) -> dict[frozenset, dict[str, float]]:
+    """Rules as written in the config, ``"lidar+force: lidar=0.7 force=0.3"`` (the gates used
+    when exactly lidar and force are present), -> {frozenset(combo): {modality: weight}}."""
+    out = {}
+    for rule in rules:
+        combo, sep, weights = rule.partition(":")
+        try:
+            if not sep:
+                raise ValueError("no ':'")
+            names = frozenset(n.strip() for n in combo.split("+") if n.strip())
+            w = {k.strip(): float(v) for k, v in (item.split("=") for item in weights.split())}
+        except ValueError as err:
+            raise ValueError(f"router rule {rule!r} is not 'a+b: a=0.7 b=0.3' ({err})") from None
+        if not names or not w or not set(w) <= names:
+            raise ValueError(f"router rule {rule!r}: weights must name modalities of its combination")
+        out[names] = w
+    return out
+
+
 class RuleTable:
     def __init__(self, names: list[str], rules: dict[frozenset, dict[str, float]] | None = None):
         self.names = names
@@ -45,13 +64,14 @@ class RuleTable:
 
 
 class GatedRouter(nn.Module):
-    def __init__(self, names: list[str], dim: int, hidden: int = 64, top_k: int = 0):
+    def __init__(self, names: list[str], dim: int, hidden: int = 64, top_k: int = 0,
+                 rules: list[str] = ()):
         super().__init__()
         self.names, self.top_k = list(names), top_k
         m = len(names)
         self.gate = nn.Sequential(nn.Linear(m * dim + m, hidden), nn.GELU(), nn.Linear(hidden, m))
         self.refine = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, dim))
-        self.rules = RuleTable(self.names)
+        self.rules = RuleTable(self.names, parse_rules(list(rules)))
 
     def forward(self, latents: torch.Tensor, present: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """latents (B, M, D), present (B, M) bool -> fused (B, D), gates (B, M)."""
@@ -79,7 +99,8 @@ class GatedRouter(nn.Module):
 
 
 class ConcatFusion(nn.Module):
-    def __init__(self, names: list[str], dim: int, hidden: int = 64, top_k: int = 0):
+    def __init__(self, names: list[str], dim: int, hidden: int = 64, top_k: int = 0,
+                 rules: list[str] = ()):  # (top_k and rules are gating options: unused here)
         super().__init__()
         self.names = list(names)
         self.proj = nn.Sequential(nn.Linear(len(names) * dim, dim), nn.GELU(), nn.Linear(dim, dim))
