@@ -43,8 +43,9 @@ def train(data_dir: Path | list[Path], out_path: Path, cfg: OmniConfig, progress
     model = OmniModel(cfg.model)
     if tc.init_from:
         init_from_checkpoint(model, tc.init_from)
-    for name, p in model.named_parameters():
-        p.requires_grad_(tc.trainable == "all" or name.startswith(TEXT_PARAMETERS))
+    if tc.trainable == "text":
+        for name, p in model.named_parameters():
+            p.requires_grad_(name.startswith(TEXT_PARAMETERS))
     objective = Objective(model, tc)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=tc.lr,
                             weight_decay=tc.weight_decay)

@@ -1,4 +1,5 @@
-"""Point-cloud modality (lidar, or points back-projected from depth): a PointNet.
+"""Point-cloud modality (the lidar; the camera's depth points are the camera modality's): a
+PointNet.
 
 Preprocessing (numpy + open3d): points into the base frame, workspace crop, voxel down-sampling,
 then a fixed number of points (random subset with a per-sample seed, or zero padding plus a
@@ -66,7 +67,7 @@ class PointNetEncoder(nn.Module):
 
     def __init__(self, cfg: LidarModalityConfig):
         super().__init__()
-        self.centre = nn.Parameter(torch.tensor([0.5, 0.0, 0.05]), requires_grad=False)
+        self.register_buffer("centre", torch.tensor([0.5, 0.0, 0.05]))  # workspace centre [m]
         self.point_mlp = mlp([4, 64, 128, cfg.feature_dim], last_activation=True)
         self.output_shape = {"feature": (cfg.feature_dim,)}
 

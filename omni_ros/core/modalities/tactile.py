@@ -26,7 +26,7 @@ class TactileModalityConfig:
 
 def preprocess(batch: dict, cfg: TactileModalityConfig) -> dict:
     taxels = np.asarray(batch["tactile"], np.float32).reshape(len(batch["tactile"]), -1)
-    width = np.asarray(batch["joints"], np.float32)[:, 7:9].sum(axis=1, keepdims=True)
+    width = np.asarray(batch["joints"], np.float32)[:, -2:].sum(axis=1, keepdims=True)  # [m]
     return {"taxels": torch.as_tensor(taxels / cfg.force_scale_n),
             "width": torch.as_tensor(width / 0.04)}
 
