@@ -15,7 +15,8 @@ HELP = "evaluate a checkpoint on held-out dataset shards"
 def add_arguments(parser) -> None:
     parser.add_argument("--checkpoint", required=True, type=checkpoint_arg,
                         help="checkpoint path, or a name in the package's models/ folder")
-    parser.add_argument("--data", type=Path, required=True, help="held-out dataset folder")
+    parser.add_argument("--data", type=Path, nargs="+", required=True,
+                        help="held-out dataset folder(s), evaluated as one")
     parser.add_argument("--concat", type=checkpoint_arg, help="a checkpoint trained with model.router.kind=concat")
     parser.add_argument("--frame-stride", type=int, default=2, help="use every n-th frame")
     parser.add_argument("--json", type=Path, help="write all results here")
@@ -40,6 +41,7 @@ def format_results(res: dict) -> str:
 
 def run(args) -> int:
     from ..core.checkpoint import CheckpointError, load_checkpoint
+    from ..dataset.shards import seed_ranges
     from ..learning.data import ShardData
     from ..learning.evaluate import evaluate
 
@@ -51,8 +53,7 @@ def run(args) -> int:
         return 2
     data = ShardData(args.data, cfg.model, args.frame_stride, seed=1, paraphrases=True)
     res = evaluate(model, data, concat)
-    seeds = [e["seed"] for e in data.manifest["episodes"] if "seed" in e]
-    res["data"] = {"episodes": len(data.manifest["episodes"]), "seeds": [min(seeds), max(seeds)] if seeds else [],
+    res["data"] = {"episodes": len(data.manifest["episodes"]), "seeds": seed_ranges(data.manifest),
                    "frame_stride": data.manifest.get("frame_stride", 1) * args.frame_stride}
     print(format_results(res))
     if args.json:

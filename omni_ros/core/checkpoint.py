@@ -51,6 +51,7 @@ def save_checkpoint(path: str | Path, model: OmniModel, cfg: OmniConfig, info: d
                "info": info}
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as f:
         torch.save(payload, f)
+    os.chmod(f.name, 0o644)  # a temporary file is private; a checkpoint is not
     os.replace(f.name, path)
     return path
 

@@ -23,7 +23,7 @@ OFFSET_SCALE_M = 0.05
 class ObjectHead(nn.Module):
     def __init__(self, pixel_dim: int, classes: int, latent_dim: int):
         super().__init__()
-        self.trunk = nn.Sequential(nn.Conv2d(pixel_dim, 64, 1), nn.GELU())
+        self.trunk = nn.Sequential(nn.Conv2d(pixel_dim, 64, 3, padding=1), nn.GELU())  # 3x3: shape context
         self.cls = nn.Conv2d(64, classes, 1)
         self.reg = nn.Conv2d(64, 3 + 3 + 2, 1)
         self.embed = nn.Conv2d(64, latent_dim, 1)

@@ -100,3 +100,15 @@ def load_datasets(data_dirs) -> tuple[dict[str, np.ndarray], dict]:
             parts[k].append(more[k])
     merged = dict(manifest, episodes=episodes, sources=[str(d) for d in dirs])
     return {k: np.concatenate(v) for k, v in parts.items()}, merged
+
+
+def seed_ranges(manifest: dict) -> list[list[int]]:
+    """The manifest's episode seeds as contiguous [first, last] ranges."""
+    seeds = sorted(e["seed"] for e in manifest["episodes"] if "seed" in e)
+    ranges: list[list[int]] = []
+    for s in seeds:
+        if ranges and s == ranges[-1][1] + 1:
+            ranges[-1][1] = s
+        else:
+            ranges.append([s, s])
+    return ranges

@@ -21,14 +21,21 @@ def verdict(value: float, target: float, higher: bool) -> str:
     return "met" if ok else "**missed**"
 
 
+def ranges_text(seeds: list) -> str:
+    """[[0, 719]] or the older [0, 719] -> "0-719"; several ranges joined by commas."""
+    if seeds and not isinstance(seeds[0], list):
+        seeds = [seeds]
+    return ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in seeds)
+
+
 def nth(n: int) -> str:
     return {1: "", 2: "2nd", 3: "3rd"}.get(n, f"{n}th")
 
 
 LIMITATIONS = [
     "Impact material (`impact_material_acc`) is weak: placing impacts are gentle, most sound "
-    "within 2-3x of the background noise (audio alone is at chance on impacts), and the 20-episode "
-    "eval set holds only ~10 impacts at every 2nd frame. Impact *detection* comes from the wrist force.",
+    "within 2-3x of the background noise (audio alone is at chance on impacts), and the 40-episode "
+    "eval set holds only ~20 impacts at every 2nd frame. Impact *detection* comes from the wrist force.",
     "Shape errors are mostly small (4 cm) cubes seen nearly face-on by the static 96 px camera "
     "(about 5 px wide), read as cylinders.",
     "The own tokenizer maps words outside its vocabulary to <unk>, so held-out paraphrases "
@@ -43,7 +50,7 @@ def write_card(path: Path, info: dict, results: dict, bench: dict, reproduce: st
     """``variants``: name -> (training info, config, eval results) of fine-tuned variants."""
     m, ab = results["metrics"], results["ablations"]
     ev = results.get("data", {})
-    ev_seeds = "-".join(str(s) for s in ev.get("seeds", [])) or "unknown"
+    ev_seeds = ranges_text(ev.get("seeds", [])) or "unknown"
     lines = [f"# {Path(name).stem} - model card", "",
              "Shared-latent multimodal model of omni_ros: camera (RGB-D), lidar, audio, tactile "
              "and force/torque encoders project into one 128-d L2-normalised space; a learned "
@@ -54,7 +61,7 @@ def write_card(path: Path, info: dict, results: dict, bench: dict, reproduce: st
              f"- Training: {info['train_samples']} samples (every "
              f"{nth(info['frame_stride'])} camera frame) of {info['train_episodes']} "
              f"scripted-expert pick-and-place episodes in the PyBullet sim (seeds "
-             f"{'-'.join(str(s) for s in info['train_seeds'])}), 3-6 objects of 3 shapes x 6 colours "
+             f"{ranges_text(info['train_seeds'])}), 3-6 objects of 3 shapes x 6 colours "
              "x 4 materials per scene.",
              f"- Evaluation: {results['samples']} samples (every {nth(ev.get('frame_stride', 1))} "
              f"frame) of {ev.get('episodes', '?')} held-out episodes on fresh seeds ({ev_seeds}).",

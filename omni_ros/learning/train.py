@@ -13,6 +13,7 @@ from tqdm import tqdm
 from ..core.checkpoint import init_from_checkpoint, save_checkpoint
 from ..core.model import OmniModel
 from ..core.model_config import OmniConfig
+from ..dataset.shards import seed_ranges
 from .data import ShardData
 from .objectives import Objective
 
@@ -80,12 +81,11 @@ def train(data_dir: Path | list[Path], out_path: Path, cfg: OmniConfig, progress
         history.append({k: v / data.n for k, v in sums.items()})
     bar.close()
     model.eval()
-    seeds = [e["seed"] for e in data.manifest["episodes"] if "seed" in e]
     dirs = [data_dir] if isinstance(data_dir, (str, Path)) else list(data_dir)
     info = {"train_samples": data.n, "train_data": [str(d) for d in dirs],
             "epochs": tc.epochs,
             "train_episodes": len(data.manifest["episodes"]),
-            "train_seeds": [min(seeds), max(seeds)] if seeds else [],
+            "train_seeds": seed_ranges(data.manifest),
             "dataset_frame_stride": data.manifest.get("frame_stride", 1),
             "frame_stride": data.manifest.get("frame_stride", 1) * tc.frame_stride,
             "train_time_s": time.monotonic() - t0, "history": history}
