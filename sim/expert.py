@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from omni_ros.core.targets import grasp_target, place_target
 from omni_ros.core.types import ObjectEstimate, Primitive
 

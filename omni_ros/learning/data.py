@@ -140,7 +140,7 @@ class ShardData:
             m = slot == k
             idx = np.nonzero(m)
             s_idx, c_idx = a["obj_shape"][idx[0], k], a["obj_colour"][idx[0], k]
-            cls[m] = 1 + s_idx.astype(int) * len(COLOURS) + c_idx.astype(int)
+            cls[m] = object_class(s_idx.astype(int), c_idx.astype(int))
             offset[m] = a["obj_position"][idx[0], k] - pts[m]
             size[m] = a["obj_size"][idx[0], k]
             yaw[m] = yaw_of(a["obj_yaw"][idx[0], k])

@@ -14,7 +14,7 @@ from ..core.objects import extract_objects
 from ..core.targets import grasp_target
 from ..core.types import ObjectEstimate
 from .data import ShardData
-from .objectives import TOUCH, slot_masks, touch_query
+from .objectives import slot_masks, touch_query
 
 MATCH_RADIUS_M = 0.03
 WIDTH_SIGMA_M = 0.004
