@@ -17,6 +17,9 @@ NODES = {
     "demo_talker": "omni_ros.nodes.demo_talker",
     "sim_bridge": "omni_ros.nodes.sim_bridge",
     "demo_driver": "omni_ros.nodes.demo_driver",
+    "perception": "omni_ros.nodes.perception",
+    "teleop": "omni_ros.nodes.teleop",
+    "action": "omni_ros.nodes.action",
 }
 
 HERE = Path(__file__).resolve().parent

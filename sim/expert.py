@@ -1,8 +1,7 @@
 """Scripted expert: plans pick-and-place primitive sequences and runs episodes.
 
-Grasp and place targets come from ``omni_ros.core.targets`` (top-down, the gripper yaw aligned
-to a cube face, yaw 0 for round objects), approached from 12 cm above; the grip force is limited
-to 15 N. ``pick_place_plan`` needs only the objects' poses and sizes, so the same planner drives
+Plans come from ``omni_ros.core.plans`` (top-down grasps with the gripper yaw aligned to a cube
+face, yaw 0 for round objects, approached from 12 cm above, grip force limited to 15 N). ``pick_place_plan`` needs only the objects' poses and sizes, so the same planner drives
 the world directly (``EpisodeRunner``) and, over ROS, from /sim/ground_truth (the demo driver).
 """
 
@@ -10,48 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from omni_ros.core.targets import grasp_target, place_target
+from omni_ros.core import plans
 from omni_ros.core.types import ObjectEstimate, Primitive
 
 from .robot import MAX_WIDTH
 from .tasks import PickPlaceTask, TaskProgress
 from .world import Reading, World
 
-APPROACH_HEIGHT = 0.12   # above the grasp point [m]
-CARRY_Z = 0.20           # TCP height while carrying [m]
-GRIP_FORCE = 15.0        # [N]
-SLOW = 0.12              # [m/s] for the last centimetres
-FAST = 0.35              # [m/s]
 SETTLE_S = 0.3           # wait after the last primitive before judging [s]
 
 
 def pick_place_plan(objects: list[ObjectEstimate], task: PickPlaceTask,
                     frame_id: str = "panda_link0") -> list[Primitive]:
-    """The primitive sequence for ``task`` given the objects' current poses and sizes."""
+    """The primitive sequence for ``task`` given the objects' current poses and sizes
+    (``omni_ros.core.plans``, the action node's planner)."""
     obj = next(o for o in objects if o.id == task.object_id)
-    grasp = grasp_target(obj)
-    grasp_z = grasp.height_above_bottom  # objects rest on the table (z = 0)
-    q = grasp.orientation()
-    px, py = grasp.position[:2]
-    tx, ty = task.place_xy
-    place_z = place_target((tx, ty, 0.0), grasp)[2]
-    seq = [
-        ("release", (px, py, grasp_z + APPROACH_HEIGHT), 0.0, MAX_WIDTH),
-        ("approach", (px, py, grasp_z + APPROACH_HEIGHT), FAST, MAX_WIDTH),
-        ("move", (px, py, grasp_z), SLOW, MAX_WIDTH),
-        ("grasp", (px, py, grasp_z), 0.0, 0.0),
-        ("lift", (px, py, CARRY_Z), SLOW, 0.0),
-        ("move", (tx, ty, CARRY_Z), FAST, 0.0),
-        ("place", (tx, ty, place_z), SLOW, 0.0),
-        ("release", (tx, ty, grasp_z), 0.0, MAX_WIDTH),
-        ("move", (tx, ty, CARRY_Z), FAST, MAX_WIDTH),
-        ("home", (tx, ty, CARRY_Z), 0.0, MAX_WIDTH),
-    ]
-    return [Primitive(stamp_ns=0, frame_id=frame_id, sequence_id=i + 1, primitive=name,
-                      position=pos, orientation=q, gripper_width=width,
-                      gripper_force=GRIP_FORCE if name == "grasp" else 0.0, max_speed=speed,
-                      target_id=task.object_id)
-            for i, (name, pos, speed, width) in enumerate(seq)]
+    return plans.pick_place_plan(obj, task.place_xy, plans.PlanConfig(open_width=MAX_WIDTH), frame_id)
 
 
 @dataclass

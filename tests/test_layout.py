@@ -7,12 +7,16 @@ import xml.etree.ElementTree as ET
 import yaml
 
 from omni_ros.core.config import flatten_tree, from_flat_dict
+from omni_ros.nodes.action import ActionNodeConfig
+from omni_ros.nodes.perception import PerceptionConfig
 from omni_ros.nodes.sensor_monitor import SensorMonitorConfig
 from omni_ros.nodes.sim_bridge import SimBridgeConfig
+from omni_ros.nodes.teleop import TeleopConfig
 
 from _util import ROOT
 
-CONFIGS = {"sensor_monitor": SensorMonitorConfig, "sim_bridge": SimBridgeConfig}
+CONFIGS = {"sensor_monitor": SensorMonitorConfig, "sim_bridge": SimBridgeConfig,
+           "perception": PerceptionConfig, "teleop": TeleopConfig, "action": ActionNodeConfig}
 
 
 def setup_nodes() -> dict[str, str]:

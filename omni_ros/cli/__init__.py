@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "dataset": "omni_ros.cli.dataset",
     "train": "omni_ros.cli.train",
     "eval": "omni_ros.cli.eval",
+    "up": "omni_ros.cli.up",
 }
 
 

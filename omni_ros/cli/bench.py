@@ -1,5 +1,13 @@
 """Run benchmarks. Every figure is reported next to a baseline measured in the same run (a ratio),
-since absolute times depend on the machine and its load."""
+since absolute times depend on the machine and its load.
+
+Suites: pipeline (the default: the perception node, async vs the ApproximateTime sync baseline,
+on a replayed sim stream; writes bench/RESULTS.md-style tables and a latency plot), live
+(voice + point pick-and-place episodes with the whole graph, all sensors and each of camera and
+lidar killed), speech (recogniser accuracy per voice and noise level, false accepts), transport
+(message conversion and DDS), sim (expert, RTF, sensors, dataset), model (encoder and fused-step
+latency).
+"""
 
 from __future__ import annotations
 
@@ -8,40 +16,59 @@ from pathlib import Path
 
 from . import checkpoint_arg
 
-HELP = ("run benchmarks (transport: message conversion and DDS; sim: expert, RTF, sensors, "
-        "dataset; model: encoder and fused-step latency)")
-SUITES = ("transport", "sim", "model")
+HELP = ("run benchmarks (pipeline: perception async vs sync latency; live: voice pick-and-place "
+        "episodes; speech; transport; sim; model)")
+SUITES = ("pipeline", "live", "speech", "transport", "sim", "model")
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--suite", choices=SUITES, default="transport")
-    parser.add_argument("--duration", type=float, default=4.0,
-                        help="transport: streaming time per run [s]")
-    parser.add_argument("--episodes", type=int, default=50, help="sim: expert episodes")
+    parser.add_argument("--suite", choices=SUITES, default="pipeline")
+    parser.add_argument("--duration", type=float, default=None,
+                        help="pipeline: seconds per phase (default 20); transport: streaming "
+                             "time per run (default 4)")
+    parser.add_argument("--episodes", type=int, default=None,
+                        help="sim: expert episodes (default 50); live: episodes with every "
+                             "sensor (default 20)")
+    parser.add_argument("--kill-episodes", type=int, default=5,
+                        help="live: episodes with the camera, then the lidar, killed")
     parser.add_argument("--model", action="store_true", help="same as --suite model")
     parser.add_argument("--checkpoint", default="omni_small.pt", type=checkpoint_arg,
                         help="model: checkpoint to time (a path, or a name in the package's models/)")
+    parser.add_argument("--plot", type=Path, default=Path("bench/pipeline_latency.png"),
+                        help="pipeline: latency plot")
     parser.add_argument("--json", type=Path, help="write the raw results here")
     parser.add_argument("--markdown", type=Path, help="write the results table here")
 
 
 def run(args) -> int:
-    from ..benchmarks import model, sim, transport
+    from ..benchmarks import live, model, pipeline, sim, speech, transport
 
     if args.model:
         args.suite = "model"
-    if args.suite == "model":
+    if args.suite == "pipeline":
+        result = pipeline.run(duration_s=args.duration or 20.0)
+        table = pipeline.markdown(result)
+        print(f"wrote {pipeline.plot(result, args.plot)}")
+    elif args.suite == "live":
+        result = live.run(episodes=20 if args.episodes is None else args.episodes,
+                          kill_episodes=args.kill_episodes)
+        table = live.markdown(result)
+    elif args.suite == "speech":
+        result = speech.run()
+        table = speech.markdown(result)
+    elif args.suite == "model":
         result = model.run(args.checkpoint)
         table = model.markdown(result)
     elif args.suite == "transport":
-        result = transport.run(args.duration)
+        result = transport.run(args.duration or 4.0)
         table = transport.markdown(result)
     else:
-        result = sim.run(args.episodes)
+        result = sim.run(50 if args.episodes is None else args.episodes)
         table = sim.markdown(result)
     print(table)
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2, default=str))
     if args.markdown:
         args.markdown.write_text(
             f"# Benchmark: {args.suite}\n\nMade by `make bench` (`omni-ros bench --suite "

@@ -1,20 +1,21 @@
-"""Headless end-to-end demo over real ROS 2: the sim bridge (PyBullet world, every sensor) and a
-small driver node run as separate processes; the driver picks an object and places it
-elsewhere through /omni/action while this process listens to every topic. Prints each topic's
-measured rate (sim time), the episode result, and writes a PNG of camera frames, wrench,
-tactile and audio over time. ``--synthetic`` runs the older two-process stream demo instead.
+"""Headless end-to-end demo over real ROS 2: the sim graph (sim_bridge, perception, teleop,
+action) runs as separate processes; a scripted operator clicks a point near an object and says
+"pick up the <colour> <shape>" into the simulated microphone (speech synthesised offline), then
+clicks a free spot and says "put it here". Prints what was heard, the grounded target, the gate
+weights, per-stage timings and the result, and writes a PNG (camera frames with detections,
+gate weights over time, wrench and touch). ``--synthetic`` runs the older two-process stream
+demo instead.
 
-Exit code 0 when the pick-and-place succeeded and every stream delivered.
+Exit code 0 when the pick-and-place succeeded.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-HELP = "run the headless sim demo: pick-and-place over real ROS 2 topics, with a PNG"
+import numpy as np
+
+HELP = "run the headless sim demo: voice + point pick-and-place over real ROS 2, with a PNG"
 
 
 def add_arguments(parser) -> None:
@@ -29,79 +30,41 @@ def add_arguments(parser) -> None:
                         help="--synthetic: make every N-th message malformed (0 = never)")
 
 
-def _ros_args(params: dict) -> list[str]:
-    out = ["--ros-args"]
-    for k, v in params.items():
-        out += ["-p", f"{k}:={str(v).lower() if isinstance(v, bool) else v}"]
-    return out
-
-
 def run(args) -> int:
     return run_synthetic(args) if args.synthetic else run_sim(args)
 
 
 def run_sim(args) -> int:
-    import rclpy
+    from ..benchmarks.live import live_graph, run_episode
+    from ..core.tts import VOICES
+    from .demo_figure import plot_demo
 
-    from omni_ros_sim.scene import random_scene
-    from omni_ros_sim.tasks import random_task
-
-    from ..nodes.observer import StreamObserver
-
-    scene = random_scene(args.seed)
-    task = random_task(scene, args.seed)
-    label = scene.by_id(task.object_id).label
-    print(f"demo: scene seed {args.seed}: {', '.join(o.label for o in scene.objects)}")
-    print(f"demo: task: pick up the {label}, place it at x={task.place_xy[0]:.3f} "
-          f"y={task.place_xy[1]:.3f} m (real-time factor {args.real_time_factor})")
-    rclpy.init(args=[])
-    observer = StreamObserver()
-    py = [sys.executable, "-m"]
-    bridge = subprocess.Popen(py + ["omni_ros.nodes.sim_bridge"] + _ros_args(
-        {"seed": args.seed, "real_time_factor": float(args.real_time_factor)}))
-    # Start driving only once this process hears every stream, so the figure sees it all.
-    deadline = time.monotonic() + 60
-    while observer.silent_streams() and time.monotonic() < deadline and bridge.poll() is None:
-        rclpy.spin_once(observer, timeout_sec=0.05)
-    driver = subprocess.Popen(py + ["omni_ros.nodes.demo_driver"] + _ros_args(
-        {"target": label, "place_xy": f"[{task.place_xy[0]},{task.place_xy[1]}]"}),
-        stderr=subprocess.PIPE, text=True)
-    t0 = time.monotonic()
-    try:
-        while driver.poll() is None:
-            rclpy.spin_once(observer, timeout_sec=0.05)
-            if bridge.poll() is not None:
-                print(f"demo: FAILED: the sim bridge exited with {bridge.returncode}")
-                return 1
-        wall = time.monotonic() - t0
-    finally:
-        for proc in (driver, bridge):
-            if proc.poll() is None:
-                proc.send_signal(2)  # SIGINT: clean shutdown
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-        observer.destroy_node()
-        rclpy.shutdown()
-    log = driver.stderr.read()
-    result = next((ln.split("result: ", 1)[1] for ln in log.splitlines() if "result: " in ln),
-                  "no result")
+    print(f"demo: starting the sim graph (sim_bridge, perception, teleop, action; seed {args.seed}) "
+          "as separate processes, as `omni-ros up --sim` does")
+    with live_graph(args.seed, args.real_time_factor, capture=True, record=True) as (graph, op):
+        rep = run_episode(op, args.seed, VOICES[0].name)
+        lines = graph.lines()
     print()
-    print(observer.report())
+    for ln in lines:
+        if any(k in ln for k in ("heard", "command:", "target", "task:", "rejected", "configured")):
+            print("  " + ln)
     print()
-    for line in log.splitlines():
-        if "]: #" in line:
-            print("demo: driver " + line.split("]: ", 1)[-1])
-    print(f"demo: episode: {result} ({observer.sim_seconds():.1f} s sim time in {wall:.1f} s wall)")
-    png = observer.plot(args.png.resolve(), f"{label} -> ({task.place_xy[0]:.2f}, "
-                                           f"{task.place_xy[1]:.2f}): {result.split(':')[0]}")
+    heard = "; ".join(repr(h) for h in rep.heard) or "nothing"
+    print(f"demo: heard: {heard}")
+    print(f"demo: grounded target: {rep.grounded or '-'} (asked for the {rep.target})")
+    if op.scenes:
+        s = op.scenes[len(op.scenes) // 2][1]
+        gates = ", ".join(f"{m} {g:.2f}" for m, g in zip(s.modalities, s.gate_weights))
+        print(f"demo: gate weights mid-episode: {gates}")
+        lat = [sc.pipeline_latency * 1e3 for _, sc in op.scenes]
+        print(f"demo: perception published {len(op.scenes)} scenes; pipeline latency (oldest input "
+              f"-> publish) p50 {np.median(lat):.0f} ms")
+    for stage, secs in rep.stages.items():
+        print(f"demo: stage {stage:<28} {secs:6.2f} s sim")
+    print(f"demo: result: {rep.summary()}")
+    png = plot_demo(op, rep, args.png.resolve())
     print(f"demo: figure written to {png}")
-    silent = observer.silent_streams()
-    if silent:
-        print(f"demo: FAILED: no messages on {silent}")
-        return 1
-    return 0 if driver.returncode == 0 else 1
+    return 0 if rep.success else 1
 
 
 def run_synthetic(args) -> int:

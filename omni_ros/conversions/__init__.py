@@ -10,6 +10,7 @@ from .diagnostics import health_to_diagnostics
 from .errors import ConversionError
 from .image import depth_to_metres, image_to_numpy, metres_to_depth_image, numpy_to_image
 from .joints import arrays_to_joint_state, joint_state_to_arrays
+from .markers import scene_markers
 from .outputs import (command_to_msg, latent_to_msg, msg_to_command, msg_to_latent,
                       msg_to_object, msg_to_primitive, msg_to_scene, msg_to_status, object_to_msg,
                       primitive_to_msg, scene_to_msg, status_to_msg)

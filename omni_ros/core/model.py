@@ -94,13 +94,11 @@ class OmniModel(nn.Module):
         return out
 
     @torch.no_grad()
-    def explain(self, inputs: dict, present: torch.Tensor | None = None) -> torch.Tensor:
-        """Leave-one-out contribution of each modality, (B, M): how much the fused latent
-        changes (1 - cosine) when that modality alone is removed; 0 for absent ones."""
-        latents, _ = self.encode(inputs)
-        b = next(iter(latents.values())).shape[0]
-        if present is None:
-            present = torch.ones(b, len(self.names), dtype=torch.bool)
+    def leave_one_out(self, latents: dict, present: torch.Tensor) -> torch.Tensor:
+        """Contribution of each modality, (B, M): how much the fused latent changes
+        (1 - cosine) when that modality alone is removed; 1 for the only present one, 0 for
+        absent ones. ``latents``: per-modality (B, D) as from :meth:`encode`."""
+        b = present.shape[0]
         _, fused, _, present = self.fuse(latents, present)
         contrib = torch.zeros(b, len(self.names))
         for i in range(len(self.names)):
@@ -112,3 +110,13 @@ class OmniModel(nn.Module):
             contrib[:, i] = torch.where(present[:, i] & keep, change, torch.where(
                 present[:, i], torch.ones_like(change), torch.zeros_like(change)))
         return contrib
+
+    @torch.no_grad()
+    def explain(self, inputs: dict, present: torch.Tensor | None = None) -> torch.Tensor:
+        """Leave-one-out contribution of each modality for raw ``inputs`` (see
+        :meth:`leave_one_out`)."""
+        latents, _ = self.encode(inputs)
+        b = next(iter(latents.values())).shape[0]
+        if present is None:
+            present = torch.ones(b, len(self.names), dtype=torch.bool)
+        return self.leave_one_out(latents, present)

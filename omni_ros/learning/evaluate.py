@@ -10,6 +10,7 @@ import torch
 from ..core.geometry import CameraGeometry
 from ..core.heads import object_latents
 from ..core.model import COLOURS, SHAPES
+from ..core.grounding import ground
 from ..core.objects import extract_objects
 from ..core.targets import grasp_target
 from ..core.types import ObjectEstimate
@@ -128,18 +129,15 @@ def object_metrics(out: dict, data: ShardData, lab: dict, rng: np.random.Generat
             ground_total += 1
             q = out["text"][i].numpy()
             gt = a["obj_position"][i, t]
-            sims = np.array([float(q @ p.latent) for p in preds])
             point = gt + rng.normal(0, 0.01, 3)
-            dists = np.array([np.linalg.norm(p.position - point) for p in preds])
 
             def right(j):  # the chosen detection is the commanded physical object
                 return np.linalg.norm(preds[j].position - gt) < MATCH_RADIUS_M
             ground_seen += int(any(right(j) for j in range(len(preds))))
-            ground_text += int(right(int(np.argmax(sims))))
+            ground_text += int(right(ground(preds, q)))
             if "text_paraphrase" in out:
-                q_para = out["text_paraphrase"][i].numpy()
-                ground_para += int(right(int(np.argmax([float(q_para @ p.latent) for p in preds]))))
-            ground_point += int(right(int(np.argmax(sims / 0.1 - dists ** 2 / (2 * 0.05 ** 2)))))
+                ground_para += int(right(ground(preds, out["text_paraphrase"][i].numpy())))
+            ground_point += int(right(ground(preds, q, point)))
     err = np.array(errors)
     g = np.array(grasp, float).reshape(-1, 4)
     cube = g[:, 3] > 0

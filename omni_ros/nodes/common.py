@@ -48,6 +48,7 @@ class GuardedInputs:
         self.health = HealthBook()
         self._log_period_ns = int(log_period_s * 1e9)
         self._last_log_ns: dict[str, int] = {}
+        self.extra_statuses: Callable[[], list] | None = None  # more DiagnosticStatus per period
         self._diag_pub = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._timer = node.create_timer(diagnostics_period_s, self.publish_diagnostics)
 
@@ -85,7 +86,10 @@ class GuardedInputs:
 
     def publish_diagnostics(self) -> None:
         now = self.node.get_clock().now().nanoseconds
-        self._diag_pub.publish(health_to_diagnostics(self.health, self.node.get_name(), now))
+        msg = health_to_diagnostics(self.health, self.node.get_name(), now)
+        if self.extra_statuses is not None:
+            msg.status += self.extra_statuses()
+        self._diag_pub.publish(msg)
 
 
 def spin_node(factory: Callable[[], Node], args=None) -> int:
@@ -103,8 +107,10 @@ def spin_node(factory: Callable[[], Node], args=None) -> int:
                 rclpy.spin_once(node, timeout_sec=0.1 if tick is None else node.wait_s())
                 if tick is not None and rclpy.ok():
                     tick()
-            except _rclpy.RCLError:
-                if rclpy.ok():  # not a shutdown (Ctrl-C, SIGTERM) racing us: a real error
+            except (_rclpy.RCLError, RuntimeError):
+                # A Ctrl-C / SIGTERM shuts the context down under a wait or a take in progress;
+                # anything else is a real error.
+                if rclpy.ok():
                     raise
     except ConfigError as err:
         print(f"invalid parameters: {err}", file=sys.stderr)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from omni_ros_msgs.msg import AudioChunk, PrimitiveCommand
 from omni_ros_msgs.srv import ResetWorld, SpawnObject
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from rosgraph_msgs.msg import Clock
@@ -35,6 +36,9 @@ from .common import QOS_CHOICES, RELIABLE_QOS, GuardedInputs, qos_for, spin_node
 from .params import declare_config
 
 SENSOR_KEYS = {"joints", "wrench", "tactile", "audio", "lidar", "depth", "color", "camera_info"}
+# Sensors that ``muted_sensors`` can silence (a dead camera, an unplugged lidar, ...).
+MUTABLE = {"camera": ("color", "depth", "camera_info"), "lidar": ("lidar",), "audio": ("audio",),
+           "tactile": ("tactile",), "force": ("wrench",), "joints": ("joints",)}
 TICK_HZ = 60  # physics steps are taken in ticks of 1/60 s
 
 
@@ -68,6 +72,13 @@ class SimBridge(Node):
             qos_for(cfg.qos) if s.key in SENSOR_KEYS else latched if s.key == "task" else RELIABLE_QOS)
             for s in STREAMS}
         self.clock_pub = self.create_publisher(Clock, "/clock", 10)
+        self.muted: set[str] = set()
+        self.declare_parameter("muted_sensors", "", ParameterDescriptor(
+            description="comma-separated sensors that stop publishing, to simulate a dead sensor "
+                        "(settable at run time)",
+            additional_constraints=f"each one of {', '.join(MUTABLE)}"))
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._set_muted(self.get_parameter("muted_sensors").value)
         self.guard = GuardedInputs(self)
         self.guard.subscribe("action", PrimitiveCommand, "/omni/action", cv.msg_to_primitive,
                              self._on_action, RELIABLE_QOS)
@@ -87,6 +98,28 @@ class SimBridge(Node):
         self.exit_code = 0
         self._build(cfg.seed, SceneSpec.from_yaml(Path(cfg.scene_file).read_text())
                     if cfg.scene_file else None)
+
+    def _set_muted(self, text: str) -> None:
+        names = {s.strip() for s in str(text).split(",") if s.strip()}
+        bad = names - set(MUTABLE)
+        if bad:
+            raise ConfigError(f"parameter 'muted_sensors' = {text!r}: unknown {sorted(bad)}; "
+                              f"allowed: {', '.join(MUTABLE)}")
+        self.muted = {k for n in names for k in MUTABLE[n]}
+        if names:
+            self.get_logger().warning(f"muted sensors: {', '.join(sorted(names))}")
+
+    def _on_set_parameters(self, params) -> SetParametersResult:
+        for p in params:
+            if p.name == "muted_sensors":
+                try:
+                    self._set_muted(p.value)
+                except ConfigError as err:
+                    return SetParametersResult(successful=False, reason=str(err))
+            elif p.name != "use_sim_time":
+                return SetParametersResult(successful=False,
+                                           reason=f"parameter {p.name!r} is read-only")
+        return SetParametersResult(successful=True)
 
     # --- world lifecycle -----------------------------------------------------------------------
     def _build(self, seed: int, scene: SceneSpec | None = None) -> str:
@@ -142,6 +175,8 @@ class SimBridge(Node):
 
     # --- stepping ------------------------------------------------------------------------------
     def _publish(self, key: str, stamp_ns: int, data) -> None:
+        if key in self.muted:
+            return
         for topic, msg in encode(key, stamp_ns, data, self.ctx):
             self.pubs[topic].publish(msg)
             if self.recorder is not None:

@@ -1,0 +1,41 @@
+"""Launch the omni_ros graph: perception, teleop and action, each with config/<node>.yaml.
+
+    ros2 launch omni_ros omni_ros.launch.py
+    ros2 launch omni_ros omni_ros.launch.py params_file:=/path/to/my_params.yaml
+
+params_file: one parameter file with a section per node ("/perception: ros__parameters: ...",
+"/**" for every node), applied after each node's defaults. For the simulated robot use
+sim_demo.launch.py. Without ROS 2's launch tools (pip install) the same graph starts with
+``omni-ros up [--params FILE]``.
+"""
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+
+def nodes(context):
+    config = os.path.join(get_package_share_directory("omni_ros"), "config")
+    user_file = LaunchConfiguration("params_file").perform(context)
+    user = [user_file] if user_file else []  # after the defaults: the user's values win
+    return [
+        Node(package="omni_ros", executable="perception", name="perception",
+             parameters=[os.path.join(config, "perception.yaml")] + user, output="screen"),
+        Node(package="omni_ros", executable="teleop", name="teleop",
+             parameters=[os.path.join(config, "teleop.yaml")] + user, output="screen"),
+        Node(package="omni_ros", executable="action", name="action",
+             parameters=[os.path.join(config, "action.yaml")] + user, output="screen"),
+    ]
+
+
+def generate_launch_description():
+    return LaunchDescription([
+        DeclareLaunchArgument(
+            "params_file", default_value="",
+            description="parameter file with sections per node, applied after the defaults"),
+        OpaqueFunction(function=nodes),
+    ])

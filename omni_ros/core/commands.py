@@ -1,0 +1,157 @@
+"""The operator command language: one vocabulary for the typed-text parser and the speech grammar.
+
+    parse_command("Pick up the red block, please!")
+    # ParsedCommand(intent='pick', target_description='red cube', colour='red', shape='cube',
+    #               deictic=False, confidence=1.0)
+    parse_command("put it down there")   # intent 'place', target 'here', deictic True
+    parse_command("what time is it")     # None: not a command
+
+Intents are those of ``TeleopCommand`` (types.INTENTS). ``deictic`` means the command refers to
+the operator's pointed location (here / there / this / that); the node pairs it with the clicked
+point. Shape and colour names are canonicalised to the model's SHAPES and COLOURS.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .model import COLOURS, SHAPES
+from .types import INTENTS
+
+# Spoken / typed names of each canonical shape (the canonical name first).
+SHAPE_WORDS = {"cube": ("cube", "block", "box"),
+               "cylinder": ("cylinder", "can", "tube"),
+               "sphere": ("sphere", "ball")}
+# Typed only, left out of the speech grammar: the recogniser confuses "tube" with "cube" (in
+# noise) and hears "it" as "the can" (measured: 10 dB accuracy 51 -> 63 %, clean 85 -> 89 %).
+TYPED_ONLY = frozenset({"tube", "can"})
+# Verbs of each intent. "pick" also takes a separate "up" ("pick it up"); place verbs take "down".
+VERBS = {"pick": ("pick", "grab", "take", "lift", "get"),
+         "place": ("put", "place", "drop", "set"),
+         "move": ("move", "go"),
+         "home": ("home",),
+         "stop": ("stop", "halt", "freeze")}
+LOCATIONS = ("here", "there")        # deictic adverbs: the pointed location
+DEMONSTRATIVES = ("this", "that")    # deictic determiners: the object at the pointed location
+PRONOUN = "it"                       # the object already referred to (or held)
+# Words that carry no meaning for the command; "can you" / "could you" are dropped as a pair.
+FILLERS = frozenset("please the a an now then ok okay hey robot and to at over up down back just "
+                    "me for one quickly slowly you kindly".split())
+POLITE = frozenset("can could would will".split())
+RELATIVE_FOLLOWERS = frozenset("is was looks has".split())  # "the ball that is red": not deictic
+
+_SHAPE_OF = {w: s for s, words in SHAPE_WORDS.items() for w in words}
+_SHAPE_OF.update({w + ("es" if w.endswith("x") else "s"): s for w, s in list(_SHAPE_OF.items())})
+_INTENT_OF = {w: i for i, words in VERBS.items() for w in words}
+
+
+@dataclass
+class ParsedCommand:
+    """A command in canonical form. ``target_description``: "red cube", "cube", "red" (colour
+    only), "here" (pointed location only) or "" (none: "it", or no target); ``confidence`` in
+    [0, 1] is the share of the words understood."""
+
+    intent: str
+    target_description: str
+    colour: str | None
+    shape: str | None
+    deictic: bool
+    confidence: float
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case words of ``text`` without punctuation ("can't" stays one word)."""
+    return re.findall(r"[a-z]+(?:'[a-z]+)?", text.lower())
+
+
+def _drop_polite(words: list[str]) -> list[str]:
+    """Remove "can you" / "would you" ... so that "can" is left only as a shape word."""
+    out, skip = [], False
+    for i, w in enumerate(words):
+        if skip:
+            skip = False
+            continue
+        if w in POLITE and i + 1 < len(words) and words[i + 1] == "you":
+            skip = True
+            continue
+        out.append(w)
+    return out
+
+
+def parse_command(text: str) -> ParsedCommand | None:
+    """The command in ``text`` (typed or recognised), or None if it is not one: no verb, a verb
+    without a target it needs ("pick up", "go"), or an unknown object ("the green apple").
+    Any stop word ("stop", "halt", "freeze") anywhere makes it a stop command."""
+    words = _drop_polite(tokens(text))
+    if not words:
+        return None
+    if any(_INTENT_OF.get(w) == "stop" for w in words):
+        return ParsedCommand("stop", "", None, None, False, 1.0)
+    colour = shape = None
+    intent, deictic, pronoun, known = None, False, False, 0
+    for i, w in enumerate(words):
+        nxt = words[i + 1] if i + 1 < len(words) else ""
+        if w in COLOURS:
+            colour = colour or w
+            if nxt and nxt not in _SHAPE_OF and nxt not in FILLERS and nxt not in _INTENT_OF \
+                    and nxt not in LOCATIONS and nxt not in RELATIVE_FOLLOWERS:
+                return None  # a colour naming something we do not know ("green apples")
+        elif w in _SHAPE_OF:
+            shape = shape or _SHAPE_OF[w]
+        elif w in _INTENT_OF:
+            intent = intent or _INTENT_OF[w]
+        elif w in LOCATIONS:
+            deictic = True
+        elif w in DEMONSTRATIVES:
+            deictic = deictic or nxt not in RELATIVE_FOLLOWERS
+        elif w == PRONOUN:
+            pronoun = True
+        elif w not in FILLERS and w not in RELATIVE_FOLLOWERS:
+            continue
+        known += 1
+    if "home" in words and intent in (None, "move", "home"):
+        intent = "home"
+    if intent is None:
+        return None
+    has_object = bool(colour or shape or pronoun or deictic)
+    if intent in ("pick", "move") and not has_object:
+        return None
+    if intent == "place" and not (has_object or "down" in words):
+        return None
+    if intent == "home":
+        colour = shape = None
+        deictic = False
+    target = " ".join(x for x in (colour, shape) if x) or ("here" if deictic else "")
+    return ParsedCommand(intent, target, colour, shape, deictic, known / len(words))
+
+
+def _alt(items) -> str:
+    return " | ".join(items)
+
+
+def jsgf_grammar() -> str:
+    """A JSGF grammar (public rule ``<command>``) of the spoken commands, generated from the
+    vocabulary above (less TYPED_ONLY): pick / place / move / home / stop sentences with
+    optional "the", colour, shape, here / there / this (one) / that (one), "it" and "please"."""
+    place_verbs = _alt(VERBS["place"])
+    move_verbs = _alt(VERBS["move"])
+    pick_verbs = _alt(["pick up"] + [v for v in VERBS["pick"] if v != "pick"])
+    shape_words = sorted({w for words in SHAPE_WORDS.values() for w in words} - TYPED_ONLY)
+    rules = {
+        "colour": _alt(COLOURS),
+        "shape": _alt(shape_words),
+        "location": f"[over] ({_alt(LOCATIONS)})",
+        "object": (f"[the] <colour> [<shape> | one] | [the] <shape> | "
+                   f"({_alt(DEMONSTRATIVES)}) [<colour>] [<shape> | one] | {PRONOUN}"),
+        "pick": f"({pick_verbs}) <object> | pick <object> up",
+        "place": (f"({place_verbs}) <object> [down] [<location>] | "
+                  f"({place_verbs}) down <object> [<location>]"),
+        "move": f"({move_verbs}) ([to] <object> | <location>)",
+        "home": f"[{move_verbs}] ({_alt(VERBS['home'])})",
+        "stop": _alt(VERBS["stop"]),
+    }
+    lines = ["#JSGF V1.0;", "", "grammar omni_commands;", ""]
+    lines += [f"<{name}> = {body};" for name, body in rules.items()]
+    lines.append(f"public <command> = [please] (<{'> | <'.join(INTENTS)}>) [please];")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,40 @@
+"""Which perceived object an operator command means: the command's text latent against each
+object's latent in the shared space, plus an optional 3-D point (base frame, metres).
+
+score_i = (text . latent_i) / temperature - |p_i - point|^2 / (2 sigma^2)
+
+An object without a latent (seen by the lidar only) gets no text evidence (0); without a point
+only the text counts, without text only the point.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .types import ObjectEstimate
+
+TEXT_TEMPERATURE = 0.1   # cosine similarity -> logit scale
+POINT_SIGMA_M = 0.05     # how far from the clicked point an object may plausibly be [m]
+
+
+def grounding_scores(objects: list[ObjectEstimate], text_latent: np.ndarray | None = None,
+                     point: np.ndarray | None = None, temperature: float = TEXT_TEMPERATURE,
+                     sigma_m: float = POINT_SIGMA_M) -> np.ndarray:
+    """One score per object (higher = more likely the one meant)."""
+    scores = np.zeros(len(objects))
+    if text_latent is not None:
+        q = np.asarray(text_latent, float)
+        scores += np.array([float(q @ o.latent) if o.latent is not None else 0.0
+                            for o in objects]) / temperature
+    if point is not None:
+        d = np.array([np.linalg.norm(o.position - np.asarray(point, float)) for o in objects])
+        scores -= d ** 2 / (2 * sigma_m ** 2)
+    return scores
+
+
+def ground(objects: list[ObjectEstimate], text_latent: np.ndarray | None = None,
+           point: np.ndarray | None = None) -> int:
+    """Index of the object meant, -1 if there are no objects."""
+    if not objects:
+        return -1
+    return int(np.argmax(grounding_scores(objects, text_latent, point)))

@@ -1,0 +1,278 @@
+"""The perception pipeline without ROS: sensor readings in, fused scene understanding out.
+
+Asynchronous (the default): every reading is encoded into its modality's latent as it arrives
+(``push``) and cached with the stamp of the data it came from; ``fuse(now)`` fuses the freshest
+latents, treating a modality whose input is older than its ``max_age`` as absent (its gate is
+then exactly 0). A camera frame (colour + depth of one stamp) also yields the objects.
+Synchronous (``SyncPerception``): the ApproximateTime baseline - one reading per input within
+``slop``, all encoded together, then fused.
+
+Readings are numpy payloads as ``omni_ros.streams`` decodes them:
+  color (H, W, 3) uint8, depth (H, W) float32 [m], lidar (R, C, 4) in lidar_link,
+  audio (n,) int16, tactile {"pads": ...} dict, wrench (6,) [N, N*m], joints {"position": (9,)}.
+Objects are in the base frame (REP 103, metres). Times are integer nanoseconds.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .config import param
+from .geometry import CameraGeometry
+from .grounding import ground
+from .lidar_objects import lidar_objects
+from .model import MATERIALS, SHAPES, OmniModel
+from .modalities import REGISTRY
+from .objects import extract_objects
+from .sync import ApproximateTimeSync
+from .types import ObjectEstimate, SceneEventData, SceneState
+
+# Which model modality each sensor stream feeds (joints only give the tactile gripper width).
+STREAM_MODALITY = {"color": "camera", "depth": "camera", "lidar": "lidar", "audio": "audio",
+                   "tactile": "tactile", "wrench": "force"}
+SYNC_INPUTS = ("color", "depth", "lidar", "audio", "tactile", "wrench")
+PADS = ("panda_leftfinger_pad", "panda_rightfinger_pad")
+
+
+@dataclass
+class MaxAge:
+    """A modality whose newest input is older than this at fusion time counts as absent [s]."""
+
+    camera: float = param(0.3, "camera (15 Hz) [s]", min=0.01, max=10.0)
+    lidar: float = param(0.4, "lidar (10 Hz) [s]", min=0.01, max=10.0)
+    audio: float = param(0.2, "audio (50 Hz chunks) [s]", min=0.01, max=10.0)
+    tactile: float = param(0.2, "tactile (80 Hz) [s]", min=0.01, max=10.0)
+    force: float = param(0.2, "force/torque (120 Hz) [s]", min=0.01, max=10.0)
+
+
+@dataclass
+class PipelineConfig:
+    max_age: MaxAge = field(default_factory=MaxAge)
+    audio_window_s: float = param(0.25, "audio samples per encoding [s]", min=0.02, max=5.0)
+    object_memory_s: float = param(30.0, "keep camera objects this long after the camera "
+                                   "stops, confirmed by the lidar [s]", min=0.0, max=3600.0)
+    lidar_confirm_m: float = param(0.03, "a lidar cluster this close to a remembered object "
+                                   "confirms it [m]", min=0.005, max=0.2)
+    contributions: bool = param(True, "compute leave-one-out contributions every fusion")
+
+
+@dataclass
+class Cached:
+    latent: torch.Tensor       # (1, D)
+    stamp_ns: int              # stamp of the newest sensor data it encodes
+    encode_ms: float
+
+
+class Perception:
+    """Asynchronous per-modality pipeline around a trained :class:`OmniModel`."""
+
+    def __init__(self, model: OmniModel, cfg: PipelineConfig = PipelineConfig()):
+        self.model = model.eval()
+        self.cfg = cfg
+        self.mcfg = model.cfg
+        self.names = list(model.names)
+        self.geometry = CameraGeometry.from_config(self.mcfg.camera)
+        self.cache: dict[str, Cached] = {}
+        self.frames: dict[str, tuple[int, np.ndarray]] = {}   # colour / depth awaiting a partner
+        self.wrench = np.zeros((self.mcfg.force.window, 6), np.float32)
+        self.audio = np.zeros(int(cfg.audio_window_s * self.mcfg.audio.sample_rate), np.int16)
+        self.joints = np.zeros(9, np.float32)
+        self.camera_objects: list[ObjectEstimate] = []
+        self.camera_objects_ns = -1
+        self.lidar_objects: list[ObjectEstimate] = []
+        self.events: list[SceneEventData] = []
+        self._impact_prev = False
+        self.target_id = ""
+        self.target_point: np.ndarray | None = None
+        self.last_fused: dict | None = None
+
+    # --- inputs ---------------------------------------------------------------------------------
+    def push(self, key: str, stamp_ns: int, value) -> str | None:
+        """Feed one decoded reading; returns the modality it updated (None if none yet)."""
+        if key == "joints":
+            self.joints = np.asarray(value["position"], np.float32)[-9:]
+            return None
+        if key in ("color", "depth"):
+            self.frames[key] = (stamp_ns, value)
+            other = self.frames.get("depth" if key == "color" else "color")
+            if other is None or other[0] != stamp_ns:
+                return None
+            self.encode_camera(stamp_ns, self.frames.pop("color")[1], self.frames.pop("depth")[1])
+            return "camera"
+        if key == "wrench":
+            self.wrench = np.concatenate([self.wrench[1:], np.asarray(value, np.float32)[None]])
+            self._encode("force", stamp_ns, {"wrench": self.wrench[None]})
+        elif key == "audio":
+            n = min(len(value), len(self.audio))
+            self.audio = np.concatenate([self.audio[n:], np.asarray(value, np.int16)[-n:]])
+            self._encode("audio", stamp_ns, {"audio": self.audio[None]})
+        elif key == "tactile":
+            self._encode("tactile", stamp_ns, {"tactile": tactile_array(value)[None],
+                                                "joints": self.joints[None]})
+        elif key == "lidar":
+            self._encode("lidar", stamp_ns, {"lidar": np.asarray(value, np.float32)[None],
+                                              "stamp_ns": np.array([stamp_ns])})
+            if self.cfg.object_memory_s > 0:
+                self.lidar_objects = lidar_objects(value, self.mcfg.lidar)
+        else:
+            return None
+        return STREAM_MODALITY[key]
+
+    @torch.no_grad()
+    def _encode(self, name: str, stamp_ns: int, batch: dict) -> dict:
+        if name not in self.names:
+            return {}
+        t0 = time.perf_counter()
+        inputs = REGISTRY[name].preprocess(batch, getattr(self.mcfg, name))
+        latents, raw = self.model.encode({name: inputs})
+        self.cache[name] = Cached(latents[name], stamp_ns, (time.perf_counter() - t0) * 1e3)
+        return raw[name]
+
+    @torch.no_grad()
+    def encode_camera(self, stamp_ns: int, color: np.ndarray, depth: np.ndarray) -> None:
+        raw = self._encode("camera", stamp_ns, {"color": color[None], "depth": depth[None]})
+        if raw and hasattr(self.model, "object_head"):
+            head = {k: v[0] for k, v in self.model.object_head(raw["pixels"]).items()}
+            self.camera_objects = unique_ids(extract_objects(head, depth, self.geometry))
+            self.camera_objects_ns = stamp_ns
+
+    # --- fusion ---------------------------------------------------------------------------------
+    def ages(self, now_ns: int) -> list[float]:
+        """Age [s] of each modality's newest input at ``now_ns``; -1 if never seen."""
+        return [(now_ns - self.cache[n].stamp_ns) / 1e9 if n in self.cache else -1.0
+                for n in self.names]
+
+    def fresh(self, now_ns: int) -> list[bool]:
+        return [0 <= a <= getattr(self.cfg.max_age, n) for n, a in zip(self.names, self.ages(now_ns))]
+
+    @torch.no_grad()
+    def fuse(self, now_ns: int, frame_id: str = "panda_link0") -> SceneState | None:
+        """Fuse the fresh latents; None while no modality is fresh."""
+        present = self.fresh(now_ns)
+        latents = {n: self.cache[n].latent for n, p in zip(self.names, present) if p}
+        if not latents:
+            return None
+        mask = torch.tensor([present])
+        _, fused, gates, _ = self.model.fuse(latents, mask)
+        contrib = (self.model.leave_one_out(latents, mask)[0].tolist()
+                   if self.cfg.contributions else [0.0] * len(self.names))
+        state = self.model.state_head(fused)
+        held = self.model.held_head(fused)
+        contact = torch.sigmoid(state["contact_logits"][0]).numpy()
+        impact_p = float(torch.sigmoid(state["impact_logit"][0]))
+        objects = self.objects(now_ns, present[self.names.index("camera")]
+                               if "camera" in self.names else False)
+        grasping = bool(contact[1] > 0.5)
+        held_id = self.held_object(held, objects) if grasping else ""
+        self._events(now_ns, impact_p, state, held_id)
+        used = [self.cache[n].stamp_ns for n in latents]
+        scene = SceneState(
+            stamp_ns=now_ns, frame_id=frame_id, objects=objects,
+            in_contact=bool(contact[0] > 0.5), grasping=grasping, held_object_id=held_id,
+            grasp_confidence=float(contact[1]), events=self.events, modalities=list(self.names),
+            present=present, ages=self.ages(now_ns), gate_weights=gates[0].tolist(),
+            contributions=contrib, fused_latent=fused[0].numpy().astype(np.float32),
+            target_object_id=self.target_id, target_point=self.target_point,
+            pipeline_latency=(now_ns - min(used)) / 1e9)
+        self.events = []
+        self.last_fused = {"latents": latents, "present": present}
+        return scene
+
+    def objects(self, now_ns: int, camera_fresh: bool) -> list[ObjectEstimate]:
+        """The camera's objects while it is fresh; after it stops, the remembered ones that a
+        lidar cluster still confirms (position kept unless the cluster moved), plus the lidar
+        clusters no memory explains."""
+        if camera_fresh or self.cfg.object_memory_s <= 0:
+            return self.camera_objects if camera_fresh else []
+        remembered = (self.camera_objects if self.camera_objects_ns >= 0 and
+                      now_ns - self.camera_objects_ns <= self.cfg.object_memory_s * 1e9 else [])
+        out, used = [], set()
+        for obj in remembered:
+            d = [np.linalg.norm(c.position[:2] - obj.position[:2]) for c in self.lidar_objects]
+            j = int(np.argmin(d)) if d else -1
+            if j >= 0 and d[j] <= self.cfg.lidar_confirm_m and j not in used:
+                used.add(j)
+                out.append(obj)
+        out += [c for j, c in enumerate(self.lidar_objects) if j not in used]
+        return out
+
+    def held_object(self, held: dict, objects: list[ObjectEstimate]) -> str:
+        """The known object that best matches the held-object head (shape, width)."""
+        if self.target_id:
+            return self.target_id
+        shape = SHAPES[int(held["held_shape_logits"][0].argmax())]
+        width = float(held["held_width"][0])
+        cands = [o for o in objects if o.shape == shape] or objects
+        if not cands:
+            return ""
+        return min(cands, key=lambda o: abs(o.size[0] - width)).id
+
+    def _events(self, now_ns: int, impact_p: float, state: dict, held_id: str) -> None:
+        hit = impact_p > 0.5
+        if hit and not self._impact_prev:
+            mat = int(state["impact_material_logits"][0].argmax())
+            self.events.append(SceneEventData(now_ns, "impact", held_id, 0.0, impact_p))
+            self.events[-1].object_id = held_id or MATERIALS[mat]
+        self._impact_prev = hit
+
+    # --- commands -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def text_latent(self, description: str) -> np.ndarray:
+        inputs = REGISTRY["text"].preprocess({"text": [description]}, self.mcfg.text)
+        return self.model.encode_text(inputs)[0].numpy()
+
+    def set_target(self, description: str, point: np.ndarray | None, now_ns: int) -> str:
+        """Ground a command's target among the current objects (text latent + point); returns
+        the object id ('' when the command names only a place)."""
+        self.target_point = None if point is None else np.asarray(point, float)
+        objects = self.objects(now_ns, self.fresh(now_ns)[self.names.index("camera")]
+                               if "camera" in self.names else False)
+        text = self.text_latent(description) if description else None
+        i = ground(objects, text, self.target_point) if (text is not None or point is not None) else -1
+        self.target_id = objects[i].id if i >= 0 else ""
+        self.target_object = objects[i] if i >= 0 else None
+        return self.target_id
+
+
+class SyncPerception(Perception):
+    """The ApproximateTime baseline: encodes and fuses only complete sets."""
+
+    def __init__(self, model: OmniModel, cfg: PipelineConfig = PipelineConfig(),
+                 slop_s: float = 0.05, queue_size: int = 10):
+        super().__init__(model, cfg)
+        self.sync = ApproximateTimeSync(list(SYNC_INPUTS), slop_s, queue_size)
+
+    def push_sync(self, key: str, stamp_ns: int, value, clock) -> SceneState | None:
+        """Queue one reading; returns a fused scene when it completes a set (fused at
+        ``clock()`` [ns], read after the set was encoded)."""
+        if key not in SYNC_INPUTS:
+            super().push(key, stamp_ns, value)
+            return None
+        match = self.sync.add(key, stamp_ns, value)
+        if match is None:
+            return None
+        for k in SYNC_INPUTS:
+            super().push(k, *match[k])
+        return self.fuse(clock())
+
+
+def tactile_array(value) -> np.ndarray:
+    """(2, rows, cols) pad forces [N] from a decoded TactileArray (left pad, right pad)."""
+    if isinstance(value, dict):
+        shape = next(iter(value.values())).shape if value else (4, 4)
+        return np.stack([np.asarray(value.get(p, np.zeros(shape)), np.float32) for p in PADS])
+    return np.asarray(value, np.float32)
+
+
+def unique_ids(objects: list[ObjectEstimate]) -> list[ObjectEstimate]:
+    """Make ids unique within one frame (two red cubes: red_cube, red_cube_2)."""
+    seen: dict[str, int] = {}
+    for o in objects:
+        seen[o.id] = seen.get(o.id, 0) + 1
+        if seen[o.id] > 1:
+            o.id = f"{o.id}_{seen[o.id]}"
+    return objects

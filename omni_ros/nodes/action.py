@@ -1,0 +1,96 @@
+"""action: operator commands (/omni/teleop) + fused scenes (/omni/scene) -> primitive sequences
+on /omni/action, one at a time, advanced by /omni/action_status; what it is doing and why it
+stopped on /omni/task_status. Watches /wrist/wrench and /tactile to stop on unexpected contact;
+"stop" halts at once. The logic is ``omni_ros.core.action.TaskManager``."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+from geometry_msgs.msg import WrenchStamped
+from omni_ros_msgs.msg import (PrimitiveCommand, PrimitiveStatus, SceneUnderstanding,
+                               TactileArray, TaskStatus, TeleopCommand)
+from rclpy.node import Node
+
+from .. import conversions as cv
+from ..core.action import ActionConfig, TaskManager
+from ..core.config import param
+from ..streams import BASE_FRAME
+from .common import RELIABLE_QOS, GuardedInputs, qos_for, spin_node
+from .params import declare_config
+
+
+@dataclass
+class ActionNodeConfig:
+    frame_id: str = param(BASE_FRAME, "frame of the commanded poses")
+    tick_rate: float = param(10.0, "timeout checks per second [Hz]", min=1.0, max=100.0)
+    task: ActionConfig = field(default_factory=ActionConfig)
+
+
+class ActionNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("action", **kwargs)
+        self.cfg = declare_config(self, ActionNodeConfig)
+        self.tasks = TaskManager(self.cfg.task, self.cfg.frame_id)
+        self.pub = self.create_publisher(PrimitiveCommand, "/omni/action", RELIABLE_QOS)
+        self.status_pub = self.create_publisher(TaskStatus, "/omni/task_status", RELIABLE_QOS)
+        self.guard = GuardedInputs(self)
+        g = self.guard
+        g.subscribe("teleop", TeleopCommand, "/omni/teleop", cv.msg_to_command, self._on_command, RELIABLE_QOS)
+        g.subscribe("scene", SceneUnderstanding, "/omni/scene", cv.msg_to_scene, self._on_scene, RELIABLE_QOS)
+        g.subscribe("action_status", PrimitiveStatus, "/omni/action_status", cv.msg_to_status,
+                    self._on_status, RELIABLE_QOS)
+        g.subscribe("wrench", WrenchStamped, "/wrist/wrench", cv.wrench_to_numpy, self._on_wrench,
+                    qos_for("sensor_data"))
+        g.subscribe("tactile", TactileArray, "/tactile", cv.tactile_to_dict, self._on_tactile,
+                    qos_for("sensor_data"))
+        self.create_timer(1.0 / self.cfg.tick_rate, lambda: self._emit(self.tasks.tick(self._now())))
+        self._emit([])
+
+    def _now(self) -> int:
+        return self.get_clock().now().nanoseconds
+
+    def _emit(self, primitives) -> None:
+        for p in primitives:
+            self.pub.publish(cv.primitive_to_msg(p))
+        t = self.tasks
+        if t.changed:
+            t.changed = False
+            s = t.status
+            self.status_pub.publish(TaskStatus(
+                header=cv.make_header(self.cfg.frame_id, self._now()), state=s.state,
+                command=s.command, intent=s.intent, target_object_id=s.target_object_id,
+                primitive=s.primitive, step=s.step, steps=s.steps, reason=s.reason))
+            log = self.get_logger().warning if s.state in ("failed", "rejected", "stopped") \
+                else self.get_logger().info
+            log(f"task: {s.state} {s.intent} {s.target_object_id} "
+                f"{s.primitive + f' {s.step}/{s.steps}' if s.primitive else ''} {s.reason}".rstrip())
+
+    def _on_command(self, key, cmd, msg) -> None:
+        if cmd.point is not None and cmd.point_frame not in ("", self.cfg.frame_id):
+            self.guard.health.reject(key, self._now(), "point.header.frame_id",
+                                     f"point in {cmd.point_frame!r}, expected {self.cfg.frame_id!r}")
+            return
+        self._emit(self.tasks.command(cmd, self._now()))
+
+    def _on_scene(self, key, scene, msg) -> None:
+        self._emit(self.tasks.on_scene(scene, self._now()))
+
+    def _on_status(self, key, st, msg) -> None:
+        self._emit(self.tasks.on_status(st, self._now()))
+
+    def _on_wrench(self, key, wrench, msg) -> None:
+        self._emit(self.tasks.on_wrench(wrench[:3], self._now()))
+
+    def _on_tactile(self, key, pads, msg) -> None:
+        self._emit(self.tasks.on_tactile(float(sum(np.sum(p) for p in pads.values())), self._now()))
+
+
+def main(args=None) -> int:
+    return spin_node(ActionNode, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""A scripted operator for the demo, the end-to-end tests and the e2e benchmark (not a node
+executable): speaks commands into the simulated microphone (/sim/audio_in, synthesised offline),
+clicks 3-D points (/clicked_point), types commands (/omni/command_text), and watches what the
+robot heard, perceived and did (/omni/teleop, /omni/scene, /omni/task_status,
+/sim/ground_truth, /joint_states, /diagnostics). Times are the node's clock (sim time when
+``use_sim_time``)."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import Point, PointStamped
+from omni_ros_msgs.msg import AudioChunk, SceneUnderstanding, TaskStatus, TeleopCommand
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import JointState
+from std_msgs.msg import String
+
+from .. import conversions as cv
+from ..streams import BASE_FRAME, BY_KEY
+from .common import RELIABLE_QOS
+
+
+class SimOperator(Node):
+    def __init__(self, sim_time: bool = True, record: bool = False, **kwargs):
+        super().__init__("sim_operator",
+                         parameter_overrides=[Parameter("use_sim_time", value=sim_time)], **kwargs)
+        self.executor_ = SingleThreadedExecutor(context=self.context)
+        self.executor_.add_node(self)
+        self.series: dict[str, list] = {"color": [], "wrench": [], "tactile": []}
+        if record:  # camera frames, wrench and touch for the demo's figure
+            for key in self.series:
+                s = BY_KEY[key]
+                self.create_subscription(s.msg_type, s.topic, lambda m, k=key: self._record(k, m),
+                                         qos_profile_sensor_data)
+        self.audio_pub = self.create_publisher(AudioChunk, "/sim/audio_in", RELIABLE_QOS)
+        self.point_pub = self.create_publisher(PointStamped, "/clicked_point", RELIABLE_QOS)
+        self.text_pub = self.create_publisher(String, "/omni/command_text", RELIABLE_QOS)
+        self.truth = None
+        self.scene = None
+        self.scenes: list = []          # (stamp_ns, SceneState) for plots / checks
+        self.heard: list = []           # OperatorCommand
+        self.command_ns: list = []      # when each was received (this node's clock)
+        self.statuses: list = []        # TaskStatus messages
+        self.joint_msgs: list = []      # (stamp_ns, velocities)
+        self.diagnostics: list = []
+        self.create_subscription(SceneUnderstanding, "/sim/ground_truth", self._on_truth, RELIABLE_QOS)
+        self.create_subscription(SceneUnderstanding, "/omni/scene", self._on_scene, 10)
+        self.create_subscription(TeleopCommand, "/omni/teleop", self._on_teleop, RELIABLE_QOS)
+        self.create_subscription(TaskStatus, "/omni/task_status", self._on_status, RELIABLE_QOS)
+        self.create_subscription(JointState, "/joint_states", self._on_joints, qos_profile_sensor_data)
+        self.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 10)
+
+    # --- what it hears -------------------------------------------------------------------------
+    def _record(self, key: str, msg) -> None:
+        self.series[key].append((cv.stamp_to_ns(msg.header.stamp), BY_KEY[key].decode(msg)))
+
+    def _on_truth(self, msg):
+        self.truth = cv.msg_to_scene(msg)
+
+    def _on_scene(self, msg):
+        self.scene = cv.msg_to_scene(msg)
+        self.scenes.append((self.scene.stamp_ns, self.scene))
+
+    def _on_teleop(self, msg):
+        self.heard.append(cv.msg_to_command(msg))
+        self.command_ns.append(self.now_ns())
+
+    def _on_status(self, msg):
+        self.statuses.append(msg)
+
+    def _on_joints(self, msg):
+        _, _, vel, _ = cv.joint_state_to_arrays(msg)
+        self.joint_msgs.append((cv.stamp_to_ns(msg.header.stamp), vel))
+
+    # --- what it does --------------------------------------------------------------------------
+    def now_ns(self) -> int:
+        return self.get_clock().now().nanoseconds
+
+    def say(self, text: str, voice: str = "us_male", snr_db: float | None = None) -> float:
+        """Speak ``text`` in voice preset ``voice`` (omni_ros.core.tts.VOICES) into the simulated
+        microphone, with white noise at ``snr_db`` if given; returns its duration [s]."""
+        from ..core.tts import voice_preset
+
+        samples = voice_preset(voice).synthesize(text)
+        if snr_db is not None:
+            rms = float(np.sqrt(np.mean(samples ** 2)))
+            noise = np.random.default_rng(len(text)).standard_normal(len(samples))
+            samples = samples + noise * rms / 10 ** (snr_db / 20)
+        msg = cv.numpy_to_audio_chunk(samples.astype(np.float32), 16000, frame_id="operator",
+                                      stamp_ns=self.now_ns())
+        self.audio_pub.publish(msg)
+        return len(samples) / 16000
+
+    def click(self, xyz) -> None:
+        self.point_pub.publish(PointStamped(header=cv.make_header(BASE_FRAME, self.now_ns()),
+                                            point=Point(x=float(xyz[0]), y=float(xyz[1]), z=float(xyz[2]))))
+
+    def type(self, text: str) -> None:
+        self.text_pub.publish(String(data=text))
+
+    def object(self, label: str):
+        """Ground-truth object named '<colour> <shape>' (None if absent)."""
+        objs = self.truth.objects if self.truth else []
+        return next((o for o in objs if f"{o.color} {o.shape}" == label), None)
+
+    def spin_until(self, done: Callable[[], bool], timeout_s: float, step_s: float = 0.02) -> bool:
+        """Spin until ``done()`` or ``timeout_s`` of wall time passed."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            self.executor_.spin_once(timeout_sec=step_s)
+            if done():
+                return True
+        return False
+
+    def last_status(self) -> TaskStatus | None:
+        return self.statuses[-1] if self.statuses else None
+
+    def task_finished(self, since: int = 0) -> bool:
+        return any(s.state in ("succeeded", "failed", "rejected", "stopped")
+                   for s in self.statuses[since:])

@@ -1,0 +1,204 @@
+"""perception: every sensor topic in, fused scene understanding out (lifecycle node).
+
+on_configure loads the checkpoint and subscribes; on_activate starts publishing. Asynchronous
+mode (``mode: async``, default): each callback converts its message and encodes it into the
+per-modality latent cache; at ``fuse_rate`` the freshest latents are fused (a modality older
+than ``pipeline.max_age.<modality>`` is absent: gate 0) and /omni/scene and /omni/scene_markers
+published - right after an input is encoded once a fusion period has passed
+(``fuse_on_arrival``, the lowest latency), and by a timer when inputs go quiet. ``mode: sync`` is the ApproximateTime baseline (one message per input
+within ``slop``, then encode everything and fuse). Operator commands on /omni/teleop are
+grounded (text latent + clicked point) into the scene's target. /diagnostics: per-input rate,
+age and rejected-message counts with reasons, plus the pipeline's gates and timings.
+With ``autostart`` (default) the node configures and activates itself.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from omni_ros_msgs.msg import SceneUnderstanding, TeleopCommand
+from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
+from visualization_msgs.msg import MarkerArray
+
+from .. import conversions as cv
+from ..core.checkpoint import CheckpointError, load_checkpoint
+from ..core.config import param
+from ..core.pipeline import Perception, PipelineConfig, SyncPerception
+from ..streams import BASE_FRAME, BY_KEY
+from .common import QOS_CHOICES, RELIABLE_QOS, GuardedInputs, qos_for, spin_node
+from .params import declare_config
+
+INPUTS = ("color", "depth", "lidar", "audio", "tactile", "wrench", "joints")
+
+
+@dataclass
+class PerceptionConfig:
+    checkpoint: str = param("omni_small.pt", "model checkpoint: a name in the package's models/ "
+                            "or an absolute path")
+    mode: str = param("async", "fusion policy: async (latent cache + timer) or sync "
+                      "(ApproximateTime baseline)", choices=("async", "sync"))
+    fuse_rate: float = param(30.0, "async: fusion rate [Hz]", min=1.0, max=500.0)
+    fuse_on_arrival: bool = param(True, "async: fuse right after encoding an input once a fusion "
+                                  "period has passed (lower latency); the timer covers silence")
+    slop: float = param(0.05, "sync: largest stamp spread within one set [s]", min=0.001, max=5.0)
+    queue_size: int = param(10, "sync: messages kept per input", min=1, max=1000)
+    frame_id: str = param(BASE_FRAME, "frame of the published objects (the model's base frame)")
+    qos: str = param("sensor_data", "QoS of the sensor subscriptions", choices=QOS_CHOICES)
+    torch_threads: int = param(1, "CPU threads torch may use", min=1, max=64)
+    autostart: bool = param(True, "configure and activate on start (else wait for lifecycle "
+                            "transitions)")
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+
+
+class PerceptionNode(LifecycleNode):
+    def __init__(self, **kwargs):
+        super().__init__("perception", **kwargs)
+        self.cfg = declare_config(self, PerceptionConfig)
+        self.pipe: Perception | None = None
+        self.active = False
+        self.timer = None
+        self.fuse_ms: list[float] = []
+        self.last_fuse_ns = 0
+        self.published = 0
+        self.done = False
+        self.exit_code = 0
+        if self.cfg.autostart:
+            if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                self.done, self.exit_code = True, 1
+            else:
+                self.trigger_activate()
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    def on_configure(self, state) -> TransitionCallbackReturn:
+        cfg = self.cfg
+        torch.set_num_threads(cfg.torch_threads)
+        try:
+            model, _, info = load_checkpoint(cfg.checkpoint)
+        except CheckpointError as err:
+            self.get_logger().error(f"cannot load checkpoint {cfg.checkpoint!r}: {err}")
+            return TransitionCallbackReturn.FAILURE
+        self.pipe = (SyncPerception(model, cfg.pipeline, cfg.slop, cfg.queue_size)
+                     if cfg.mode == "sync" else Perception(model, cfg.pipeline))
+        self.scene_pub = self.create_publisher(SceneUnderstanding, "/omni/scene", 10)
+        self.marker_pub = self.create_publisher(MarkerArray, "/omni/scene_markers", 10)
+        self.guard = GuardedInputs(self)
+        self.guard.extra_statuses = self._pipeline_status
+        for key in INPUTS:
+            s = BY_KEY[key]
+            self.guard.subscribe(key, s.msg_type, s.topic, s.decode, self._on_sensor,
+                                 qos_for(cfg.qos))
+        self.guard.subscribe("teleop", TeleopCommand, "/omni/teleop", cv.msg_to_command,
+                             self._on_command, RELIABLE_QOS)
+        self.get_logger().info(f"configured: {cfg.checkpoint} ({info.get('params', '?')} params), "
+                               f"mode {cfg.mode}, modalities {self.pipe.names}")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state) -> TransitionCallbackReturn:
+        self.active = True
+        if self.cfg.mode == "async":
+            self.period_ns = int(1e9 / self.cfg.fuse_rate)
+            self.timer = self.create_timer(1.0 / self.cfg.fuse_rate, self._on_timer)
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_deactivate(self, state) -> TransitionCallbackReturn:
+        self.active = False
+        if self.timer is not None:
+            self.destroy_timer(self.timer)
+            self.timer = None
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_cleanup(self, state) -> TransitionCallbackReturn:
+        self.pipe = None
+        return TransitionCallbackReturn.SUCCESS
+
+    # --- callbacks ------------------------------------------------------------------------------
+    def _now(self) -> int:
+        return self.get_clock().now().nanoseconds
+
+    def _on_sensor(self, key: str, value, msg) -> None:
+        stamp = cv.stamp_to_ns(msg.header.stamp)
+        if self.cfg.mode == "sync":
+            scene = self.pipe.push_sync(key, stamp, value, self._now)
+            if scene is not None and self.active:
+                self._publish(scene)
+        elif self.pipe.push(key, stamp, value) and self.active and self.cfg.fuse_on_arrival:
+            # Slightly early (3 %) so that timer jitter does not skip a period.
+            if self._now() - self.last_fuse_ns >= 0.97 * self.period_ns:
+                self._fuse()
+
+    def _on_timer(self) -> None:
+        if self._now() - self.last_fuse_ns >= 0.97 * self.period_ns or not self.cfg.fuse_on_arrival:
+            self._fuse()
+
+    def _fuse(self) -> None:
+        t0 = time.perf_counter()
+        self.last_fuse_ns = self._now()
+        scene = self.pipe.fuse(self.last_fuse_ns, self.cfg.frame_id)
+        if scene is not None:
+            self.fuse_ms.append((time.perf_counter() - t0) * 1e3)
+            self._publish(scene)
+
+    def _publish(self, scene) -> None:
+        # Stamp = publish time; ages and latency move with it, so stamp - age[i] is exactly the
+        # stamp of modality i's newest input (fusing, and in sync mode encoding, included).
+        now = self._now()
+        shift = (now - scene.stamp_ns) / 1e9
+        scene.ages = [a + shift if a >= 0 else a for a in scene.ages]
+        scene.pipeline_latency += shift
+        scene.frame_id = self.cfg.frame_id
+        scene.stamp_ns = now
+        self.scene_pub.publish(cv.scene_to_msg(scene))
+        self.marker_pub.publish(cv.scene_markers(scene))
+        if self.published == 0:
+            have = [m for m, p in zip(scene.modalities, scene.present) if p]
+            self.get_logger().info(f"first /omni/scene published (present: {', '.join(have)})")
+        self.published += 1
+
+    def _on_command(self, key: str, cmd, msg) -> None:
+        if cmd.point is not None and cmd.point_frame not in ("", self.cfg.frame_id):
+            self.guard.health.reject(key, self._now(), "point.header.frame_id",
+                                     f"point in {cmd.point_frame!r}, expected {self.cfg.frame_id!r}")
+            self.get_logger().warning(f"ignoring command point in frame {cmd.point_frame!r}: "
+                                      f"only {self.cfg.frame_id!r} is supported (no tf)")
+            return
+        if cmd.intent in ("pick", "move") or (cmd.intent == "place" and cmd.point is not None):
+            desc = "" if cmd.target_description in ("", "here", "there", "it") else cmd.target_description
+            if cmd.intent == "place":
+                self.pipe.target_point = cmd.point
+            else:
+                target = self.pipe.set_target(desc, cmd.point, self._now())
+                self.get_logger().info(f"command {cmd.raw_text!r}: target {target or '(none)'}")
+        elif cmd.intent in ("stop", "home"):
+            self.pipe.target_id, self.pipe.target_point = "", None
+
+    def _pipeline_status(self) -> list[DiagnosticStatus]:
+        if self.pipe is None:
+            return []
+        now = self._now()
+        fresh = self.pipe.fresh(now)
+        values = {"mode": self.cfg.mode, "published": self.published,
+                  "fuse_ms_p50": f"{np.median(self.fuse_ms[-300:]):.2f}" if self.fuse_ms else "nan"}
+        for n, a, f in zip(self.pipe.names, self.pipe.ages(now), fresh):
+            c = self.pipe.cache.get(n)
+            values[f"{n}.age_s"] = f"{a:.3f}"
+            values[f"{n}.present"] = str(f)
+            values[f"{n}.encode_ms"] = f"{c.encode_ms:.2f}" if c else "nan"
+        missing = [n for n, f in zip(self.pipe.names, fresh) if not f]
+        level = DiagnosticStatus.OK if not missing else DiagnosticStatus.WARN
+        return [DiagnosticStatus(level=level, name="perception: pipeline", hardware_id="perception",
+                                 message="all modalities fresh" if not missing
+                                 else f"absent: {', '.join(missing)}",
+                                 values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])]
+
+
+def main(args=None) -> int:
+    return spin_node(PerceptionNode, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""teleop: the operator's voice (/audio), typed commands (/omni/command_text) and clicked 3-D
+points (/clicked_point) -> TeleopCommand on /omni/teleop.
+
+Voice: voice-activity detection cuts utterances out of the microphone stream; pocketsphinx
+decodes each against a grammar generated from the command vocabulary (``omni_ros.core.commands``)
+and a rejection gate drops out-of-grammar speech (counted on /diagnostics as
+``speech: rejected``); the words are parsed into intent + target. A point clicked up to
+``point_window_s`` before the end of the utterance (or typed text) goes with it; a command that
+points ("put it here") but has no point yet waits up to ``point_wait_s`` for one. "stop" is
+published at once (fast path). Times are the node's clock (sim time under /clock).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+from geometry_msgs.msg import PointStamped
+from omni_ros_msgs.msg import AudioChunk, TeleopCommand
+from rclpy.node import Node
+from std_msgs.msg import String
+
+from .. import conversions as cv
+from ..conversions.errors import require
+from ..core.commands import parse_command
+from ..core.config import param
+from ..core.speech import CommandRecognizer, VoiceActivityDetector
+from ..core.types import OperatorCommand
+from ..streams import BASE_FRAME
+from .common import RELIABLE_QOS, GuardedInputs, qos_for, spin_node
+from .params import declare_config
+
+
+@dataclass
+class TeleopConfig:
+    frame_id: str = param(BASE_FRAME, "frame clicked points must be in (no tf here)")
+    point_window_s: float = param(6.0, "a point clicked this long before a command goes with it [s]",
+                                  min=0.0, max=120.0)
+    point_wait_s: float = param(3.0, "a pointing command waits this long for a click [s]",
+                                min=0.0, max=60.0)
+    sample_rate: int = param(16000, "recogniser sample rate [Hz] (audio is resampled to it)",
+                             choices=(8000, 16000))
+    vad_hangover_s: float = param(0.2, "silence that ends an utterance [s]", min=0.05, max=2.0)
+    qos: str = param("sensor_data", "QoS of the /audio subscription", choices=("sensor_data", "reliable"))
+
+
+def _decode_point(msg: PointStamped):
+    p = np.array([msg.point.x, msg.point.y, msg.point.z], float)
+    require(bool(np.all(np.isfinite(p))), "point", "contains NaN or inf")
+    return p
+
+
+def _decode_text(msg: String) -> str:
+    text = msg.data.strip()
+    require(0 < len(text) <= 500, "data", f"must be 1-500 characters, got {len(text)}")
+    return text
+
+
+class TeleopNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("teleop", **kwargs)
+        self.cfg = cfg = declare_config(self, TeleopConfig)
+        self.vad = VoiceActivityDetector(sample_rate=cfg.sample_rate, hangover_s=cfg.vad_hangover_s)
+        self.recognizer = CommandRecognizer(sample_rate=cfg.sample_rate)
+        self.pub = self.create_publisher(TeleopCommand, "/omni/teleop", RELIABLE_QOS)
+        self.guard = GuardedInputs(self)
+        self.guard.subscribe("audio", AudioChunk, "/audio",
+                             lambda m: (cv.audio_chunk_to_numpy(m, as_float=True)[:, 0], m.sample_rate),
+                             self._on_audio, qos_for(cfg.qos))
+        self.guard.subscribe("command_text", String, "/omni/command_text", _decode_text,
+                             self._on_text, RELIABLE_QOS)
+        self.guard.subscribe("clicked_point", PointStamped, "/clicked_point", _decode_point,
+                             self._on_point, RELIABLE_QOS)
+        self.points: list[tuple[int, np.ndarray]] = []   # (receive time, point)
+        self.waiting: tuple[OperatorCommand, int] | None = None   # command awaiting a point
+        self.create_timer(0.05, self._check_waiting)
+
+    def _now(self) -> int:
+        return self.get_clock().now().nanoseconds
+
+    # --- inputs ---------------------------------------------------------------------------------
+    def _on_point(self, key, point, msg) -> None:
+        if msg.header.frame_id not in ("", self.cfg.frame_id):
+            self.guard.health.reject(key, self._now(), "header.frame_id",
+                                     f"point in {msg.header.frame_id!r}, expected {self.cfg.frame_id!r}")
+            self.get_logger().warning(f"ignoring a point in frame {msg.header.frame_id!r}: "
+                                      f"click in {self.cfg.frame_id!r}")
+            return
+        self.points.append((self._now(), point))
+        self.points = self.points[-10:]
+        self._check_waiting()
+
+    def _on_audio(self, key, value, msg) -> None:
+        samples, rate = value
+        if rate != self.cfg.sample_rate:
+            from scipy.signal import resample_poly
+            g = np.gcd(int(rate), self.cfg.sample_rate)
+            samples = resample_poly(samples, self.cfg.sample_rate // g, int(rate) // g)
+        for utt in self.vad.push(samples, cv.stamp_to_ns(msg.header.stamp)):
+            rec = self.recognizer.recognize(utt.samples)
+            if not rec.accepted:
+                self.guard.health.reject("speech", self._now(), "out_of_grammar", rec.reason)
+                self.get_logger().info(f"speech rejected ({rec.reason}): {rec.text!r}")
+                continue
+            self.guard.health.accept("speech", self._now())
+            self.get_logger().info(f"heard {rec.text!r} (confidence {rec.confidence:.2f}, "
+                                   f"{rec.decode_ms:.0f} ms)")
+            self._command(rec.text, "voice", rec.confidence, utt.end_ns)
+
+    def _on_text(self, key, text, msg) -> None:
+        self._command(text, "text", 1.0, self._now())
+
+    # --- commands -------------------------------------------------------------------------------
+    def _command(self, text: str, source: str, confidence: float, stamp_ns: int) -> None:
+        parsed = parse_command(text)
+        if parsed is None:
+            self.guard.health.reject(f"{source}_command", self._now(), "not_a_command",
+                                     f"{text!r} is not a command")
+            self.get_logger().warning(f"not a command: {text!r}")
+            return
+        cmd = OperatorCommand(stamp_ns=stamp_ns, source=source, raw_text=text, intent=parsed.intent,
+                              target_description=parsed.target_description,
+                              confidence=float(confidence) * parsed.confidence)
+        if parsed.intent in ("stop", "home"):
+            self.waiting = None
+            self._publish(cmd)  # fast path: no point needed, nothing to wait for
+            return
+        point = self._recent_point()
+        if point is not None:
+            cmd.point, cmd.point_frame = point, self.cfg.frame_id
+            self._publish(cmd)
+        elif parsed.deictic or parsed.intent in ("place", "move"):
+            self.waiting = (cmd, self._now())
+            self.get_logger().info(f"'{text}': waiting up to {self.cfg.point_wait_s} s for a clicked point")
+        else:
+            self._publish(cmd)
+
+    def _recent_point(self) -> np.ndarray | None:
+        now = self._now()
+        fresh = [p for t, p in self.points if (now - t) / 1e9 <= self.cfg.point_window_s]
+        self.points = []  # a point serves one command
+        return fresh[-1] if fresh else None
+
+    def _check_waiting(self) -> None:
+        if self.waiting is None:
+            return
+        cmd, since = self.waiting
+        point = self._recent_point() if self.points else None
+        if point is not None:
+            cmd.point, cmd.point_frame = point, self.cfg.frame_id
+            self.waiting = None
+            self._publish(cmd)
+        elif (self._now() - since) / 1e9 > self.cfg.point_wait_s:
+            self.waiting = None
+            self.guard.health.reject(f"{cmd.source}_command", self._now(), "no_point",
+                                     f"'{cmd.raw_text}' needs a clicked point")
+            self.get_logger().warning(f"'{cmd.raw_text}': no point clicked within "
+                                      f"{self.cfg.point_wait_s} s; dropped")
+
+    def _publish(self, cmd: OperatorCommand) -> None:
+        self.pub.publish(cv.command_to_msg(cmd))
+        where = f" at {np.round(cmd.point, 3).tolist()}" if cmd.point is not None else ""
+        self.get_logger().info(f"command: {cmd.intent} '{cmd.target_description}'{where} "
+                               f"({cmd.source}: {cmd.raw_text!r})")
+
+
+def main(args=None) -> int:
+    return spin_node(TeleopNode, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

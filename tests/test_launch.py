@@ -1,0 +1,325 @@
+"""One node graph, started two ways: launch/*.launch.py (ROS 2 installs) and ``omni-ros up``
+(omni_ros.launcher, pip installs) name the same nodes and parameter files; the launcher starts,
+supervises and stops real processes."""
+
+import ast
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import yaml
+
+from omni_ros.launcher import (CLEAN_STOP_CODES, GRAPH, Graph, LaunchError, NodeSpec,
+                               config_dirs, format_param, graph, load_user_params)
+
+from _util import ROOT, run_py
+
+LAUNCH_FILES = {False: ROOT / "launch" / "omni_ros.launch.py",
+                True: ROOT / "launch" / "sim_demo.launch.py"}
+
+
+# -- the launch files agree with the launcher's graph table ---------------------------------
+
+
+def setup_nodes() -> dict[str, str]:
+    """setup.py's NODES table: executable name -> module."""
+    text = (ROOT / "setup.py").read_text()
+    return ast.literal_eval(re.search(r"NODES = (\{.*?\n\})", text, re.S).group(1))
+
+
+def _terms(expr: ast.expr) -> list[ast.expr]:
+    """``a + b + c`` -> [a, b, c]; anything else -> [expr]."""
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
+        return _terms(expr.left) + _terms(expr.right)
+    return [expr]
+
+
+def _expand(expr: ast.AST, assigns: dict[str, ast.expr], seen=()) -> list[ast.AST]:
+    """Every AST node of ``expr``, following local names to what they were assigned."""
+    out = []
+    for n in ast.walk(expr):
+        out.append(n)
+        if isinstance(n, ast.Name) and n.id in assigns and n.id not in seen:
+            out += _expand(assigns[n.id], assigns, seen + (n.id,))
+    return out
+
+
+def _kind(term: ast.expr, assigns) -> str:
+    """What one term of a Node's ``parameters`` is: the node's default file, the user's file
+    (the params_file launch argument) or the use_sim_time dict."""
+    nodes = _expand(term, assigns)
+    yamls = [n.value for n in nodes if isinstance(n, ast.Constant)
+             and isinstance(n.value, str) and n.value.endswith(".yaml")]
+    if yamls:
+        return f"default:{yamls[0]}"
+    if any(isinstance(n, ast.Call) and getattr(n.func, "id", "") == "LaunchConfiguration"
+           and n.args and getattr(n.args[0], "value", None) == "params_file" for n in nodes):
+        return "user"
+    for n in nodes:
+        if isinstance(n, ast.Dict):
+            d = {getattr(k, "value", None): getattr(v, "value", None)
+                 for k, v in zip(n.keys, n.values)}
+            if d == {"use_sim_time": True}:
+                return "use_sim_time"
+    return ast.unparse(term)
+
+
+def launch_nodes(path) -> dict[str, dict]:
+    """Every ``Node(...)`` of a launch file: name -> executable, package and its parameter
+    sources in order."""
+    tree = ast.parse(path.read_text())
+    assigns = {t.id: n.value for n in ast.walk(tree) if isinstance(n, ast.Assign)
+               for t in n.targets if isinstance(t, ast.Name)}
+    found = {}
+    for call in ast.walk(tree):
+        if isinstance(call, ast.Call) and getattr(call.func, "id", "") == "Node":
+            kw = {k.arg: k.value for k in call.keywords}
+            name = kw["name"].value
+            assert name not in found, f"{path.name}: node {name} twice"
+            found[name] = {"executable": kw["executable"].value, "package": kw["package"].value,
+                           "parameters": [_kind(t, assigns) for t in _terms(kw["parameters"])]}
+    return found
+
+
+@pytest.mark.parametrize("sim", [False, True], ids=["omni_ros.launch.py", "sim_demo.launch.py"])
+def test_launch_file_starts_the_graph_of_omni_ros_up(sim):
+    nodes = launch_nodes(LAUNCH_FILES[sim])
+    specs = graph(sim=sim)
+    assert sorted(nodes) == sorted(s.name for s in specs)
+    for spec in specs:
+        node = nodes[spec.name]
+        assert node["package"] == "omni_ros"
+        assert node["executable"] == spec.executable
+        # the same order as omni-ros up: package defaults, user file, then sim time
+        assert node["parameters"] == [f"default:{spec.params_file}", "user"] + (
+            ["use_sim_time"] if sim else []), spec.name
+    text = LAUNCH_FILES[sim].read_text()
+    assert re.search(r'DeclareLaunchArgument\(\s*"params_file"', text)
+    imported = {a.name for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Import)
+                for a in n.names} | {n.module for n in ast.walk(ast.parse(text))
+                                     if isinstance(n, ast.ImportFrom)}
+    assert not [m for m in imported if m.split(".")[0].startswith("omni_ros")], imported
+
+
+def test_graph_table():
+    assert [s.name for s in graph(sim=False)] == ["perception", "teleop", "action"]
+    assert sorted(s.name for s in graph(sim=True)) == ["action", "perception", "sim_bridge",
+                                                       "teleop"]
+    for spec in GRAPH:
+        assert spec.name == spec.executable and spec.module == f"omni_ros.nodes.{spec.name}"
+        assert spec.params_file == f"{spec.name}.yaml"
+
+
+def test_every_graph_node_is_a_console_script():
+    """setup.py's NODES lists every node of the graph with the module the launcher runs."""
+    nodes = setup_nodes()
+    for spec in graph(sim=True):
+        assert nodes.get(spec.executable) == spec.module, f"{spec.executable} not in setup.py NODES"
+
+
+def test_every_graph_node_has_its_parameter_file():
+    for spec in graph(sim=True):
+        path = ROOT / "config" / spec.params_file
+        assert path.is_file(), f"config/{spec.params_file} is missing"
+        assert list(yaml.safe_load(path.read_text())) == [f"/{spec.name}"], path.name
+
+
+# -- command lines, parameter files, config resolution (no processes) ------------------------
+
+
+def test_command_line_of_a_node_from_any_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # config files come from the package, never the cwd
+    (tmp_path / "mine.yaml").write_text("/sim_bridge:\n  ros__parameters:\n    seed: 7\n")
+    bridge = [s for s in graph(sim=True) if s.name == "sim_bridge"]
+    g = Graph(bridge, params_file="mine.yaml", sim_time=True,
+              overrides={"sim_bridge": {"seed": 3, "real_time_factor": 0.0}})
+    assert g.command("sim_bridge") == [
+        sys.executable, "-m", "omni_ros.nodes.sim_bridge", "--ros-args",
+        "-r", "__node:=sim_bridge",
+        "--params-file", str(ROOT / "config" / "sim_bridge.yaml"),
+        "--params-file", str(tmp_path / "mine.yaml"),
+        "-p", "use_sim_time:=true", "-p", "seed:=3", "-p", "real_time_factor:=0.0"]
+    plain = Graph(bridge).command("sim_bridge")
+    assert plain[-2:] == ["--params-file", str(ROOT / "config" / "sim_bridge.yaml")]
+    assert config_dirs()[0] == ROOT / "config"
+
+
+def test_parameter_values_are_formatted_as_rcl_reads_them():
+    assert format_param(True) == "true" and format_param(False) == "false"
+    assert format_param(3) == "3" and format_param(0.5) == "0.5" and format_param(1e-5) == "1e-05"
+    assert format_param([0.6, -0.2]) == "[0.6, -0.2]"
+    assert format_param("red cube") == "red cube"
+    assert format_param("true") == '"true"' and format_param("12") == '"12"'
+    assert format_param("") == '""'
+
+
+BAD_PARAMS = {
+    "missing": (None, "does not exist"),
+    "not yaml": ("/perception: [unclosed\n", "not valid YAML"),
+    "empty": ("", "must map node names"),
+    "a list": ("- 1\n- 2\n", "must map node names"),
+    "unknown node": ("/percepton:\n  ros__parameters: {rate_hz: 5}\n",
+                     "'/percepton' names no node of this graph; expected one of /perception, "
+                     "/teleop, /action, /sim_bridge or /**"),
+    "no ros__parameters": ("/teleop:\n  rate_hz: 5\n", "ros__parameters"),
+    "parameters not a mapping": ("/teleop:\n  ros__parameters: [1]\n", "must be a mapping"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_PARAMS))
+def test_a_bad_params_file_is_refused_before_anything_starts(case, tmp_path):
+    text, message = BAD_PARAMS[case]
+    path = tmp_path / "params.yaml"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(LaunchError, match=re.escape(message)):
+        Graph(graph(sim=False), params_file=path)
+
+
+def test_a_good_params_file_is_accepted(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("/**:\n  ros__parameters: {qos: reliable}\n"
+                    "/perception:\n  ros__parameters: {rate_hz: 5.0}\n"
+                    "/sim_bridge:\n  ros__parameters: {seed: 4}\n")
+    names = [s.name for s in graph(sim=True)]
+    assert load_user_params(path, names) == (path.resolve(), [])
+    # one file for both ways: without --sim the bridge's section is allowed and reported unused
+    names = [s.name for s in graph(sim=False)]
+    assert load_user_params(path, names, ["sim_bridge"]) == (path.resolve(), ["/sim_bridge"])
+    monitor = NodeSpec("sensor_monitor", "sensor_monitor", "omni_ros.nodes.sensor_monitor",
+                       "sensor_monitor.yaml")
+    assert Graph([monitor], params_file=path).unused_sections == ["/perception", "/sim_bridge"]
+    with pytest.raises(LaunchError, match="overrides for"):
+        Graph(graph(sim=False), overrides={"sim_bridge": {"seed": 1}})
+
+
+def test_up_help_and_a_bad_params_file_through_the_cli(tmp_path):
+    out = run_py("-m", "omni_ros.cli", "up", "--help", timeout=60)
+    assert out.returncode == 0, out.stderr
+    for flag in ("--sim", "--params", "--seed", "--real-time-factor"):
+        assert flag in out.stdout
+    out = run_py("-m", "omni_ros.cli", "up", "--params", str(tmp_path / "nope.yaml"), timeout=60)
+    assert out.returncode == 2
+    assert "omni-ros up: error: --params:" in out.stderr and "does not exist" in out.stderr
+    assert "started" not in out.stdout
+    out = run_py("-m", "omni_ros.cli", "up", "--seed", "3", timeout=60)
+    assert out.returncode == 2 and "add --sim" in out.stderr
+
+
+# -- real processes -------------------------------------------------------------------------
+# Generic specs of existing nodes, so this runs whatever the graph's nodes are.
+
+MONITOR = NodeSpec("sensor_monitor", "sensor_monitor", "omni_ros.nodes.sensor_monitor",
+                   "sensor_monitor.yaml")
+TALKER = NodeSpec("demo_talker", "demo_talker", "omni_ros.nodes.demo_talker", None)
+QUIET = {"sensor_monitor": {"report_period_s": 0.3},       # logs a table: "it is spinning"
+         "demo_talker": {"duration_s": 0.0, "rate_scale": 0.05}}
+
+
+def wait_for(g: Graph, name: str, text: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(text in line for line in g.lines(name)):
+        codes = g.poll()
+        assert codes.get(name) is None, f"{name} exited with {codes[name]}: {g.lines()}"
+        assert time.monotonic() < deadline, f"no {text!r} from {name}: {g.lines()}"
+        time.sleep(0.05)
+
+
+@pytest.mark.ros
+def test_sigint_stops_every_node_cleanly_and_output_is_prefixed():
+    out = io.StringIO()
+    with Graph([MONITOR, TALKER], overrides=QUIET, capture=True, out=out) as g:
+        g.start()
+        assert g.poll() == {"sensor_monitor": None, "demo_talker": None}
+        wait_for(g, "demo_talker", "publishing after")
+        wait_for(g, "sensor_monitor", "/camera/color/image_raw")
+        assert g.stop(timeout=15) == {"sensor_monitor": 0, "demo_talker": 0}
+    text = out.getvalue()
+    assert "[launcher] started sensor_monitor (pid " in text
+    assert "[demo_talker] [INFO]" in text and "[sensor_monitor] topic " in text
+    assert all(line.startswith("[") for line in text.splitlines())
+
+
+@pytest.mark.ros
+def test_ctrl_c_on_run_until_exit_returns_0_after_a_clean_shutdown():
+    script = ("import sys\n"
+              "from omni_ros.launcher import Graph, NodeSpec\n"
+              f"specs = [{MONITOR!r}, {TALKER!r}]\n"
+              f"sys.exit(Graph(specs, overrides={QUIET!r}, tag='up').run_until_exit())\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")))
+    reader.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not (any("[demo_talker]" in ln and "publishing after" in ln for ln in lines)
+                   and any(ln.startswith("[sensor_monitor] /camera") for ln in lines)):
+            assert proc.poll() is None and time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)  # the terminal's Ctrl-C reaches the launcher only
+        assert proc.wait(timeout=30) == 0, "".join(lines)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        reader.join(timeout=10)
+    text = "".join(lines)
+    assert "[up] interrupted; stopping the graph" in text and "[up] all nodes stopped" in text
+    assert "[sensor_monitor] topic " in text  # its exit report: it shut down, was not killed
+
+
+@pytest.mark.ros
+def test_a_node_failing_stops_the_graph_with_its_exit_code():
+    overrides = {**QUIET, "sensor_monitor": {"qos": "bogus"}}  # exit code 2: bad parameters
+    g = Graph([TALKER, MONITOR], overrides=overrides, capture=True, out=io.StringIO())
+    t0 = time.monotonic()
+    assert g.run_until_exit(stop_timeout=15) == 2
+    assert time.monotonic() - t0 < 30
+    codes = g.poll()
+    assert codes["sensor_monitor"] == 2 and codes["demo_talker"] in CLEAN_STOP_CODES
+    assert any("invalid parameters" in ln and "qos" in ln for ln in g.lines("sensor_monitor"))
+    assert ("sensor_monitor exited with code 2 (invalid parameters, see its output above); "
+            "stopping the graph") in g.lines("launcher")
+
+
+@pytest.mark.ros
+def test_a_node_finishing_by_itself_stops_the_graph_with_0():
+    overrides = {"sensor_monitor": {}, "demo_talker": {"duration_s": 0.5, "rate_scale": 0.05}}
+    g = Graph([MONITOR, TALKER], overrides=overrides, capture=True, out=io.StringIO())
+    assert g.run_until_exit(stop_timeout=15) == 0, g.lines()
+    assert g.poll() == {"sensor_monitor": 0, "demo_talker": 0}
+    assert "demo_talker finished (exit code 0); stopping the graph" in g.lines("launcher")
+
+
+STUBBORN = """
+import signal, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+if "__node:=deaf" in sys.argv:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_nodes_that_ignore_sigint_are_terminated_then_killed(tmp_path):
+    (tmp_path / "stubborn_node.py").write_text(STUBBORN)
+    specs = [NodeSpec("stubborn", "stubborn", "stubborn_node", None),
+             NodeSpec("deaf", "deaf", "stubborn_node", None)]
+    g = Graph(specs, capture=True, out=io.StringIO(), env={"PYTHONPATH": str(tmp_path)})
+    g.start()
+    for name in ("stubborn", "deaf"):
+        wait_for(g, name, "ready", timeout=20)
+    t0 = time.monotonic()
+    assert g.stop(timeout=0.3, term_timeout=0.3) == {"stubborn": -signal.SIGTERM,
+                                                     "deaf": -signal.SIGKILL}
+    assert time.monotonic() - t0 < 5
+    said = g.lines("launcher")
+    assert "still running 0.3 s after SIGINT: stubborn, deaf; SIGTERM" in said
+    assert "killing deaf" in said
+    assert not os.path.exists(f"/proc/{g.procs['deaf'].pid}")
