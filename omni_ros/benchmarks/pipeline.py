@@ -25,13 +25,11 @@ Latency (both are receive time in this process - the rmw reception stamp - minus
   * camera frame: each camera frame's stamp -> the first scene that used that frame. It follows
     the heaviest, slowest modality through encoding and, in async mode, the wait for the next
     fusion tick (up to 1/fuse_rate), so it is higher and shows what the camera adds.
-The used input stamps come from the scene's ``ages``: input stamp = fusion time - age. The node
-stamps header.stamp at *publish*, after fusing (and in sync mode after encoding the whole set),
-while ``ages`` are taken at *fusion* (sync: at the callback, before encoding), so
-``header.stamp - ages[i]`` overshoots the input stamp by that processing time ``delta``. Since
-this process knows every camera stamp it published, ``delta`` is recovered per scene from the
-camera age (the published frame just before ``header.stamp - ages[camera]``) and removed; the
-uncorrected figures are kept as ``*_as_reported`` and ``delta`` itself is reported.
+The used input stamps come from the scene's ``ages``: input stamp = header.stamp - age (the
+node stamps at publish and moves the ages with it). As a check, this process - which knows
+every camera stamp it published - recovers per scene the offset ``delta`` between
+``header.stamp - ages[camera]`` and the true frame stamp and removes it; it is ~0 unless the
+node's stamping is wrong (figures before the correction are kept as ``*_as_reported``).
 """
 
 from __future__ import annotations
@@ -521,7 +519,7 @@ def markdown(r: dict) -> str:
     m = r["modes"]
     rec = r["recording"]
     lines = [
-        "## Perception pipeline over ROS 2: async (latent cache + 30 Hz timer) vs sync "
+        "## Perception pipeline over ROS 2: async (latent cache, fusion at 30 Hz) vs sync "
         "(ApproximateTime)", "",
         f"A {rec['sim_s']:.0f} s sim recording (seed {r['seed']}, scripted pick-and-place: "
         f"{rec['contact_changes']} contact and {rec['grasp_changes']} grasp changes; "

@@ -79,66 +79,80 @@ def _trial(rec: CommandRecognizer, speech: np.ndarray, snr_db, rng) -> dict:
             "utterance_s": [len(u.samples) / SAMPLE_RATE for u, _, _ in utts]}
 
 
-def run(voices: tuple[str, ...] | None = None, snrs_db=SNRS_DB, seed: int = 0) -> dict:
-    """Accuracy, false accepts, decode time and VAD timing per voice preset x SNR."""
+def _median(values, absolute: bool = False) -> float:
+    v = np.abs(values) if absolute else np.asarray(values)
+    return float(np.median(v)) if len(v) else float("nan")
+
+
+def _cell(rec: CommandRecognizer, commands: list, oog: list, snr_db, rng) -> tuple[dict, list]:
+    """One voice x SNR cell over (text, speech) pairs: its statistics, and (kind, reference,
+    [(key, gap, coverage)]) per stream for the threshold sweep."""
+    right = raw_right = false_acc = raw_false = 0
+    decode_ms, rtf, latency, start_err, end_err, errors, sweep = [], [], [], [], [], [], []
+    for kind, table in (("command", commands), ("oog", oog)):
+        for text, speech in table:
+            t = _trial(rec, speech, snr_db, rng)
+            recs, ref = t["recognitions"], _key(text)
+            decode_ms += [r.decode_ms for r in recs]
+            rtf += [r.decode_ms / 1e3 / d for r, d in zip(recs, t["utterance_s"])]
+            sweep.append((kind, ref, [(_key(r.text), r.gap, r.coverage) for r in recs]))
+            accepted = [_key(r.text) for r in recs if r.accepted]
+            ungated = [k for k in (_key(r.text) for r in recs) if k is not None]
+            if kind == "oog":
+                false_acc += bool(accepted)
+                raw_false += bool(ungated)
+                continue
+            latency += t["end_latency_s"]
+            start_err += t["start_error_s"]
+            end_err += t["end_error_s"]
+            right += accepted == [ref]
+            raw_right += ungated == [ref]
+            if accepted != [ref]:
+                errors.append(f"{text!r} -> " + (" | ".join(
+                    repr(r.text) + ("" if r.accepted else f" (rejected: {r.reason})") for r in recs)
+                    or "no utterance"))
+    n_cmd, n_oog = len(commands), len(oog)
+    return {"snr_db": snr_db, "commands": n_cmd, "out_of_grammar": n_oog,
+            "accuracy": right / n_cmd, "accuracy_without_gate": raw_right / n_cmd,
+            "false_accept_rate": false_acc / n_oog, "false_accept_rate_without_gate": raw_false / n_oog,
+            "decode_ms_median": _median(decode_ms), "real_time_factor_median": _median(rtf),
+            "vad_end_latency_s_median": _median(latency),
+            "vad_end_latency_s_max": float(np.max(latency)) if latency else float("nan"),
+            "vad_start_error_s_median": _median(start_err, absolute=True),
+            "vad_end_error_s_median": _median(end_err, absolute=True), "errors": errors}, sweep
+
+
+def run(voices: tuple[str, ...] | None = None, snrs_db=SNRS_DB, repeats: int = 2,
+        seed: int = 0) -> dict:
+    """Accuracy, false accepts, decode time and VAD timing per voice preset x SNR; every
+    sentence ``repeats`` times per cell (synthesised anew: espeak-ng varies a little from call
+    to call; and with fresh noise)."""
     presets = [voice_preset(v) for v in voices] if voices else list(VOICES)
     rec = CommandRecognizer()
     rng = np.random.default_rng(seed)
-    cells, sweep_raw = [], []
+    cells, sweep = [], []
     for preset in presets:
-        cmd_audio = {t: preset.synthesize(t) for t in COMMANDS}
-        oog_audio = {t: preset.synthesize(t) for t in OUT_OF_GRAMMAR}
+        commands = [(t, preset.synthesize(t)) for _ in range(repeats) for t in COMMANDS]
+        oog = [(t, preset.synthesize(t)) for _ in range(repeats) for t in OUT_OF_GRAMMAR]
         for snr in snrs_db:
-            right = raw_right = false_acc = raw_false = 0
-            decode_ms, rtf, latency, start_err, end_err, errors = [], [], [], [], [], []
-            for kind, table in (("command", cmd_audio), ("oog", oog_audio)):
-                for text, speech in table.items():
-                    t = _trial(rec, speech, snr, rng)
-                    recs = t["recognitions"]
-                    decode_ms += [r.decode_ms for r in recs]
-                    rtf += [r.decode_ms / 1e3 / d for r, d in zip(recs, t["utterance_s"])]
-                    sweep_raw.append((kind, _key(text), [(_key(r.text), r.gap) for r in recs]))
-                    accepted = [_key(r.text) for r in recs if r.accepted]
-                    raw = [_key(r.text) for r in recs if r.text]  # no gate
-                    if kind == "command":
-                        latency += t["end_latency_s"]
-                        start_err += t["start_error_s"]
-                        end_err += t["end_error_s"]
-                        ok = accepted == [_key(text)]
-                        right += ok
-                        raw_right += _key(text) in raw
-                        if not ok:
-                            errors.append(f"{text!r} -> " + (" | ".join(
-                                f"{r.text!r}{'' if r.accepted else ' (rejected: ' + r.reason + ')'}"
-                                for r in recs) or "no utterance"))
-                    else:
-                        false_acc += bool(accepted)
-                        raw_false += any(k is not None for k in raw)
-            n_cmd, n_oog = len(COMMANDS), len(OUT_OF_GRAMMAR)
-            cells.append({
-                "voice": preset.name, "espeak_voice": preset.voice, "rate_wpm": preset.rate_wpm,
-                "snr_db": snr, "commands": n_cmd, "accuracy": right / n_cmd,
-                "accuracy_without_gate": raw_right / n_cmd, "out_of_grammar": n_oog,
-                "false_accept_rate": false_acc / n_oog, "false_accept_rate_without_gate": raw_false / n_oog,
-                "decode_ms_median": float(np.median(decode_ms)) if decode_ms else float("nan"),
-                "real_time_factor_median": float(np.median(rtf)) if rtf else float("nan"),
-                "vad_end_latency_s_median": float(np.median(latency)) if latency else float("nan"),
-                "vad_end_latency_s_max": float(np.max(latency)) if latency else float("nan"),
-                "vad_start_error_s_median": float(np.median(np.abs(start_err))) if start_err else float("nan"),
-                "vad_end_error_s_median": float(np.median(np.abs(end_err))) if end_err else float("nan"),
-                "errors": errors})
-    return {"voices": [p._asdict() for p in presets], "snrs_db": list(snrs_db),
-            "gap_threshold": rec.gap_threshold, "cells": cells, "gap_sweep": _sweep(sweep_raw)}
+            cell, rows = _cell(rec, commands, oog, snr, rng)
+            cells.append({"voice": preset.name, "espeak_voice": preset.voice,
+                          "rate_wpm": preset.rate_wpm, **cell})
+            sweep += rows
+    return {"voices": [p._asdict() for p in presets], "snrs_db": list(snrs_db), "repeats": repeats,
+            "gap_threshold": rec.gap_threshold, "min_coverage": rec.min_coverage,
+            "denoise_below_db": rec.denoise_below_db, "cells": cells, "gap_sweep": _sweep(rec, sweep)}
 
 
-def _sweep(raw: list) -> list[dict]:
-    """Accuracy and false-accept rate over all cells if the gate's threshold were each of
-    GAP_SWEEP (from the recorded score gaps; the threshold is chosen from this table)."""
+def _sweep(rec: CommandRecognizer, raw: list) -> list[dict]:
+    """Accuracy and false-accept rate over all cells if the gate's gap threshold were each of
+    GAP_SWEEP (the same recordings re-gated; the threshold is chosen from this table)."""
     rows = []
     for thr in GAP_SWEEP:
         right = n_cmd = fa = n_oog = 0
         for kind, ref, recs in raw:
-            acc = [k for k, gap in recs if k is not None and np.isfinite(gap) and gap <= thr]
+            acc = [k for k, gap, cov in recs
+                   if k is not None and np.isfinite(gap) and not rec.gate(k[0], gap, cov, thr)[1]]
             if kind == "command":
                 n_cmd += 1
                 right += acc == [ref]
@@ -152,27 +166,37 @@ def _sweep(raw: list) -> list[dict]:
 
 def markdown(r: dict) -> str:
     snr = lambda s: "clean" if s is None else f"{s:g} dB"  # noqa: E731
+    c0 = r["cells"][0]
     lines = ["## Speech (VAD -> pocketsphinx grammar -> rejection gate -> parser)", "",
              "Synthetic espeak-ng voices over the sim microphone's background noise "
              f"(std {BACKGROUND_STD} full scale) plus white noise at the SNR shown; "
-             f"{r['cells'][0]['commands']} commands and {r['cells'][0]['out_of_grammar']} "
-             "out-of-grammar sentences per cell. Synthetic voices are not people: read the cells, "
-             "not an average.", "",
+             f"{c0['commands']} command and {c0['out_of_grammar']} out-of-grammar utterances per "
+             f"cell ({len(COMMANDS)} and {len(OUT_OF_GRAMMAR)} sentences, {r['repeats']} takes each), "
+             "each streamed through the VAD in 20 ms chunks. Synthetic voices are not people: "
+             "read the cells, not an average.", "",
              "| voice | SNR | command accuracy | without gate | false accepts | without gate "
-             "| decode ms (median) | decode / utterance duration | VAD end latency s (median / max) |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| decode ms (median) | decode / utterance duration |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     for c in r["cells"]:
         lines.append(f"| {c['voice']} ({c['espeak_voice']}, {c['rate_wpm']} wpm) | {snr(c['snr_db'])} "
                      f"| {c['accuracy']:.0%} | {c['accuracy_without_gate']:.0%} "
                      f"| {c['false_accept_rate']:.0%} | {c['false_accept_rate_without_gate']:.0%} "
-                     f"| {c['decode_ms_median']:.0f} | {c['real_time_factor_median']:.3f} "
-                     f"| {c['vad_end_latency_s_median']:.2f} / {c['vad_end_latency_s_max']:.2f} |")
+                     f"| {c['decode_ms_median']:.0f} | {c['real_time_factor_median']:.3f} |")
     lines += ["", f"Rejection gate: score gap per speech frame (phone loop minus forced alignment) "
-              f"<= {r['gap_threshold']:g}. The same recordings at other thresholds (all cells):", "",
+              f"<= {r['gap_threshold']:g} and the command's words spanning >= {r['min_coverage']:.0%} "
+              f"of the speech (stop: twice the gap, any span); audio under an estimated "
+              f"{r['denoise_below_db']:g} dB SNR is denoised first. The same recordings re-gated at "
+              "other gap thresholds (all cells):", "",
               "| gap threshold | command accuracy | false accepts |", "|---:|---:|---:|"]
     for s in r["gap_sweep"]:
         lines.append(f"| {s['gap_threshold']:g} | {s['accuracy']:.0%} | {s['false_accept_rate']:.0%} |")
-    lines += ["", "VAD end latency = time the utterance is handed to the recogniser minus the end of "
-              "the synthesised speech (the hangover is 0.2 s); add the decode time for the "
-              "latency of a spoken \"stop\"."]
+    lines += ["", "VAD on the command streams: |start error| and |end error| against the synthesised "
+              "speech, and end latency = time the utterance reaches the recogniser minus the end of "
+              "the speech (hangover 0.2 s). A spoken \"stop\" takes this plus its decode time.", "",
+              "| voice | SNR | start error s (median) | end error s (median) | end latency s (median / max) |",
+              "|---|---|---:|---:|---:|"]
+    for c in r["cells"]:
+        lines.append(f"| {c['voice']} | {snr(c['snr_db'])} | {c['vad_start_error_s_median']:.3f} "
+                     f"| {c['vad_end_error_s_median']:.3f} "
+                     f"| {c['vad_end_latency_s_median']:.2f} / {c['vad_end_latency_s_max']:.2f} |")
     return "\n".join(lines) + "\n"

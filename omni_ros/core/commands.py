@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .model import COLOURS, SHAPES
+from .labels import COLOURS, SHAPES
 from .types import INTENTS
 
 # Spoken / typed names of each canonical shape (the canonical name first).

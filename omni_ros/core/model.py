@@ -14,13 +14,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .heads import HeldHead, ObjectHead, StateHead
+from .labels import COLOURS, MATERIALS, SHAPES  # noqa: F401  (re-exported)
 from .model_config import ModelConfig
 from .modalities import load_all
 from .router import ROUTERS
 
-SHAPES = ("cube", "cylinder", "sphere")
-COLOURS = ("red", "green", "blue", "yellow", "purple", "orange")
-MATERIALS = ("wood", "plastic", "metal", "rubber")
 
 
 def object_class(shape: int, colour: int) -> int:

@@ -6,7 +6,10 @@ results per voice preset.
     audio = VOICES[1].synthesize("stop")                # a named preset (VOICES: all of them)
 
 espeak-ng keeps global state, so the library is initialised once per process and every call
-holds a lock; calling from several threads is safe (they take turns).
+holds a lock; calling from several threads is safe (they take turns). Its noise generator is
+reseeded per call, but output is still not bit-exact from call to call: the synthesiser carries
+pitch-flutter state over, which re-initialising does not reset (lengths vary by up to ~2 %). The
+same sequence of calls in a fresh process gives the same samples.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ class _Espeak:
         lib = self.lib
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         lib.espeak_SetSynthCallback.argtypes = [_CALLBACK]
+        self.reseed = getattr(lib, "espeak_ng_SetRandSeed", None)  # not in every build
+        if self.reseed is not None:
+            self.reseed.argtypes = [ctypes.c_long]
         lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
         lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
@@ -75,6 +81,8 @@ class _Espeak:
             raise SpeechSynthesisError(f"espeak-ng has no voice {voice!r}")
         lib.espeak_SetParameter(_ESPEAK_RATE, int(rate_wpm), 0)
         lib.espeak_SetParameter(_ESPEAK_PITCH, int(pitch), 0)
+        if self.reseed is not None:
+            self.reseed(0)  # breathy variants ("+f2") add random noise
         self.chunks = []
         raw = text.encode("utf-8") + b"\0"
         err = lib.espeak_Synth(raw, len(raw), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
@@ -118,8 +126,9 @@ class VoicePreset(NamedTuple):
         return synthesize(text, self.voice, self.rate_wpm, self.pitch)
 
 
-# Clearly different voices (accent, sex, rate, pitch), for per-voice results.
+# Clearly different voices (accent, sex, timbre variant, rate, pitch), for per-voice results.
 VOICES = (VoicePreset("us_male", "en-us", 140, 45),
+          VoicePreset("us_male_m3", "en-us+m3", 160, 40),
           VoicePreset("gb_female", "en+f3", 160, 65),
           VoicePreset("us_female_fast", "en-us+f2", 175, 60))
 

@@ -25,7 +25,7 @@ from .. import conversions as cv
 from ..conversions.errors import require
 from ..core.commands import parse_command
 from ..core.config import param
-from ..core.speech import CommandRecognizer, VoiceActivityDetector
+from ..core.speech import CommandRecognizer, VoiceActivityDetector, resample
 from ..core.types import OperatorCommand
 from ..streams import BASE_FRAME
 from .common import RELIABLE_QOS, GuardedInputs, qos_for, spin_node
@@ -93,10 +93,7 @@ class TeleopNode(Node):
 
     def _on_audio(self, key, value, msg) -> None:
         samples, rate = value
-        if rate != self.cfg.sample_rate:
-            from scipy.signal import resample_poly
-            g = np.gcd(int(rate), self.cfg.sample_rate)
-            samples = resample_poly(samples, self.cfg.sample_rate // g, int(rate) // g)
+        samples = resample(samples, rate, self.cfg.sample_rate)
         for utt in self.vad.push(samples, cv.stamp_to_ns(msg.header.stamp)):
             rec = self.recognizer.recognize(utt.samples)
             if not rec.accepted:
