@@ -160,3 +160,29 @@ def test_async_pipeline_drops_a_stale_camera_to_gate_zero_and_keeps_objects_from
             assert np.linalg.norm(o.position[:2] - truth[o.id][:2]) < 0.02
     finally:
         w.close()
+
+
+def test_sync_baseline_fuses_complete_sets_only_and_a_clock_jump_back_clears_the_cache():
+    from omni_ros.core.checkpoint import load_checkpoint
+    from omni_ros.core.pipeline import SyncPerception
+
+    model, _, _ = load_checkpoint("omni_small.pt")
+    pipe = SyncPerception(model, slop_s=0.02)
+    rng = np.random.default_rng(0)
+    t = 10 * 10**9
+    reading = {"color": rng.integers(0, 255, (96, 96, 3), dtype=np.uint8),
+               "depth": np.full((96, 96), 1.0, np.float32),
+               "lidar": np.full((16, 180, 4), np.nan, np.float32),
+               "audio": np.zeros(320, np.int16),
+               "tactile": {"panda_leftfinger_pad": np.zeros((4, 4), np.float32),
+                           "panda_rightfinger_pad": np.zeros((4, 4), np.float32)},
+               "wrench": np.array([0, 0, -9.9, 0, 0, 0], np.float32)}
+    keys = list(reading)
+    for k in keys[:-1]:
+        assert pipe.push_sync(k, t, reading[k], lambda: t) is None
+    scene = pipe.push_sync("wrench", t + 5 * MS, reading["wrench"], lambda: t + 10 * MS)
+    assert scene is not None and all(scene.present)
+    assert scene.ages[scene.modalities.index("force")] == pytest.approx(0.005)
+    # The clock jumps back 10 s (a sim reset): everything cached is dropped.
+    pipe.push("wrench", 5 * MS, reading["wrench"])
+    assert list(pipe.cache) == ["force"] and pipe.cache["force"].stamp_ns == 5 * MS

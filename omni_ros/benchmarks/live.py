@@ -39,6 +39,7 @@ class EpisodeReport:
     scenes_while_dead: int = 0
     statuses: list = field(default_factory=list)
     stages: dict = field(default_factory=dict)    # stage -> sim seconds
+    repeats: int = 0                              # commands said again: nothing was heard
     success: bool = False
     failure: str = ""
     sim_s: float = 0.0
@@ -46,6 +47,7 @@ class EpisodeReport:
 
     def summary(self) -> str:
         kill = f", {self.killed} killed (gate 0 after {self.gate_zero_after_s:.2f} s)" if self.killed else ""
+        kill += f", {self.repeats} command(s) said twice" if self.repeats else ""
         return (f"seed {self.seed} [{self.voice}] {self.target}{kill}: "
                 f"{'SUCCESS' if self.success else 'FAILED ' + self.failure} - heard {self.heard}, "
                 f"grounded {self.grounded or '-'}, lifted {self.lifted_m * 100:.1f} cm, placed "
@@ -137,6 +139,24 @@ def _stages(op, said_ns: int, heard0: int, status0: int, name: str) -> dict:
     return out
 
 
+def speak(op, text: str, voice: str, rep: EpisodeReport, point=None, tries: int = 2,
+          wait_s: float = 4.0) -> int:
+    """Click ``point`` (if given) and say ``text``; like an operator, do it once more if no
+    command was heard within ``wait_s``. Returns the sim time [ns] at which the (last)
+    utterance ended."""
+    for attempt in range(tries):
+        if point is not None:
+            op.click(point)
+            op.spin_until(lambda: False, 0.3)
+        n = len(op.heard)
+        end = op.now_ns() + int(op.say(text, voice) * 1e9)
+        if op.spin_until(lambda: len(op.heard) > n, wait_s + (end - op.now_ns()) / 1e9):
+            return end
+        if attempt + 1 < tries:
+            rep.repeats += 1
+    return end
+
+
 def run_episode(op, seed: int, voice: str = VOICES[0].name, kill: str = "",
                 timeout_s: float = 90.0) -> EpisodeReport:
     """One voice + point pick-and-place in the running graph (see the module docstring)."""
@@ -170,30 +190,29 @@ def run_episode(op, seed: int, voice: str = VOICES[0].name, kill: str = "",
             rep.lifted_m = max(rep.lifted_m, float(o.position[2]) - z0)
         return False
 
-    op.click(target.position + np.append(rng.normal(0, 0.01, 2), 0.0))
-    op.spin_until(lambda: False, 0.3)
     heard0, status0 = len(op.heard), len(op.statuses)
-    said = op.now_ns() + int(op.say(f"pick up the {label}", voice) * 1e9)
-    pick = wait_task(op, status0, "pick", timeout_s)
+    said = speak(op, f"pick up the {label}", voice, rep,
+                 point=target.position + np.append(rng.normal(0, 0.01, 2), 0.0))
+    pick = wait_task(op, status0, "pick", timeout_s if len(op.heard) > heard0 else 0.0)
     rep.stages.update(_stages(op, said, heard0, status0, "pick"))
     op.spin_until(lambda: track() or False, 0.5)
     rep.grounded = next((s.target_object_id for s in op.statuses[status0:] if s.target_object_id), "")
     if pick is None or pick.state != "succeeded" or rep.lifted_m < LIFT_M:
         rep.failure = (f"pick {pick.state}: {pick.reason}" if pick is not None and pick.state != "succeeded"
+                       else "pick not heard" if len(op.heard) == heard0
                        else "no pick result" if pick is None else f"lifted only {rep.lifted_m * 100:.1f} cm")
     else:
         place = free_spot(op.truth, rng, target.id)
-        op.click(place)
-        op.spin_until(lambda: False, 0.3)
-        status1, heard1, now = len(op.statuses), len(op.heard), op.now_ns()
-        said = now + int(op.say("put it here", voice) * 1e9)
-        done = wait_task(op, status1, "place", timeout_s)
+        status1, heard1 = len(op.statuses), len(op.heard)
+        said = speak(op, "put it here", voice, rep, point=place)
+        done = wait_task(op, status1, "place", timeout_s if len(op.heard) > heard1 else 0.0)
         rep.stages.update(_stages(op, said, heard1, status1, "place"))
         op.spin_until(lambda: False, 0.5)
         o = next(o for o in op.truth.objects if o.id == target.id)
         rep.place_error_m = float(np.linalg.norm(o.position[:2] - place[:2]))
         if done is None or done.state != "succeeded":
-            rep.failure = f"place {done.state}: {done.reason}" if done is not None else "no place result"
+            rep.failure = (f"place {done.state}: {done.reason}" if done is not None
+                           else "place not heard" if len(op.heard) == heard1 else "no place result")
         elif rep.place_error_m > PLACE_TOL_M:
             rep.failure = f"placed {rep.place_error_m * 100:.1f} cm off"
     rep.heard = [c.raw_text for c in op.heard[heard0:]]
@@ -208,25 +227,31 @@ def run_episode(op, seed: int, voice: str = VOICES[0].name, kill: str = "",
     return rep
 
 
-def reset_world(op, seed: int, timeout_s: float = 20.0) -> bool:
+def reset_world(op, seed: int, timeout_s: float = 20.0) -> str:
     """Rebuild the sim world with scene ``seed`` (the bridge's /sim/reset) and wait until the
-    new ground truth and a scene fused after it arrive."""
+    new ground truth and scenes fused after it arrive; returns '' or what went wrong."""
     from omni_ros_msgs.srv import ResetWorld
 
     client = op.create_client(ResetWorld, "/sim/reset")
-    if not client.wait_for_service(timeout_sec=timeout_s):
-        return False
-    future = client.call_async(ResetWorld.Request(seed=seed))
-    op.spin_until(future.done, timeout_s)
-    op.destroy_client(client)
-    if not (future.done() and future.result().success):
-        return False
+    try:
+        if not client.wait_for_service(timeout_sec=timeout_s):
+            return "no /sim/reset service"
+        future = client.call_async(ResetWorld.Request(seed=seed))
+        if not op.spin_until(future.done, timeout_s):
+            return "/sim/reset did not answer"
+    finally:
+        op.destroy_client(client)
+    if not future.result().success:
+        return f"/sim/reset failed: {future.result().message}"
     labels = future.result().message.split(": ", 1)[-1]
     op.truth = op.scene = None
-    op.spin_until(lambda: op.truth is not None and ", ".join(
-        f"{o.color} {o.shape}" for o in op.truth.objects) == labels, timeout_s)
+    if not op.spin_until(lambda: op.truth is not None and ", ".join(
+            f"{o.color} {o.shape}" for o in op.truth.objects) == labels, timeout_s):
+        return f"no ground truth of the new scene ({labels})"
     n = len(op.scenes)
-    return op.spin_until(lambda: len(op.scenes) > n + 15, timeout_s)
+    if not op.spin_until(lambda: len(op.scenes) > n + 15, timeout_s):
+        return "no scenes after the reset"
+    return ""
 
 
 def run(episodes: int = 20, kill_episodes: int = 5, first_seed: int = 100,
@@ -241,8 +266,9 @@ def run(episodes: int = 20, kill_episodes: int = 5, first_seed: int = 100,
     reports = []
     with live_graph(plan[0][0], real_time_factor) as (graph, op):
         for seed, voice, kill in plan:
-            if reports and not reset_world(op, seed):
-                rep = EpisodeReport(seed, voice, "", kill, failure="world reset failed")
+            why = reset_world(op, seed) if reports else ""
+            if why:
+                rep = EpisodeReport(seed, voice, "", kill, failure=why)
             else:
                 rep = run_episode(op, seed, voice, kill)
             reports.append(rep)
@@ -277,6 +303,7 @@ def summarise(reports: list[EpisodeReport]) -> dict:
             "per_voice": {v: f"{sum(r.success for r in rs if r.voice == v)}/"
                              f"{sum(r.voice == v for r in rs)}" for v in sorted({r.voice for r in rs})},
             "heard_right": sum(heard_right(r) for r in rs),
+            "repeats": sum(r.repeats for r in rs),
             "median_place_error_cm": float(np.median([r.place_error_m for r in ok]) * 100) if ok else float("nan"),
             "median_lift_cm": float(np.median([r.lifted_m for r in ok]) * 100) if ok else float("nan"),
             "gate_zero_after_s_max": float(np.nanmax([r.gate_zero_after_s for r in rs]))
@@ -288,14 +315,15 @@ def summarise(reports: list[EpisodeReport]) -> dict:
 
 
 def markdown(result: dict) -> str:
-    lines = ["| sensors | episodes | success | per voice | pick heard right | median place error | "
-             "gate → 0 after (max) |", "|---|---:|---:|---|---:|---:|---:|"]
+    lines = ["| sensors | episodes | success | per voice | pick heard right | commands repeated | "
+             "median place error | gate → 0 after (max) |", "|---|---:|---:|---|---:|---:|---:|---:|"]
     for name, g in result["groups"].items():
         label = "all five" if name == "none" else f"{name} killed"
         gz = "-" if name == "none" else f"{g['gate_zero_after_s_max']:.2f} s"
         lines.append(f"| {label} | {g['episodes']} | {g['success_rate'] * 100:.0f} % | "
                      f"{', '.join(f'{k} {v}' for k, v in g['per_voice'].items())} | "
-                     f"{g['heard_right']}/{g['episodes']} | {g['median_place_error_cm']:.1f} cm | {gz} |")
+                     f"{g['heard_right']}/{g['episodes']} | {g['repeats']} | "
+                     f"{g['median_place_error_cm']:.1f} cm | {gz} |")
     stages = result["groups"].get("none", {}).get("median_stage_s", {})
     if stages:
         lines += ["", "Median sim seconds per stage (all sensors, successful episodes):", ""]

@@ -36,6 +36,7 @@ STREAM_MODALITY = {"color": "camera", "depth": "camera", "lidar": "lidar", "audi
                    "tactile": "tactile", "wrench": "force"}
 SYNC_INPUTS = ("color", "depth", "lidar", "audio", "tactile", "wrench")
 PADS = ("panda_leftfinger_pad", "panda_rightfinger_pad")
+TIME_JUMP_S = 1.0  # an input this much older than the newest seen: the clock jumped back
 
 
 @dataclass
@@ -76,6 +77,12 @@ class Perception:
         self.mcfg = model.cfg
         self.names = list(model.names)
         self.geometry = CameraGeometry.from_config(self.mcfg.camera)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every cached latent, window, object and target (also what to do when the
+        clock jumps back: a sim reset or a replayed bag)."""
+        cfg = self.cfg
         self.cache: dict[str, Cached] = {}
         self.frames: dict[str, tuple[int, np.ndarray]] = {}   # colour / depth awaiting a partner
         self.wrench = np.zeros((self.mcfg.force.window, 6), np.float32)
@@ -89,10 +96,16 @@ class Perception:
         self.target_id = ""
         self.target_point: np.ndarray | None = None
         self.last_fused: dict | None = None
+        self.newest_ns = -1
 
     # --- inputs ---------------------------------------------------------------------------------
     def push(self, key: str, stamp_ns: int, value) -> str | None:
-        """Feed one decoded reading; returns the modality it updated (None if none yet)."""
+        """Feed one decoded reading; returns the modality it updated (None if none yet). A
+        stamp more than ``TIME_JUMP_S`` older than the newest seen means the clock jumped back:
+        everything cached is dropped first."""
+        if stamp_ns < self.newest_ns - TIME_JUMP_S * 1e9:
+            self.reset()
+        self.newest_ns = max(self.newest_ns, stamp_ns)
         if key == "joints":
             self.joints = np.asarray(value["position"], np.float32)[-9:]
             return None
@@ -243,8 +256,12 @@ class SyncPerception(Perception):
 
     def __init__(self, model: OmniModel, cfg: PipelineConfig = PipelineConfig(),
                  slop_s: float = 0.05, queue_size: int = 10):
-        super().__init__(model, cfg)
         self.sync = ApproximateTimeSync(list(SYNC_INPUTS), slop_s, queue_size)
+        super().__init__(model, cfg)
+
+    def reset(self) -> None:
+        super().reset()
+        self.sync.queues = {k: {} for k in self.sync.inputs}
 
     def push_sync(self, key: str, stamp_ns: int, value, clock) -> SceneState | None:
         """Queue one reading; returns a fused scene when it completes a set (fused at

@@ -132,6 +132,10 @@ class PerceptionNode(LifecycleNode):
                 self._fuse()
 
     def _on_timer(self) -> None:
+        if self._now() < self.last_fuse_ns:  # the clock jumped back (sim reset): start over
+            self.get_logger().warning("time jumped back: cleared the latent cache and objects")
+            self.last_fuse_ns = 0
+            self.pipe.reset()
         if self._now() - self.last_fuse_ns >= 0.97 * self.period_ns or not self.cfg.fuse_on_arrival:
             self._fuse()
 

@@ -135,7 +135,7 @@ class TeleopNode(Node):
 
     def _recent_point(self) -> np.ndarray | None:
         now = self._now()
-        fresh = [p for t, p in self.points if (now - t) / 1e9 <= self.cfg.point_window_s]
+        fresh = [p for t, p in self.points if 0 <= (now - t) / 1e9 <= self.cfg.point_window_s]
         self.points = []  # a point serves one command
         return fresh[-1] if fresh else None
 
