@@ -1,4 +1,4 @@
-"""Launch the simulated robot: sim_bridge with config/sim_bridge.yaml and sim time.
+"""Launch the simulated robot: sim_bridge with config/sim_bridge.yaml (it publishes /clock).
 
     ros2 launch omni_ros sim.launch.py
 """

@@ -68,6 +68,7 @@ def test_out_of_grammar_speech_is_rejected_and_stop_halts_motion():
         stop_cmd = next(c for c in op.heard[n_heard:] if c.intent == "stop")
         op.spin_until(lambda: False, 1.5)
         assert _halted_after(op, stop_cmd.stamp_ns) <= 0.5
+        assert all(code is None for code in graph.poll().values()), graph.poll()
 
 
 def test_garbage_on_sensor_topics_is_rejected_counted_and_perception_keeps_publishing():

@@ -111,11 +111,11 @@ def mute(op, sensors: str, timeout_s: float = 10.0) -> bool:
 
 
 def wait_task(op, since: int, intent: str, timeout_s: float):
-    """The first terminal /omni/task_status for ``intent`` after index ``since``."""
-    def done():
-        return any(s.state in TERMINAL and s.intent == intent for s in op.statuses[since:])
-    op.spin_until(done, timeout_s)
-    return next((s for s in op.statuses[since:] if s.state in TERMINAL and s.intent == intent), None)
+    """The first terminal /omni/task_status for ``intent`` (or a stop) after index ``since``."""
+    def end(s) -> bool:
+        return s.state in TERMINAL and s.intent in (intent, "stop")
+    op.spin_until(lambda: any(end(s) for s in op.statuses[since:]), timeout_s)
+    return next((s for s in op.statuses[since:] if end(s)), None)
 
 
 def _stamp(msg) -> int:

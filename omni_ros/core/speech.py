@@ -247,6 +247,7 @@ class CommandRecognizer:
     MIN_AUDIO_S = 0.1   # shorter audio is not decoded [s]
     MAX_AUDIO_S = 10.0  # longer audio is not decoded [s]
     STOP_MAX_SPEECH_S = 0.6  # rejected utterances up to this much speech are checked for a stop [s]
+    STOP_RESCUE_MIN_CONF = 0.6  # ... and accepted as one only with this gate confidence
 
     def __init__(self, grammar: str | None = None, sample_rate: int = SAMPLE_RATE,
                  gap_threshold: float = 6.0, min_coverage: float = 0.8,
@@ -362,4 +363,6 @@ class CommandRecognizer:
         if not fits:
             return None
         best = min(fits, key=lambda f: f[1])
-        return best if not self.gate("stop", best[1], best[2])[1] else None
+        conf, reason = self.gate("stop", best[1], best[2])
+        # A clear margin: the robot's own impact sounds can force-align to a short word.
+        return best if not reason and conf >= self.STOP_RESCUE_MIN_CONF else None

@@ -63,10 +63,13 @@ class ActionNode(Node):
                 header=cv.make_header(self.cfg.frame_id, self._now()), state=s.state,
                 command=s.command, intent=s.intent, target_object_id=s.target_object_id,
                 primitive=s.primitive, step=s.step, steps=s.steps, reason=s.reason))
-            log = self.get_logger().warning if s.state in ("failed", "rejected", "stopped") \
-                else self.get_logger().info
-            log(f"task: {s.state} {s.intent} {s.target_object_id} "
-                f"{s.primitive + f' {s.step}/{s.steps}' if s.primitive else ''} {s.reason}".rstrip())
+            text = (f"task: {s.state} {s.intent} {s.target_object_id} "
+                    f"{s.primitive + f' {s.step}/{s.steps}' if s.primitive else ''} {s.reason}").rstrip()
+            # rclpy binds a severity to each call site: one call per severity.
+            if s.state in ("failed", "rejected", "stopped"):
+                self.get_logger().warning(text)
+            else:
+                self.get_logger().info(text)
 
     def _on_command(self, key, cmd, msg) -> None:
         if cmd.point is not None and cmd.point_frame not in ("", self.cfg.frame_id):

@@ -71,7 +71,11 @@ class GuardedInputs:
             header = getattr(msg, "header", None)
             stamp_ns = stamp_to_ns(header.stamp) if header is not None else None
             self.health.accept(key, now, stamp_ns, message_size(msg))
-            handler(key, value, msg)
+            try:
+                handler(key, value, msg)
+            except Exception as err:  # a bug in the node: say so loudly, keep serving the rest
+                self.health.reject(key, now, "internal", repr(err))
+                self._log(key, now, f"error handling {topic}: {traceback.format_exc()}", error=True)
 
         return self.node.create_subscription(msg_type, topic, callback, qos)
 
@@ -82,7 +86,10 @@ class GuardedInputs:
             return
         self._last_log_ns[key] = now_ns
         logger = self.node.get_logger()
-        (logger.error if error else logger.warning)(text)
+        if error:  # rclpy binds a severity to each call site: one call per severity
+            logger.error(text)
+        else:
+            logger.warning(text)
 
     def publish_diagnostics(self) -> None:
         now = self.node.get_clock().now().nanoseconds

@@ -104,7 +104,10 @@ class DemoDriver(Node):
 
     def _end(self, text: str, ok: bool = False) -> None:
         self.result = text
-        (self.get_logger().info if ok else self.get_logger().error)(f"result: {text}")
+        if ok:  # one logging call per severity (rclpy binds a severity to a call site)
+            self.get_logger().info(f"result: {text}")
+        else:
+            self.get_logger().error(f"result: {text}")
         self.exit_code = 0 if ok else 1
         self.done = True
 
