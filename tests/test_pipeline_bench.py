@@ -11,8 +11,15 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 
 def _perception_children():
-    return [p for p in psutil.Process().children(recursive=True)
-            if "omni_ros.nodes.perception" in " ".join(p.cmdline())]
+    """Perception processes of this test still running (exited ones not yet reaped are gone)."""
+    alive = []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE and "omni_ros.nodes.perception" in " ".join(p.cmdline()):
+                alive.append(p)
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return alive
 
 
 def test_pipeline_benchmark_smoke(tmp_path):

@@ -10,7 +10,6 @@ Success: the named object rose >= 10 cm and came to rest within 3 cm of the seco
 
 from __future__ import annotations
 
-import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -55,11 +54,6 @@ class EpisodeReport:
                 f"{self.wall_s:.1f} s wall)")
 
 
-def ros_env() -> None:
-    """Every process of the graph and this one must use the same Fast DDS transports."""
-    os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
-
-
 @contextmanager
 def live_graph(seed: int, real_time_factor: float = 1.0, capture: bool = True, out=None,
                extra: dict | None = None, record: bool = False):
@@ -70,7 +64,8 @@ def live_graph(seed: int, real_time_factor: float = 1.0, capture: bool = True, o
     from ..launcher import Graph, graph
     from ..nodes.operator import SimOperator
 
-    ros_env()
+    # The nodes inherit this process's environment, so their Fast DDS transports match the
+    # operator's (a process on the default transports does not discover one on LARGE_DATA).
     overrides = {"sim_bridge": {"seed": seed, "real_time_factor": real_time_factor}}
     for k, v in (extra or {}).items():
         overrides.setdefault(k, {}).update(v)

@@ -10,7 +10,8 @@ between the sensors and the node's fusion timer, see ``_Replay._shift``) into a 
 (``fuse_rate`` 30 Hz) and once with ``mode:=sync`` (default ``slop``). Every header.stamp is
 rewritten to the wall clock at publish (a camera frame's colour, depth and camera_info share the
 stamp of its first message, as an RGB-D driver stamps them). Both processes use Fast DDS with
-``FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA`` on a domain of their own.
+the Fast DDS transports of the calling environment (``make bench`` exports
+``FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA``), on a domain of their own.
 
 Per mode: phase 1 (``duration_s``, every sensor) measures the /omni/scene rate and two
 latencies; phase 2 (``stop_s``) stops publishing the lidar (a dead sensor) and counts the scenes
@@ -458,19 +459,14 @@ def run(duration_s: float = 20.0, seed: int = 0, stop_s: float | None = None,
         domain_id = int(os.environ.get("ROS_DOMAIN_ID") or random.randint(1, 101))
     t0 = time.perf_counter()
     rec = record(seed)
-    env = dict(os.environ, FASTDDS_BUILTIN_TRANSPORTS="LARGE_DATA", ROS_DOMAIN_ID=str(domain_id))
-    saved = {k: os.environ.get(k) for k in ("FASTDDS_BUILTIN_TRANSPORTS",)}
-    os.environ["FASTDDS_BUILTIN_TRANSPORTS"] = "LARGE_DATA"  # read when this process's DDS starts
-    try:
-        results = {m: _run_mode(rec, m, duration_s, stop_s, domain_id, env) for m in modes}
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    # The node gets this process's environment: Fast DDS transports must be the same on both
+    # sides (a process on the default transports does not discover one on LARGE_DATA); they
+    # are read once, when a process first starts DDS. `make bench` exports LARGE_DATA.
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id))
+    results = {m: _run_mode(rec, m, duration_s, stop_s, domain_id, env) for m in modes}
     out = {"duration_s": duration_s, "stop_s": stop_s, "seed": seed, "fuse_rate": FUSE_RATE,
-           "domain_id": domain_id, "transports": "LARGE_DATA",
+           "domain_id": domain_id,
+           "transports": os.environ.get("FASTDDS_BUILTIN_TRANSPORTS", "default"),
            "recording": {"sim_s": rec.length_ns / 1e9, "messages": len(rec.messages),
                          "per_topic": rec.counts(), "contact_changes": rec.contact_changes,
                          "grasp_changes": rec.grasp_changes, "wall_s": rec.wall_s},
@@ -524,7 +520,8 @@ def markdown(r: dict) -> str:
         f"A {rec['sim_s']:.0f} s sim recording (seed {r['seed']}, scripted pick-and-place: "
         f"{rec['contact_changes']} contact and {rec['grasp_changes']} grasp changes; "
         f"{rec['messages']} sensor messages) replayed in a loop at its original pace by a second "
-        f"process, stamps rewritten to the wall clock at publish; Fast DDS LARGE_DATA. Per mode: "
+        f"process, stamps rewritten to the wall clock at publish; Fast DDS transports "
+        f"{r.get('transports', 'LARGE_DATA')}. Per mode: "
         f"{r['duration_s']:.0f} s with every sensor, then {r['stop_s']:.0f} s with the lidar "
         f"stopped (counted from {GRACE_S:.0f} s after the stop). Latency = reception of "
         "/omni/scene − a sensor stamp.", "",
