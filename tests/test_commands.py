@@ -96,7 +96,7 @@ def test_grammar_is_generated_from_the_vocabulary():
     assert set(SHAPES) <= spoken_shapes
     words = set(re.findall(r"[a-z]+", g.split("grammar omni_commands;")[1]))
     for verb in (v for vs in VERBS.values() for v in vs):
-        assert verb in words, verb
+        assert (verb in words) != (verb in TYPED_ONLY), verb
     for w in ("here", "there", "this", "that", "one", "it", "the", "please"):
         assert w in words, w
 
@@ -105,7 +105,7 @@ def test_grammar_accepts_commands_the_parser_understands():
     import pocketsphinx
 
     fsg = pocketsphinx.Decoder(jsgf=None, lm=None, loglevel="FATAL").parse_jsgf(jsgf_grammar())
-    spoken = ["put it here", "put it down there", "place the red cube there", "drop it", "move here",
+    spoken = ["put it here", "put it down there", "place the red cube there", "set it here", "move here",
               "go there", "go home", "home", "stop", "halt", "freeze", "pick up this one",
               "pick that red one up", "please put the blue ball down over there please",
               "move to the purple cylinder", "grab the green block"]
@@ -113,5 +113,5 @@ def test_grammar_accepts_commands_the_parser_understands():
     for sentence in spoken:
         assert fsg.accept(sentence), sentence
         assert parse_command(sentence) is not None, sentence
-    for sentence in ("what time is it", "pick up", "pick up the red tube", "the red cube"):
+    for sentence in ("what time is it", "pick up", "pick up the red tube", "the red cube", "drop it"):
         assert not fsg.accept(sentence), sentence

@@ -264,7 +264,11 @@ def test_ctrl_c_on_run_until_exit_returns_0_after_a_clean_shutdown():
             assert proc.poll() is None and time.monotonic() < deadline, "".join(lines)
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)  # the terminal's Ctrl-C reaches the launcher only
-        assert proc.wait(timeout=30) == 0, "".join(lines)
+        try:
+            code = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the launcher did not exit 30 s after SIGINT:\n" + "".join(lines))
+        assert code == 0, "".join(lines)
     finally:
         if proc.poll() is None:
             proc.kill()

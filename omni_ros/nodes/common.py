@@ -74,6 +74,8 @@ class GuardedInputs:
             try:
                 handler(key, value, msg)
             except Exception as err:  # a bug in the node: say so loudly, keep serving the rest
+                if not self.node.context.ok():
+                    return  # shutting down: publishers are gone, nothing is wrong
                 self.health.reject(key, now, "internal", repr(err))
                 self._log(key, now, f"error handling {topic}: {traceback.format_exc()}", error=True)
 
