@@ -94,6 +94,13 @@ def test_garbage_on_sensor_topics_is_rejected_counted_and_perception_keeps_publi
             pubs["wrench"].publish(bad_wrench)
             op.spin_until(lambda: False, 0.05)
         op.spin_until(lambda: False, 2.5)
+        # Typed commands go through the same parser; text that is no command is dropped.
+        n_heard = len(op.heard)
+        op.type("hello there, robot")
+        op.type("Go home, please.")
+        assert op.spin_until(lambda: len(op.heard) > n_heard, 10)
+        op.spin_until(lambda: False, 0.5)
+        assert [(c.source, c.intent) for c in op.heard[n_heard:]] == [("text", "home")]
         assert all(code is None for code in graph.poll().values()), graph.poll()
     counts = {}
     for d in op.diagnostics:
