@@ -78,7 +78,7 @@ class PerceptionNode(LifecycleNode):
         cfg = self.cfg
         torch.set_num_threads(cfg.torch_threads)
         try:
-            model, _, info = load_checkpoint(cfg.checkpoint)
+            model, _, _ = load_checkpoint(cfg.checkpoint)
         except CheckpointError as err:
             self.get_logger().error(f"cannot load checkpoint {cfg.checkpoint!r}: {err}")
             return TransitionCallbackReturn.FAILURE
@@ -94,7 +94,8 @@ class PerceptionNode(LifecycleNode):
                                  qos_for(cfg.qos))
         self.guard.subscribe("teleop", TeleopCommand, "/omni/teleop", cv.msg_to_command,
                              self._on_command, RELIABLE_QOS)
-        self.get_logger().info(f"configured: {cfg.checkpoint} ({info.get('params', '?')} params), "
+        params = sum(p.numel() for p in model.parameters())
+        self.get_logger().info(f"configured: {cfg.checkpoint} ({params / 1e6:.2f} M parameters), "
                                f"mode {cfg.mode}, modalities {self.pipe.names}")
         return TransitionCallbackReturn.SUCCESS
 
@@ -121,6 +122,8 @@ class PerceptionNode(LifecycleNode):
         return self.get_clock().now().nanoseconds
 
     def _on_sensor(self, key: str, value, msg) -> None:
+        if self.pipe is None:  # cleaned up: the subscriptions outlive the model
+            return
         stamp = cv.stamp_to_ns(msg.header.stamp)
         if self.cfg.mode == "sync":
             scene = self.pipe.push_sync(key, stamp, value, self._now)
