@@ -138,8 +138,8 @@ class TaskManager:
             return self._fail(f"{p.primitive} {st.state}: {st.reason}", now_ns, stop=False)
         if p.primitive == "grasp":
             self.grasp, self.held_id = self.pending_grasp, p.target_id
-        elif p.primitive == "release":
-            self.grasp, self.held_id = (None, "") if self.index > 0 else (self.grasp, self.held_id)
+        elif p.primitive == "release" and self.index > 0:  # not the opening move of a pick
+            self.grasp, self.held_id = None, ""
         elif p.primitive == "lift" and self.scene is not None and not self.scene.grasping:
             self.grasp, self.held_id = None, ""
             return self._fail("nothing in the gripper after the lift (touch and force say so)", now_ns)

@@ -25,7 +25,7 @@ from .config import param
 from .geometry import CameraGeometry
 from .grounding import ground
 from .lidar_objects import lidar_objects
-from .model import MATERIALS, SHAPES, OmniModel
+from .model import SHAPES, OmniModel
 from .modalities import REGISTRY
 from .objects import extract_objects
 from .sync import ApproximateTimeSync
@@ -90,7 +90,8 @@ class Perception:
         self.joints = np.zeros(9, np.float32)
         self.camera_objects: list[ObjectEstimate] = []
         self.camera_objects_ns = -1
-        self.lidar_objects: list[ObjectEstimate] = []
+        self.lidar_cloud: tuple[int, np.ndarray] | None = None   # newest scan (stamp, cloud)
+        self._lidar_objects: tuple[int, list[ObjectEstimate]] = (-1, [])
         self.events: list[SceneEventData] = []
         self._impact_prev = False
         self.target_id = ""
@@ -129,8 +130,7 @@ class Perception:
         elif key == "lidar":
             self._encode("lidar", stamp_ns, {"lidar": np.asarray(value, np.float32)[None],
                                               "stamp_ns": np.array([stamp_ns])})
-            if self.cfg.object_memory_s > 0:
-                self.lidar_objects = lidar_objects(value, self.mcfg.lidar)
+            self.lidar_cloud = (stamp_ns, value)  # clustered only when the camera is stale
         else:
             return None
         return STREAM_MODALITY[key]
@@ -181,7 +181,7 @@ class Perception:
                                if "camera" in self.names else False)
         grasping = bool(contact[1] > 0.5)
         held_id = self.held_object(held, objects) if grasping else ""
-        self._events(now_ns, impact_p, state, held_id)
+        self._events(now_ns, impact_p, held_id)
         used = [self.cache[n].stamp_ns for n in latents]
         scene = SceneState(
             stamp_ns=now_ns, frame_id=frame_id, objects=objects,
@@ -203,15 +203,25 @@ class Perception:
             return self.camera_objects if camera_fresh else []
         remembered = (self.camera_objects if self.camera_objects_ns >= 0 and
                       now_ns - self.camera_objects_ns <= self.cfg.object_memory_s * 1e9 else [])
+        clusters = self.lidar_clusters()
         out, used = [], set()
         for obj in remembered:
-            d = [np.linalg.norm(c.position[:2] - obj.position[:2]) for c in self.lidar_objects]
+            d = [np.linalg.norm(c.position[:2] - obj.position[:2]) for c in clusters]
             j = int(np.argmin(d)) if d else -1
             if j >= 0 and d[j] <= self.cfg.lidar_confirm_m and j not in used:
                 used.add(j)
                 out.append(obj)
-        out += [c for j, c in enumerate(self.lidar_objects) if j not in used]
+        out += [c for j, c in enumerate(clusters) if j not in used]
         return out
+
+    def lidar_clusters(self) -> list[ObjectEstimate]:
+        """Objects clustered from the newest lidar scan (once per scan)."""
+        if self.lidar_cloud is None:
+            return []
+        stamp, cloud = self.lidar_cloud
+        if self._lidar_objects[0] != stamp:
+            self._lidar_objects = (stamp, lidar_objects(cloud, self.mcfg.lidar))
+        return self._lidar_objects[1]
 
     def held_object(self, held: dict, objects: list[ObjectEstimate]) -> str:
         """The known object that best matches the held-object head (shape, width)."""
@@ -224,12 +234,10 @@ class Perception:
             return ""
         return min(cands, key=lambda o: abs(o.size[0] - width)).id
 
-    def _events(self, now_ns: int, impact_p: float, state: dict, held_id: str) -> None:
+    def _events(self, now_ns: int, impact_p: float, held_id: str) -> None:
         hit = impact_p > 0.5
-        if hit and not self._impact_prev:
-            mat = int(state["impact_material_logits"][0].argmax())
+        if hit and not self._impact_prev:  # rising edge; the object is the held one, if any
             self.events.append(SceneEventData(now_ns, "impact", held_id, 0.0, impact_p))
-            self.events[-1].object_id = held_id or MATERIALS[mat]
         self._impact_prev = hit
 
     # --- commands -------------------------------------------------------------------------------

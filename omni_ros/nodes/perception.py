@@ -136,9 +136,9 @@ class PerceptionNode(LifecycleNode):
 
     def _on_timer(self) -> None:
         if self._now() < self.last_fuse_ns:  # the clock jumped back (sim reset): start over
-            self.get_logger().warning("time jumped back: cleared the latent cache and objects")
+            # (the pipeline drops its cache itself when the first older stamp arrives)
+            self.get_logger().warning("time jumped back: fusion restarts on the new clock")
             self.last_fuse_ns = 0
-            self.pipe.reset()
         if self._now() - self.last_fuse_ns >= 0.97 * self.period_ns or not self.cfg.fuse_on_arrival:
             self._fuse()
 
