@@ -16,10 +16,12 @@ Objects are in the base frame (REP 103, metres). Times are integer nanoseconds.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
+from scipy.optimize import linear_sum_assignment
 
 from .config import param
 from .geometry import CameraGeometry
@@ -71,6 +73,8 @@ class Cached:
 class Perception:
     """Asynchronous per-modality pipeline around a trained :class:`OmniModel`."""
 
+    MEMORY_FRAMES = 8  # camera frames (about 0.5 s) whose median object poses are remembered
+
     def __init__(self, model: OmniModel, cfg: PipelineConfig = PipelineConfig()):
         self.model = model.eval()
         self.cfg = cfg
@@ -90,6 +94,8 @@ class Perception:
         self.joints = np.zeros(9, np.float32)
         self.camera_objects: list[ObjectEstimate] = []
         self.camera_objects_ns = -1
+        self.camera_history: deque[list[ObjectEstimate]] = deque(maxlen=self.MEMORY_FRAMES)
+        self._memory: tuple[int, list[ObjectEstimate]] = (-1, [])
         self.lidar_cloud: tuple[int, np.ndarray] | None = None   # newest scan (stamp, cloud)
         self._lidar_objects: tuple[int, list[ObjectEstimate]] = (-1, [])
         self.events: list[SceneEventData] = []
@@ -152,6 +158,7 @@ class Perception:
             head = {k: v[0] for k, v in self.model.object_head(raw["pixels"]).items()}
             self.camera_objects = unique_ids(extract_objects(head, depth, self.geometry))
             self.camera_objects_ns = stamp_ns
+            self.camera_history.append(self.camera_objects)
 
     # --- fusion ---------------------------------------------------------------------------------
     def ages(self, now_ns: int) -> list[float]:
@@ -201,18 +208,37 @@ class Perception:
         clusters no memory explains."""
         if camera_fresh or self.cfg.object_memory_s <= 0:
             return self.camera_objects if camera_fresh else []
-        remembered = (self.camera_objects if self.camera_objects_ns >= 0 and
+        remembered = (self.remembered_objects() if self.camera_objects_ns >= 0 and
                       now_ns - self.camera_objects_ns <= self.cfg.object_memory_s * 1e9 else [])
         clusters = self.lidar_clusters()
         out, used = [], set()
-        for obj in remembered:
-            d = [np.linalg.norm(c.position[:2] - obj.position[:2]) for c in clusters]
-            j = int(np.argmin(d)) if d else -1
-            if j >= 0 and d[j] <= self.cfg.lidar_confirm_m and j not in used:
-                used.add(j)
-                out.append(obj)
+        if remembered and clusters:
+            # one cluster confirms one object, nearest pairs first (a duplicate camera detection
+            # listed before the real object must not take its cluster)
+            d = np.array([[np.linalg.norm(c.position[:2] - o.position[:2]) for c in clusters]
+                          for o in remembered])
+            far = d > self.cfg.lidar_confirm_m
+            rows, cols = linear_sum_assignment(np.where(far, 1e3, d))  # most matches, then nearest
+            for i, j in sorted(zip(rows, cols)):
+                if not far[i, j]:
+                    used.add(int(j))
+                    out.append(remembered[i])
         out += [c for j, c in enumerate(clusters) if j not in used]
         return out
+
+    def remembered_objects(self) -> list[ObjectEstimate]:
+        """The newest camera frame's objects, each at the median centre and size of its sightings
+        in the last MEMORY_FRAMES frames: a memory taken from one frame would keep that frame's
+        segmentation error for as long as the camera stays dead (seen once: a remembered sphere's
+        centre at z = -0.005 m, under the table, so its pick was refused)."""
+        if self._memory[0] != self.camera_objects_ns:
+            out = []
+            for obj in self.camera_objects:
+                seen = [o for frame in self.camera_history for o in frame if o.id == obj.id]
+                out.append(replace(obj, position=np.median([o.position for o in seen], axis=0),
+                                   size=np.median([o.size for o in seen], axis=0)))
+            self._memory = (self.camera_objects_ns, out)
+        return self._memory[1]
 
     def lidar_clusters(self) -> list[ObjectEstimate]:
         """Objects clustered from the newest lidar scan (once per scan)."""

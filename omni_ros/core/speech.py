@@ -20,6 +20,7 @@ and noise level. Times are integer nanoseconds; durations in seconds; rates in H
 
 from __future__ import annotations
 
+import re
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -197,6 +198,95 @@ def spectral_subtract(x: np.ndarray, over: float = 1.0, floor: float = 0.1,
     return y[:len(x)].astype(np.float32)
 
 
+def onset_to_peak_s(x: np.ndarray, rate: int = SAMPLE_RATE, frame_s: float = 0.01) -> float:
+    """Time [s] from the first ``frame_s`` frame within 20 dB of the loudest one to the loudest:
+    an impact peaks at once (0 s: a struck object rings down), speech builds up over its first
+    consonant (>= 0.03 s in every synthetic command and stop word measured)."""
+    frame = max(1, int(frame_s * rate))
+    n = len(x) // frame
+    if n < 1:
+        return 0.0
+    e = 10 * np.log10(np.mean(np.asarray(x[:n * frame], np.float64).reshape(n, frame) ** 2, axis=1)
+                      + 1e-12)
+    peak = int(np.argmax(e))
+    return (peak - int(np.argmax(e > e[peak] - 20.0))) * frame / rate
+
+
+def median_f0(x: np.ndarray, rate: int = SAMPLE_RATE, fmin_hz: float = 70.0, fmax_hz: float = 400.0,
+              frame_s: float = 0.04, min_correlation: float = 0.5) -> float:
+    """Median pitch [Hz] of the voiced frames of an utterance (NaN if none): per ``frame_s``
+    frame (half overlapping) the lag of the highest normalised autocorrelation between
+    1/``fmax_hz`` and 1/``fmin_hz``; voiced = within 10 dB of the loud frames and that peak above
+    ``min_correlation``. Adult male voices are typically 85-155 Hz, female 165-255 Hz."""
+    n = int(frame_s * rate)
+    hop = n // 2
+    m = (len(x) - n) // hop + 1
+    if m < 1:
+        return float("nan")
+    frames = np.asarray(x, np.float64)[np.arange(n)[None, :] + hop * np.arange(m)[:, None]]
+    frames -= frames.mean(axis=1, keepdims=True)
+    energy = np.sum(frames ** 2, axis=1)
+    ac = np.fft.irfft(np.abs(np.fft.rfft(frames, 2 * n, axis=1)) ** 2, axis=1)[:, :n]
+    ac = ac / np.maximum(ac[:, :1], 1e-12) * n / (n - np.arange(n))  # unbiased, 1 at lag 0
+    lo, hi = int(rate / fmax_hz), int(rate / fmin_hz)
+    lag = lo + np.argmax(ac[:, lo:hi], axis=1)
+    voiced = (energy > 0.1 * np.percentile(energy, 90)) & (ac[np.arange(m), lag] > min_correlation)
+    return float(np.median(rate / lag[voiced])) if voiced.any() else float("nan")
+
+
+# --- pronunciation ----------------------------------------------------------------------------
+
+_VOWELS = frozenset("AA AE AH AO AW AY EH ER EY IH IY OW OY UH UW".split())  # CMU phone set
+
+
+def non_rhotic(phones: str) -> str:
+    """``phones`` (CMU phone set, as in the recogniser's dictionary) as a non-rhotic speaker
+    (southern British, Australian, ...) says them: no "r" unless a vowel follows. ER before a
+    consonant or at the end becomes AH ("purple" P AH P AH L, "cylinder" ... D AH); EH/UH/AY/AW
+    + R ends in AH ("there" DH EH AH); after AA/AO/... the R is dropped ("orange" keeps its R: a
+    vowel follows). IY/IH + R stays: as IH AH, "here" and "sphere" (S F IH AH) became confusable
+    ("put it here" heard as "put the sphere", measured)."""
+    p, out = phones.split(), []
+    for i, ph in enumerate(p):
+        vowel_next = i + 1 < len(p) and p[i + 1] in _VOWELS
+        if ph == "ER" and not vowel_next:
+            out.append("AH")
+        elif ph == "R" and not vowel_next and out and out[-1] in _VOWELS - {"IY", "IH"}:
+            if out[-1] in ("EH", "UH", "AY", "AW"):
+                out.append("AH")
+        else:
+            out.append(ph)
+    return " ".join(out)
+
+
+def grammar_words(grammar: str) -> list[str]:
+    """The words a JSGF grammar can produce (its rule bodies less rule references), sorted."""
+    words = set()
+    for line in grammar.splitlines():
+        if "=" in line and not line.startswith("#"):
+            words.update(re.findall(r"[a-z']+", re.sub(r"<[^>]*>", " ", line.split("=", 1)[1])))
+    return sorted(words)
+
+
+def add_pronunciations(decoder, words, variant) -> list[tuple[str, str]]:
+    """Add ``variant(p)`` of every dictionary pronunciation p of each of ``words`` to the
+    pocketsphinx ``decoder``'s dictionary as an alternative ("word(3)"), where it is new;
+    returns the (entry, phones) added. Call before adding the grammar that uses them."""
+    added = []
+    for word in words:
+        prons, i = [decoder.lookup_word(word)], 2
+        while (alt := decoder.lookup_word(f"{word}({i})")) is not None:
+            prons.append(alt)
+            i += 1
+        prons = [p for p in prons if p is not None]
+        for phones in sorted({variant(p) for p in prons} - set(prons)):
+            entry = f"{word}({i})"
+            decoder.add_word(entry, phones, False)
+            added.append((entry, phones))
+            i += 1
+    return added
+
+
 # --- recognition ------------------------------------------------------------------------------
 
 @dataclass
@@ -205,7 +295,10 @@ class Recognition:
     it passed the rejection gate; ``confidence`` in [0, 1] (0.5 at the gate's thresholds);
     ``reason``: why it was rejected ("" if accepted); ``decode_ms``: wall time of all passes;
     ``gap``: phone-loop minus forced-alignment score per speech frame; ``coverage``: frames
-    of the hypothesis' words per speech frame (NaN where the gate did not get that far)."""
+    of the hypothesis' words per speech frame (NaN where the gate did not get that far);
+    ``warp``: the frequency warp of the decoder that produced it (1 = unwarped; the largest
+    warp when several decoders agreed); ``f0_hz``: the utterance's median pitch where it was
+    measured (NaN otherwise); ``retried``: accepted on the second look."""
 
     text: str
     accepted: bool
@@ -215,6 +308,23 @@ class Recognition:
     gap: float = float("nan")
     coverage: float = float("nan")
     snr_db: float = float("nan")  # estimated; below the recogniser's denoise_below_db it denoised
+    warp: float = 1.0
+    f0_hz: float = float("nan")
+    decoders: int = 1   # > 1: accepted because that many decoders (warps) heard the same command
+    retried: bool = False  # accepted by the second look (retry decoders) after a rejection
+
+
+@dataclass
+class _Passes:
+    """What one decoder made of an utterance: grammar hypothesis, gate result, speech frames."""
+
+    text: str
+    reason: str
+    confidence: float = 0.0
+    gap: float = float("nan")
+    coverage: float = float("nan")
+    speech: int = 0                 # speech frames of the phone loop
+    loop: float = float("nan")      # the phone loop's score [log units]
 
 
 def _sigmoid(x: float) -> float:
@@ -240,38 +350,73 @@ class CommandRecognizer:
     fits (in noise the grammar search loses many spoken stops to short commands such as "go
     it"; measured over 4 voices: 14/24 -> 23/24 stops heard at 20 dB SNR, 3/24 -> 13/24 at
     10 dB, no false stops on short commands). Audio whose estimated SNR is below
-    ``denoise_below_db`` [dB] (None: never) is denoised first (spectral subtraction).
+    ``denoise_below_db`` [dB] (None: never) is denoised first (spectral subtraction). Audio that
+    peaks within MIN_ONSET_S of its onset is not decoded: the robot's own impacts (a struck
+    object rings down at once) were force-aligned to "halt" and stopped a task (live bench).
+
+    Voices the model fits poorly: the acoustic model and dictionary are American, and fit high
+    voices (higher formants) and non-rhotic accents worse, so their correct commands can score
+    far from the phone loop and be rejected. A rejected utterance whose median pitch is above
+    ``retry_min_f0_hz`` [Hz] gets a second look by decoders that also know every grammar word's
+    non-rhotic pronunciation (non_rhotic(): "purple" P AH P AH L) and whose filterbank
+    frequencies are warped by each of ``retry_warps`` (1 = unwarped; vocal tract length
+    normalisation, pocketsphinx's inverse-linear warp). It is accepted from the first whose
+    passes clear the stricter ``retry_gap_threshold`` (a second chance must not double the
+    false accepts), or else when every retry decoder (at least two) heard the same command,
+    each within ``agree_gap_threshold`` (speech forced into the grammar rarely becomes
+    the same command on every frequency scale). Low voices never take this path, and the first
+    decoder has no variants (they cost the American voices accuracy, measured).
     Thresholds are measured on synthetic commands vs out-of-grammar sentences
-    (omni_ros.benchmarks.speech). Not thread-safe: one decoder per thread."""
+    (omni_ros.benchmarks.speech). Not thread-safe: one recogniser per thread."""
 
     MIN_AUDIO_S = 0.1   # shorter audio is not decoded [s]
     MAX_AUDIO_S = 10.0  # longer audio is not decoded [s]
     STOP_MAX_SPEECH_S = 0.6  # rejected utterances up to this much speech are checked for a stop [s]
     STOP_RESCUE_MIN_CONF = 0.6  # ... and accepted as one only with this gate confidence
+    MIN_ONSET_S = 0.02  # audio that peaks sooner after its onset is an impact, not speech [s]
 
     def __init__(self, grammar: str | None = None, sample_rate: int = SAMPLE_RATE,
                  gap_threshold: float = 6.0, min_coverage: float = 0.8,
-                 stop_gap_factor: float = 2.0, denoise_below_db: float | None = 20.0, seed: int = 1):
+                 stop_gap_factor: float = 2.0, denoise_below_db: float | None = 20.0,
+                 retry_warps: tuple[float, ...] = (1.0, 1.2, 1.4), retry_min_f0_hz: float = 165.0,
+                 retry_gap_threshold: float = 4.0, agree_gap_threshold: float = 8.0,
+                 seed: int = 1):
         import pocketsphinx  # deferred: only the recogniser needs it
 
         pocketsphinx.set_loglevel("FATAL")
+        if any(not 0.5 <= w <= 2.0 for w in retry_warps):
+            raise ValueError(f"retry_warps {tuple(retry_warps)} must each be in [0.5, 2.0]")
         self.rate = int(sample_rate)
         self.gap_threshold, self.min_coverage = float(gap_threshold), float(min_coverage)
         self.stop_gap_factor = float(stop_gap_factor)
         self.denoise_below_db = denoise_below_db
+        self.retry_min_f0_hz = float(retry_min_f0_hz)
+        self.retry_gap_threshold = float(retry_gap_threshold)
+        self.agree_gap_threshold = float(agree_gap_threshold)
         self.grammar = grammar if grammar is not None else jsgf_grammar()
-        # dither (robust to digital silence) with a fixed seed, reset per pass: reproducible
-        self.decoder = pocketsphinx.Decoder(jsgf=None, lm=None, dither=True, seed=seed,
-                                            loglevel="FATAL", samprate=SAMPLE_RATE)
-        self.decoder.add_jsgf_string("command", self.grammar)
-        self.decoder.add_allphone_file("phone_loop", None)
+
+        def decoder(warp: float | None):
+            # dither (robust to digital silence) with a fixed seed, reset per pass: reproducible
+            d = pocketsphinx.Decoder(jsgf=None, lm=None, dither=True, seed=seed, loglevel="FATAL",
+                                     samprate=SAMPLE_RATE,
+                                     **({} if warp is None else {"warp_params": str(warp)}))
+            if warp is not None:  # a retry decoder
+                add_pronunciations(d, grammar_words(self.grammar), non_rhotic)
+            d.add_jsgf_string("command", self.grammar)
+            d.add_allphone_file("phone_loop", None)
+            return d
+
+        self.decoder = decoder(None)
+        self.retry = [(float(w), decoder(w)) for w in retry_warps]
         self.logmath = self.decoder.get_logmath()
 
-    def _decode(self, pcm: bytes, search: str | None = None, align: str | None = None):
-        """(hypothesis text, path score [log units] or None, segments) of one pass. The feature
-        extractor is reset first, so every pass sees the same dither noise: results depend on
-        the audio only, not on what was decoded before."""
-        d = self.decoder
+    def _decode(self, pcm: bytes, search: str | None = None, align: str | None = None,
+                decoder=None):
+        """(hypothesis text, path score [log units] or None, segments) of one pass of
+        ``decoder`` (default: the unwarped one). The feature extractor is reset first, so every
+        pass sees the same dither noise: results depend on the audio only, not on what was
+        decoded before."""
+        d = decoder or self.decoder
         d.reinit_feat()
         if align is not None:
             d.set_align_text(align)
@@ -305,48 +450,91 @@ class CommandRecognizer:
     def recognize(self, samples: np.ndarray) -> Recognition:
         """Decode one utterance (float or int16 samples at ``sample_rate``)."""
         t0 = time.perf_counter()
-        snr = float("nan")
+        snr = f0 = float("nan")
 
-        def result(text, reason="", conf=0.0, gap=float("nan"), coverage=float("nan")):
-            return Recognition(text, not reason, float(conf), reason,
-                               (time.perf_counter() - t0) * 1e3, gap, coverage, snr)
+        def result(p: _Passes, warp: float = 1.0, decoders: int = 1,
+                   retried: bool = False) -> Recognition:
+            return Recognition(p.text, not p.reason, float(p.confidence), p.reason,
+                               (time.perf_counter() - t0) * 1e3, p.gap, p.coverage, snr, warp, f0,
+                               decoders, retried)
 
         x = resample(samples, self.rate)
         if len(x) < self.MIN_AUDIO_S * SAMPLE_RATE:
-            return result("", f"audio too short (< {self.MIN_AUDIO_S} s)")
+            return result(_Passes("", f"audio too short (< {self.MIN_AUDIO_S} s)"))
         if len(x) > self.MAX_AUDIO_S * SAMPLE_RATE:
-            return result("", f"audio too long (> {self.MAX_AUDIO_S} s)")
+            return result(_Passes("", f"audio too long (> {self.MAX_AUDIO_S} s)"))
         if not np.all(np.isfinite(x)) or float(np.max(np.abs(x))) < 1e-4:
-            return result("", "no signal")
+            return result(_Passes("", "no signal"))
+        if onset_to_peak_s(x) < self.MIN_ONSET_S:  # the robot's own impacts became "halt"
+            return result(_Passes("", f"percussive sound (peaks within {self.MIN_ONSET_S} s of "
+                                      "its onset), not speech"))
         snr = estimate_snr_db(x)
         if self.denoise_below_db is not None and snr < self.denoise_below_db:
             x = spectral_subtract(x)
         pcm = (np.clip(x, -1.0, 1.0) * 32767).astype("<i2").tobytes()
-        text, _, _ = self._decode(pcm, "command")
-        _, loop, phones = self._decode(pcm, "phone_loop")
+        first = self._passes(pcm, self.decoder)
+        if not first.reason or not first.speech:
+            return result(first)
+        if first.speech <= self.STOP_MAX_SPEECH_S * FRAME_RATE_HZ:
+            stop = self._stop_word(pcm, first)
+            if stop is not None:
+                return result(stop)
+        if self.retry:
+            f0 = median_f0(x)
+            if f0 > self.retry_min_f0_hz:  # NaN (nothing voiced) is not
+                tries = [first]
+                for warp, decoder in self.retry:
+                    tries.append(self._passes(pcm, decoder, self.retry_gap_threshold))
+                    if not tries[-1].reason:
+                        return result(tries[-1], warp, retried=True)
+                agreed = self._agreement(tries[1:]) if len(tries) > 2 else None
+                if agreed is not None:
+                    return result(agreed, self.retry[-1][0], decoders=len(tries) - 1, retried=True)
+        return result(first)
+
+    def _agreement(self, tries: list[_Passes]) -> _Passes | None:
+        """The command every decoder heard (the same intent and target), if each of them fits
+        it within ``agree_gap_threshold``; else None."""
+        keys = set()
+        for t in tries:
+            command = parse_command(t.text) if t.text and not np.isnan(t.gap) else None
+            if command is None or self.gate(command.intent, t.gap, t.coverage,
+                                            self.agree_gap_threshold)[1]:
+                return None
+            keys.add((command.intent, command.target_description))
+        if len(keys) != 1:
+            return None
+        worst = max(tries, key=lambda t: t.gap)
+        conf, _ = self.gate(parse_command(worst.text).intent, worst.gap, worst.coverage,
+                            self.agree_gap_threshold)
+        return _Passes(tries[0].text, "", conf, worst.gap, min(t.coverage for t in tries),
+                       tries[0].speech, tries[0].loop)
+
+    def _passes(self, pcm: bytes, decoder, gap_threshold: float | None = None) -> _Passes:
+        """Grammar search, phone loop and gate (``gap_threshold``: default the recogniser's) of
+        one decoder over the utterance."""
+        text, _, _ = self._decode(pcm, "command", decoder=decoder)
+        _, loop, phones = self._decode(pcm, "phone_loop", decoder=decoder)
         speech = sum(s.end_frame - s.start_frame + 1 for s in phones if s.word not in _LOOP_FILLERS)
         if loop is None or speech == 0:
-            return result(text, "no speech in the phone loop")
+            return _Passes(text, "no speech in the phone loop")
         command = parse_command(text) if text else None
         if command is None:
-            reason, conf, gap, coverage = "no complete command in the grammar hypothesis", 0.0, *_NAN2
-        else:
-            gap, coverage = self._fit(pcm, text, loop, speech)
-            conf, reason = (0.0, "hypothesis cannot be aligned to the audio") if np.isnan(gap) else \
-                self.gate(command.intent, gap, coverage)
-        if reason and speech <= self.STOP_MAX_SPEECH_S * FRAME_RATE_HZ:
-            stop = self._stop_word(pcm, loop, speech)
-            if stop is not None:
-                word, stop_gap, stop_cov = stop
-                conf, _ = self.gate("stop", stop_gap, stop_cov)
-                return result(word, "", conf, stop_gap, stop_cov)
-        return result(text, reason, conf, gap, coverage)
+            return _Passes(text, "no complete command in the grammar hypothesis", speech=speech,
+                           loop=loop)
+        gap, coverage = self._fit(pcm, text, loop, speech, decoder)
+        if np.isnan(gap):
+            return _Passes(text, "hypothesis cannot be aligned to the audio", speech=speech,
+                           loop=loop)
+        conf, reason = self.gate(command.intent, gap, coverage, gap_threshold)
+        return _Passes(text, reason, conf, gap, coverage, speech, loop)
 
-    def _fit(self, pcm: bytes, text: str, loop: float, speech: int) -> tuple[float, float]:
+    def _fit(self, pcm: bytes, text: str, loop: float, speech: int,
+             decoder=None) -> tuple[float, float]:
         """(score gap per speech frame, coverage) of ``text`` force-aligned to the audio, against
         the phone loop's score ``loop`` over ``speech`` frames; NaNs if it cannot be aligned."""
         try:
-            _, aligned, words = self._decode(pcm, align=text)
+            _, aligned, words = self._decode(pcm, align=text, decoder=decoder)
         except RuntimeError:
             return _NAN2
         if aligned is None:
@@ -354,15 +542,17 @@ class CommandRecognizer:
         covered = sum(s.end_frame - s.start_frame + 1 for s in words if _is_word(s.word))
         return (loop - aligned) / speech, covered / speech
 
-    def _stop_word(self, pcm: bytes, loop: float, speech: int):
-        """(word, gap, coverage) of the best-fitting stop word if it passes the stop gate, else
-        None. For short utterances the grammar search did not accept: it loses some spoken
-        stops to other short commands in noise, which forced alignment of the word still fits."""
-        fits = [(word, *self._fit(pcm, word, loop, speech)) for word in VERBS["stop"]]
+    def _stop_word(self, pcm: bytes, first: _Passes) -> _Passes | None:
+        """The best-fitting stop word if it passes the stop gate, else None. For short
+        utterances the grammar search did not accept (``first``): it loses some spoken stops to
+        other short commands in noise, which forced alignment of the word still fits."""
+        fits = [(word, *self._fit(pcm, word, first.loop, first.speech)) for word in VERBS["stop"]]
         fits = [f for f in fits if not np.isnan(f[1])]
         if not fits:
             return None
-        best = min(fits, key=lambda f: f[1])
-        conf, reason = self.gate("stop", best[1], best[2])
+        word, gap, coverage = min(fits, key=lambda f: f[1])
+        conf, reason = self.gate("stop", gap, coverage)
         # A clear margin: the robot's own impact sounds can force-align to a short word.
-        return best if not reason and conf >= self.STOP_RESCUE_MIN_CONF else None
+        if reason or conf < self.STOP_RESCUE_MIN_CONF:
+            return None
+        return _Passes(word, "", conf, gap, coverage, first.speech, first.loop)

@@ -42,6 +42,11 @@ class TeleopConfig:
     sample_rate: int = param(16000, "recogniser sample rate [Hz] (audio is resampled to it)",
                              choices=(8000, 16000))
     vad_hangover_s: float = param(0.2, "silence that ends an utterance [s]", min=0.05, max=2.0)
+    retry_warps: list[float] = param([1.0, 1.2, 1.4], "frequency warps (1: none) of the decoders "
+                                     "that take a second look at a rejected high-pitched "
+                                     "utterance, with non-rhotic pronunciations", min=0.5, max=2.0)
+    retry_min_f0_hz: float = param(165.0, "median pitch above which a rejected utterance gets "
+                                   "the second look [Hz] (400: never)", min=50.0, max=400.0)
     qos: str = param("sensor_data", "QoS of the /audio subscription", choices=("sensor_data", "reliable"))
 
 
@@ -62,7 +67,9 @@ class TeleopNode(Node):
         super().__init__("teleop", **kwargs)
         self.cfg = cfg = declare_config(self, TeleopConfig)
         self.vad = VoiceActivityDetector(sample_rate=cfg.sample_rate, hangover_s=cfg.vad_hangover_s)
-        self.recognizer = CommandRecognizer(sample_rate=cfg.sample_rate)
+        self.recognizer = CommandRecognizer(sample_rate=cfg.sample_rate,
+                                            retry_warps=tuple(cfg.retry_warps),
+                                            retry_min_f0_hz=cfg.retry_min_f0_hz)
         self.pub = self.create_publisher(TeleopCommand, "/omni/teleop", RELIABLE_QOS)
         self.guard = GuardedInputs(self)
         self.guard.subscribe("audio", AudioChunk, "/audio",
@@ -101,8 +108,9 @@ class TeleopNode(Node):
                 self.get_logger().info(f"speech rejected ({rec.reason}): {rec.text!r}")
                 continue
             self.guard.health.accept("speech", self._now())
+            warp = f", second look, frequency warp {rec.warp:g}" if rec.retried else ""
             self.get_logger().info(f"heard {rec.text!r} (confidence {rec.confidence:.2f}, "
-                                   f"{rec.decode_ms:.0f} ms)")
+                                   f"{rec.decode_ms:.0f} ms{warp})")
             self._command(rec.text, "voice", rec.confidence, utt.end_ns)
 
     def _on_text(self, key, text, msg) -> None:
