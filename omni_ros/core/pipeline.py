@@ -229,8 +229,7 @@ class Perception:
     def remembered_objects(self) -> list[ObjectEstimate]:
         """The newest camera frame's objects, each at the median centre and size of its sightings
         in the last MEMORY_FRAMES frames: a memory taken from one frame would keep that frame's
-        segmentation error for as long as the camera stays dead (seen once: a remembered sphere's
-        centre at z = -0.005 m, under the table, so its pick was refused)."""
+        segmentation error for as long as the camera stays dead."""
         if self._memory[0] != self.camera_objects_ns:
             out = []
             for obj in self.camera_objects:
