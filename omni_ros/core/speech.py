@@ -244,8 +244,8 @@ def non_rhotic(phones: str) -> str:
     (southern British, Australian, ...) says them: no "r" unless a vowel follows. ER before a
     consonant or at the end becomes AH ("purple" P AH P AH L, "cylinder" ... D AH); EH/UH/AY/AW
     + R ends in AH ("there" DH EH AH); after AA/AO/... the R is dropped ("orange" keeps its R: a
-    vowel follows). IY/IH + R stays: as IH AH, "here" and "sphere" (S F IH AH) became confusable
-    ("put it here" heard as "put the sphere", measured)."""
+    vowel follows). IY/IH + R stays: with "here" as HH IH AH, gb_female's recorded "put it here"
+    fitted 1-1.6 per frame worse (and "sphere" as S F IH AH competes with it)."""
     p, out = phones.split(), []
     for i, ph in enumerate(p):
         vowel_next = i + 1 < len(p) and p[i + 1] in _VOWELS
@@ -365,7 +365,7 @@ class CommandRecognizer:
     false accepts), or else when every retry decoder (at least two) heard the same command,
     each within ``agree_gap_threshold`` (speech forced into the grammar rarely becomes
     the same command on every frequency scale). Low voices never take this path, and the first
-    decoder has no variants (they cost the American voices accuracy, measured).
+    decoder keeps the plain American dictionary, so they are decoded exactly as without it.
     Thresholds are measured on synthetic commands vs out-of-grammar sentences
     (omni_ros.benchmarks.speech). Not thread-safe: one recogniser per thread."""
 
