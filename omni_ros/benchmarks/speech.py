@@ -87,7 +87,7 @@ def _median(values, absolute: bool = False) -> float:
 def _cell(rec: CommandRecognizer, commands: list, oog: list, snr_db, rng) -> tuple[dict, list]:
     """One voice x SNR cell over (text, speech) pairs: its statistics, and (kind, reference,
     [(key, gap, coverage)]) per stream for the threshold sweep."""
-    right = raw_right = false_acc = raw_false = warped_right = warped_false = 0
+    right = raw_right = false_acc = raw_false = second_right = second_false = 0
     decode_ms, rtf, latency, start_err, end_err, errors, sweep = [], [], [], [], [], [], []
     for kind, table in (("command", commands), ("oog", oog)):
         for text, speech in table:
@@ -98,17 +98,17 @@ def _cell(rec: CommandRecognizer, commands: list, oog: list, snr_db, rng) -> tup
             sweep.append((kind, ref, [(_key(r.text), r.gap, r.coverage) for r in recs]))
             accepted = [_key(r.text) for r in recs if r.accepted]
             ungated = [k for k in (_key(r.text) for r in recs) if k is not None]
-            warped = any(r.accepted and r.retried for r in recs)
+            second = any(r.accepted and r.retried for r in recs)
             if kind == "oog":
                 false_acc += bool(accepted)
                 raw_false += bool(ungated)
-                warped_false += warped
+                second_false += second
                 continue
             latency += t["end_latency_s"]
             start_err += t["start_error_s"]
             end_err += t["end_error_s"]
             right += accepted == [ref]
-            warped_right += warped and accepted == [ref]
+            second_right += second and accepted == [ref]
             raw_right += ungated == [ref]
             if accepted != [ref]:
                 errors.append(f"{text!r} -> " + (" | ".join(
@@ -118,7 +118,7 @@ def _cell(rec: CommandRecognizer, commands: list, oog: list, snr_db, rng) -> tup
     return {"snr_db": snr_db, "commands": n_cmd, "out_of_grammar": n_oog,
             "accuracy": right / n_cmd, "accuracy_without_gate": raw_right / n_cmd,
             "false_accept_rate": false_acc / n_oog, "false_accept_rate_without_gate": raw_false / n_oog,
-            "right_after_retry": warped_right / n_cmd, "false_after_retry": warped_false / n_oog,
+            "right_after_retry": second_right / n_cmd, "false_after_retry": second_false / n_oog,
             "decode_ms_median": _median(decode_ms), "real_time_factor_median": _median(rtf),
             "vad_end_latency_s_median": _median(latency),
             "vad_end_latency_s_max": float(np.max(latency)) if latency else float("nan"),

@@ -310,7 +310,6 @@ class Recognition:
     snr_db: float = float("nan")  # estimated; below the recogniser's denoise_below_db it denoised
     warp: float = 1.0
     f0_hz: float = float("nan")
-    decoders: int = 1   # > 1: accepted because that many decoders (warps) heard the same command
     retried: bool = False  # accepted by the second look (retry decoders) after a rejection
 
 
@@ -395,13 +394,15 @@ class CommandRecognizer:
         self.agree_gap_threshold = float(agree_gap_threshold)
         self.grammar = grammar if grammar is not None else jsgf_grammar()
 
+        words = grammar_words(self.grammar)
+
         def decoder(warp: float | None):
             # dither (robust to digital silence) with a fixed seed, reset per pass: reproducible
             d = pocketsphinx.Decoder(jsgf=None, lm=None, dither=True, seed=seed, loglevel="FATAL",
                                      samprate=SAMPLE_RATE,
                                      **({} if warp is None else {"warp_params": str(warp)}))
             if warp is not None:  # a retry decoder
-                add_pronunciations(d, grammar_words(self.grammar), non_rhotic)
+                add_pronunciations(d, words, non_rhotic)
             d.add_jsgf_string("command", self.grammar)
             d.add_allphone_file("phone_loop", None)
             return d
@@ -452,11 +453,10 @@ class CommandRecognizer:
         t0 = time.perf_counter()
         snr = f0 = float("nan")
 
-        def result(p: _Passes, warp: float = 1.0, decoders: int = 1,
-                   retried: bool = False) -> Recognition:
+        def result(p: _Passes, warp: float = 1.0, retried: bool = False) -> Recognition:
             return Recognition(p.text, not p.reason, float(p.confidence), p.reason,
                                (time.perf_counter() - t0) * 1e3, p.gap, p.coverage, snr, warp, f0,
-                               decoders, retried)
+                               retried)
 
         x = resample(samples, self.rate)
         if len(x) < self.MIN_AUDIO_S * SAMPLE_RATE:
@@ -489,26 +489,26 @@ class CommandRecognizer:
                         return result(tries[-1], warp, retried=True)
                 agreed = self._agreement(tries[1:]) if len(tries) > 2 else None
                 if agreed is not None:
-                    return result(agreed, self.retry[-1][0], decoders=len(tries) - 1, retried=True)
+                    return result(agreed, self.retry[-1][0], retried=True)
         return result(first)
 
     def _agreement(self, tries: list[_Passes]) -> _Passes | None:
         """The command every decoder heard (the same intent and target), if each of them fits
         it within ``agree_gap_threshold``; else None."""
-        keys = set()
+        keys, conf = set(), 1.0
         for t in tries:
             command = parse_command(t.text) if t.text and not np.isnan(t.gap) else None
-            if command is None or self.gate(command.intent, t.gap, t.coverage,
-                                            self.agree_gap_threshold)[1]:
+            if command is None:
+                return None
+            c, reason = self.gate(command.intent, t.gap, t.coverage, self.agree_gap_threshold)
+            if reason:
                 return None
             keys.add((command.intent, command.target_description))
+            conf = min(conf, c)
         if len(keys) != 1:
             return None
-        worst = max(tries, key=lambda t: t.gap)
-        conf, _ = self.gate(parse_command(worst.text).intent, worst.gap, worst.coverage,
-                            self.agree_gap_threshold)
-        return _Passes(tries[0].text, "", conf, worst.gap, min(t.coverage for t in tries),
-                       tries[0].speech, tries[0].loop)
+        return _Passes(tries[0].text, "", conf, max(t.gap for t in tries),
+                       min(t.coverage for t in tries), tries[0].speech, tries[0].loop)
 
     def _passes(self, pcm: bytes, decoder, gap_threshold: float | None = None) -> _Passes:
         """Grammar search, phone loop and gate (``gap_threshold``: default the recogniser's) of
