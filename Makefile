@@ -2,19 +2,21 @@
 #   make demo   set everything up, then run the main job headless
 #   make test   set everything up, then run the test suite
 # Set-up is idempotent: a second run with nothing changed takes seconds.
+#   make setup TORCH_INDEX_URL=default|URL   where torch comes from (tools/bootstrap.py)
 
 PYTHON ?= $(firstword $(foreach p,python3.11 python3.12 python3.10 python3,$(shell command -v $(p) 2>/dev/null)))
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+export TORCH_INDEX_URL
 
-.PHONY: setup test test-fast demo doctor bench model lock clean
+.PHONY: setup test test-fast demo doctor bench model lock check-lock clean
 
 setup:
 	@test -n "$(PYTHON)" || { echo "No python3 found: install CPython 3.10-3.12 (3.11 preferred)."; exit 1; }
 	@$(PYTHON) tools/bootstrap.py
 
-test: setup
+test: setup check-lock
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: setup
@@ -37,8 +39,13 @@ bench: setup
 model: setup
 	tools/train_model.sh
 
+# requirements/lock/py3.X.txt for every supported Python, resolved by uv from the public index.
 lock: setup
 	$(PY) tools/lock.py
+
+# Dry run, public index only: each lock resolves for its Python (names the pin that does not).
+check-lock: setup
+	$(PY) tools/lock.py --check
 
 clean:
 	rm -rf build .pytest_cache

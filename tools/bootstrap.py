@@ -6,13 +6,23 @@ Steps (each skipped when its inputs have not changed since it last succeeded):
   2. create .venv with it;
   3. check system libraries (libusb-1.0 for open3d, cmake and a C++ compiler for msg/),
      installing them with apt-get when running as root, otherwise saying what to run;
-  4. pip install the pinned requirements (requirements.txt, constraints.txt);
+  4. pip install torch: the CPU build from the PyTorch CPU index when it can be reached
+     (TORCH_INDEX_URL, below), else the package index's default build; then the requirements
+     (requirements.txt) constrained by this Python's lock, requirements/lock/py3.X.txt;
   5. fix the ROS wheels' cmake files, which hard-code the wheel builder's Python paths;
   6. build and install the interface package msg/ (omni_ros_msgs) into .venv;
   7. pip install -e . (omni_ros and omni_ros_sim).
 
 Stamps live in .venv/.omni_ros_setup/, so deleting .venv starts from scratch.
 Run with the interpreter to use: ``python3.11 tools/bootstrap.py``.
+
+TORCH_INDEX_URL (environment, or ``make setup TORCH_INDEX_URL=...``):
+  unset       the PyTorch CPU index if it answers within a few seconds, else the package index's
+              default torch (on Linux x86_64 that is the CUDA build, several GB with its nvidia-*
+              packages; the CPU build is about 0.2 GB);
+  a URL       that index for torch (e.g. .../whl/cu128); an error if it cannot be reached;
+  ``default`` the package index's default torch, without asking the CPU index.
+Every other package comes from pip's own configuration (PyPI unless you set a mirror).
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +44,7 @@ VENV = ROOT / ".venv"
 STAMPS = VENV / ".omni_ros_setup"
 BUILD = ROOT / "build"
 SUPPORTED = ((3, 10), (3, 11), (3, 12))
+CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 APT_PACKAGES = {"libusb-1.0": "libusb-1.0-0", "cmake": "cmake", "c++": "g++"}
 
 
@@ -132,9 +144,53 @@ def ensure_system() -> None:
         f"msg/ needs cmake and a C++ compiler). On Debian/Ubuntu run:\n    sudo {cmd}")
 
 
+def lock_file() -> Path:
+    """This Python's full pinned set (``make lock`` writes one per supported Python)."""
+    return ROOT / "requirements" / "lock" / f"py{sys.version_info[0]}.{sys.version_info[1]}.txt"
+
+
+def locked_version(name: str) -> str:
+    for line in lock_file().read_text().splitlines():
+        if line.lower().startswith(f"{name}=="):
+            return line.split("==", 1)[1].split(";")[0].strip()
+    die(f"{name} is not pinned in {lock_file()}: run `make lock`")
+
+
+def reachable(index: str) -> bool:
+    try:
+        req = urllib.request.Request(index.rstrip("/") + "/torch/", method="HEAD")
+        with urllib.request.urlopen(req, timeout=8) as resp:
+            return resp.status < 400
+    except OSError:
+        return False
+
+
+def torch_index() -> str | None:
+    """The index to take torch from, or None for the package index's default build."""
+    asked = os.environ.get("TORCH_INDEX_URL", "").strip()
+    if asked == "default":
+        return None
+    index = asked or CPU_TORCH_INDEX
+    if reachable(index):
+        return index
+    if asked:
+        die(f"TORCH_INDEX_URL={asked} cannot be reached; unset it to fall back to the package "
+            f"index's default torch, or set TORCH_INDEX_URL=default")
+    say(f"the PyTorch CPU index ({CPU_TORCH_INDEX}) cannot be reached: installing the package "
+        f"index's default torch instead (on Linux x86_64 the CUDA build: several GB)")
+    return None
+
+
 def install_requirements() -> None:
     pip = [str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    run([*pip, "-r", str(ROOT / "requirements.txt"), "-c", str(ROOT / "constraints.txt")])
+    torch = f"torch=={locked_version('torch')}"
+    index = torch_index()
+    if index:
+        say(f"installing {torch} from {index}")
+        run([*pip, "--no-deps", "--index-url", index, torch])
+    # The lock pins torch as the public index has it; a CPU build already installed
+    # (2.13.0+cpu) satisfies ==2.13.0, so its CUDA packages are never pulled in.
+    run([*pip, "-r", str(ROOT / "requirements.txt"), "-c", str(lock_file())])
 
 
 def site_include_dirs() -> tuple[str, str]:
@@ -183,7 +239,8 @@ def main() -> None:
     ensure_venv()
     ensure_system()
     py_tag = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    deps = digest(ROOT / "requirements.txt", ROOT / "requirements", ROOT / "constraints.txt", extra=py_tag)
+    torch_choice = os.environ.get("TORCH_INDEX_URL", "")
+    deps = digest(ROOT / "requirements.txt", ROOT / "requirements", extra=py_tag + torch_choice)
     step("requirements", deps, install_requirements)
     fix_wheel_cmake_files()
     step("messages", digest(ROOT / "msg", extra=deps), build_messages)
