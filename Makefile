@@ -29,8 +29,8 @@ doctor: setup
 	$(VENV)/bin/omni-ros doctor
 
 bench: setup
-	FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA $(VENV)/bin/omni-ros bench --suite pipeline --markdown bench/RESULTS.md --json bench/pipeline.json --plot bench/pipeline_latency.png
-	FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA $(VENV)/bin/omni-ros bench --suite live --markdown bench/live.md --json bench/live.json
+	$(VENV)/bin/omni-ros bench --suite pipeline --markdown bench/RESULTS.md --json bench/pipeline.json --plot bench/pipeline_latency.png
+	$(VENV)/bin/omni-ros bench --suite live --markdown bench/live.md --json bench/live.json
 	$(VENV)/bin/omni-ros bench --suite speech --markdown bench/speech.md --json bench/speech.json
 	$(VENV)/bin/omni-ros bench --suite transport --markdown bench/transport.md --json bench/transport.json
 	$(VENV)/bin/omni-ros bench --suite sim --markdown bench/sim.md --json bench/sim.json

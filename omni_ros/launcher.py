@@ -37,6 +37,8 @@ from typing import Any, Iterable, Mapping, TextIO
 
 import yaml
 
+from . import dds_env
+
 PACKAGE = "omni_ros"
 
 
@@ -175,7 +177,9 @@ class Graph:
 
     Every output line of a node (stdout and stderr) is written to ``out`` (default stdout)
     prefixed with ``[name] ``; with ``capture`` the lines are also kept (:meth:`lines`).
-    ``env`` adds to the nodes' environment.
+    Every node gets this process's environment plus :func:`omni_ros.dds_env.graph_env` (one
+    Fast DDS transport for the whole graph) plus ``env``. While it runs, the graph leaves a
+    record for ``omni-ros doctor`` (:func:`omni_ros.dds_env.record_graph`).
     """
 
     def __init__(self, specs: Iterable[NodeSpec], *, params_file: str | Path | None = None,
@@ -202,6 +206,7 @@ class Graph:
         self.env = dict(env or {})
         self.tag = tag
         self.procs: dict[str, subprocess.Popen] = {}
+        self._record: Path | None = None
         self._readers: list[threading.Thread] = []
         self._lines: list[tuple[str, str]] = []
         self._lock = threading.Lock()
@@ -259,7 +264,9 @@ class Graph:
         already running are stopped and :class:`LaunchError` is raised."""
         if self.procs:
             raise LaunchError("the graph is already started")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **dds_env.graph_env(), **self.env}
+        self.say(f"DDS: {dds_env.describe(env)}")
+        self._record = dds_env.record_graph(env, [s.name for s in self.specs])
         if self.unused_sections:
             self.say(f"{self.user_params}: not started, so not used: "
                      f"{', '.join(map(str, self.unused_sections))}")
@@ -326,6 +333,8 @@ class Graph:
             proc.wait()
         for reader in self._readers:
             reader.join(timeout=2.0)  # the rest of their output, unless a grandchild holds it
+        dds_env.forget_graph(self._record)
+        self._record = None
         return {name: proc.returncode for name, proc in self.procs.items()}
 
     def run_until_exit(self, stop_timeout: float = 10.0, poll_s: float = 0.1) -> int:

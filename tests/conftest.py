@@ -1,14 +1,16 @@
-"""Test-session set-up: an isolated DDS domain and hypothesis settings."""
+"""Test-session set-up: DDS isolation and hypothesis settings."""
 
 import os
-import random
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-# Keep this run's DDS traffic away from other ROS 2 processes on the machine (child processes
-# inherit it). Domain ids 0-101 are safe for every RMW's port mapping.
-os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(1, 101)))
+from omni_ros import dds_env
+
+# Every process of the run (child processes inherit it) discovers peers on this host only, on a
+# random domain, with the project's transport: nothing here reaches a robot on the network, and
+# other ROS 2 graphs on the machine stay out (tests/test_dds_env.py proves both).
+dds_env.isolate()
 
 settings.register_profile("ci", max_examples=60, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])

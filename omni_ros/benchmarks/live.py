@@ -61,11 +61,13 @@ def live_graph(seed: int, real_time_factor: float = 1.0, capture: bool = True, o
     (graph, operator node). Stopped (SIGINT) on exit."""
     import rclpy
 
+    from .. import dds_env
     from ..launcher import Graph, graph
     from ..nodes.operator import SimOperator
 
-    # The nodes inherit this process's environment, so their Fast DDS transports match the
-    # operator's (a process on the default transports does not discover one on LARGE_DATA).
+    # The operator (in this process) and the nodes (children) share one isolated environment:
+    # localhost-only discovery on a domain of their own, one Fast DDS transport.
+    dds_env.isolate()
     overrides = {"sim_bridge": {"seed": seed, "real_time_factor": real_time_factor}}
     for k, v in (extra or {}).items():
         overrides.setdefault(k, {}).update(v)

@@ -10,8 +10,8 @@ between the sensors and the node's fusion timer, see ``_Replay._shift``) into a 
 (``fuse_rate`` 30 Hz) and once with ``mode:=sync`` (default ``slop``). Every header.stamp is
 rewritten to the wall clock at publish (a camera frame's colour, depth and camera_info share the
 stamp of its first message, as an RGB-D driver stamps them). Both processes use Fast DDS with
-the Fast DDS transports of the calling environment (``make bench`` exports
-``FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA``), on a domain of their own.
+the project's Fast DDS transport, with localhost-only discovery on a domain of their own
+(:func:`omni_ros.dds_env.isolate`).
 
 Per mode: phase 1 (``duration_s``, every sensor) measures the /omni/scene rate and two
 latencies; phase 2 (``stop_s``) stops publishing the lidar (a dead sensor) and counts the scenes
@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import bisect
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -47,6 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .. import dds_env
 
 FUSE_RATE = 30.0
 RECORD_S = 7.0          # sim seconds recorded (covers approach, grasp, lift, place, release)
@@ -450,23 +451,23 @@ def run(duration_s: float = 20.0, seed: int = 0, stop_s: float | None = None,
     """Record, replay through the node in each mode, and measure (see the module doc).
 
     ``duration_s``: phase 1 (all sensors) per mode [s]; ``stop_s``: phase 2 (lidar stopped)
-    per mode [s], default ``duration_s``; ``domain_id``: ROS domain for both processes (default
-    $ROS_DOMAIN_ID, else a random one so other ROS 2 traffic on the host stays out)."""
+    per mode [s], default ``duration_s``; ``domain_id``: ROS domain for both processes (default:
+    the isolated one already chosen for this process, else a random one)."""
     stop_s = duration_s if stop_s is None else stop_s
     if duration_s <= 0 or stop_s <= GRACE_S:
         raise ValueError(f"need duration_s > 0 and stop_s > {GRACE_S} s")
     if domain_id is None:
-        domain_id = int(os.environ.get("ROS_DOMAIN_ID") or random.randint(1, 101))
+        domain_id = int(dds_env.isolate()[dds_env.DOMAIN_VAR])
+    else:
+        os.environ.update(dds_env.isolated_env(domain_id))
     t0 = time.perf_counter()
     rec = record(seed)
-    # The node gets this process's environment: Fast DDS transports must be the same on both
-    # sides (a process on the default transports does not discover one on LARGE_DATA); they
-    # are read once, when a process first starts DDS. `make bench` exports LARGE_DATA.
-    env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id))
+    # The node gets this process's (isolated) environment: the same transport on both sides.
+    env = dict(os.environ)
     results = {m: _run_mode(rec, m, duration_s, stop_s, domain_id, env) for m in modes}
     out = {"duration_s": duration_s, "stop_s": stop_s, "seed": seed, "fuse_rate": FUSE_RATE,
            "domain_id": domain_id,
-           "transports": os.environ.get("FASTDDS_BUILTIN_TRANSPORTS", "default"),
+           "transports": dds_env.transport(),
            "recording": {"sim_s": rec.length_ns / 1e9, "messages": len(rec.messages),
                          "per_topic": rec.counts(), "contact_changes": rec.contact_changes,
                          "grasp_changes": rec.grasp_changes, "wall_s": rec.wall_s},

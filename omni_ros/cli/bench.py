@@ -41,7 +41,11 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from .. import dds_env
     from ..benchmarks import live, model, pipeline, sim, speech, transport
+
+    # Benches publish /omni/action and sensor topics: localhost-only, on a domain of their own.
+    print(f"bench: DDS {dds_env.describe(dds_env.isolate())}")
 
     if args.model:
         args.suite = "model"

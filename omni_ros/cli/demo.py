@@ -31,6 +31,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from .. import dds_env
+
+    # The demo commands a (simulated) arm on /omni/action: keep it off the network.
+    print(f"demo: DDS {dds_env.describe(dds_env.isolate())} (localhost only)")
     return run_synthetic(args) if args.synthetic else run_sim(args)
 
 

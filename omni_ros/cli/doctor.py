@@ -1,6 +1,10 @@
 """Check that everything omni_ros needs is installed and working, and say how to fix what is not.
 
-Exit code 0 when every check passes, 1 otherwise.
+The DDS check reports this shell's discovery settings and transport, and warns when they differ
+from those of an omni_ros graph running on this host (or, with none running, from the project's
+transport): such a shell's `ros2 topic echo` sees nothing.
+
+Exit code 0 when every check passes (warnings included), 1 otherwise.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import importlib
 import sys
 from typing import Callable
 
-HELP = "check the installation (Python, ROS 2, messages, torch, pybullet, open3d)"
+HELP = "check the installation (Python, ROS 2, messages, torch, pybullet, open3d, DDS settings)"
 SETUP_FIX = "run `make setup` in the omni_ros checkout (it builds .venv), then use .venv/bin/omni-ros"
 
 
@@ -72,6 +76,21 @@ def _libusb() -> str:
     return found
 
 
+class Warn(Exception):
+    """A check that passes with a caveat (the message says what to do)."""
+
+
+def _dds() -> str:
+    from .. import dds_env
+
+    here = dds_env.describe()
+    problems = dds_env.mismatches()
+    if problems:
+        raise Warn(f"{here}; " + "; ".join(problems))
+    graphs = dds_env.running_graphs()
+    return here + (f" (matches {len(graphs)} running graph(s))" if graphs else "")
+
+
 def _pybullet() -> str:
     import pybullet
 
@@ -93,6 +112,8 @@ CHECKS: list[tuple[str, Callable[[], str], str]] = [
     ("libusb-1.0", _libusb, "sudo apt-get install libusb-1.0-0 (open3d needs it)"),
     ("open3d", _version("open3d"), "sudo apt-get install libusb-1.0-0, then pip install "
                                    "open3d-cpu==0.20.0 (or `make setup`)"),
+    ("DDS", _dds, "export the variables named above in this shell (README: \"from another "
+                  "terminal\")"),
 ]
 
 
@@ -101,6 +122,9 @@ def run_checks() -> list[dict]:
     for name, check, fix in CHECKS:
         try:
             results.append({"check": name, "ok": True, "detail": check()})
+        except Warn as warn:
+            results.append({"check": name, "ok": True, "warning": True, "detail": str(warn),
+                            "fix": fix})
         except Exception as err:  # each failure is reported, never raised
             detail = f"{type(err).__name__}: {err}".splitlines()[0][:160]
             results.append({"check": name, "ok": False, "detail": detail, "fix": fix})
@@ -115,9 +139,9 @@ def run(args) -> int:
         print(json.dumps(results, indent=2))
     else:
         for r in results:
-            mark = "ok  " if r["ok"] else "FAIL"
+            mark = "FAIL" if not r["ok"] else "warn" if r.get("warning") else "ok  "
             print(f"[{mark}] {r['check']:<16} {r['detail']}")
-            if not r["ok"]:
+            if "fix" in r:
                 print(f"       fix: {r['fix']}")
         bad = sum(not r["ok"] for r in results)
         print("all checks passed" if not bad else f"{bad} check(s) failed")
