@@ -13,9 +13,15 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.substitutions import LaunchConfiguration
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 from launch_ros.actions import Node
+
+# One Fast DDS transport for every node, as `omni-ros up` sets it (omni_ros/dds_env.py; the test
+# of the launch files checks that they agree): yours if you exported one, else LARGE_DATA.
+TRANSPORT = SetEnvironmentVariable(
+    "FASTDDS_BUILTIN_TRANSPORTS",
+    EnvironmentVariable("FASTDDS_BUILTIN_TRANSPORTS", default_value="LARGE_DATA"))
 
 
 def nodes(context):
@@ -34,6 +40,7 @@ def nodes(context):
 
 def generate_launch_description():
     return LaunchDescription([
+        TRANSPORT,
         DeclareLaunchArgument(
             "params_file", default_value="",
             description="parameter file with sections per node, applied after the defaults"),

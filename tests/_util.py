@@ -11,3 +11,26 @@ def run_py(*args, timeout=120, env=None, **kw) -> subprocess.CompletedProcess:
     """Run ``python args...`` with this interpreter from the repo root, capturing text output."""
     return subprocess.run([sys.executable, *args], capture_output=True, text=True,
                           timeout=timeout, env=env, cwd=ROOT, **kw)
+
+
+def call_service(client, request, spin_once, timeout_s: float = 120.0, attempt_s: float = 15.0):
+    """Call a ROS service and return its response, waiting on events, not on time.
+
+    A reply can be lost when the server answers before it has discovered the client's reply
+    reader (both sides say "ready" at different moments; seen on loaded machines). So the
+    request is sent again every ``attempt_s`` until a reply arrives or ``timeout_s`` passes.
+    Only for requests that are safe to repeat. ``spin_once()`` spins the client's executor once.
+    """
+    import time
+
+    end = time.monotonic() + timeout_s
+    assert client.wait_for_service(timeout_sec=timeout_s), f"{client.srv_name}: no server"
+    while time.monotonic() < end:
+        future = client.call_async(request)
+        retry = min(end, time.monotonic() + attempt_s)
+        while not future.done() and time.monotonic() < retry:
+            spin_once()
+        if future.done():
+            return future.result()
+        client.remove_pending_request(future)
+    raise AssertionError(f"{client.srv_name}: no reply in {timeout_s:g} s")

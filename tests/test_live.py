@@ -4,12 +4,16 @@ scripted operator that speaks (espeak-ng, offline) into the simulated microphone
 points. Nothing here is mocked: speech goes through VAD and pocketsphinx, the target is grounded
 by the shipped model, the arm moves in PyBullet."""
 
+import time
+
 import numpy as np
 import pytest
 from geometry_msgs.msg import WrenchStamped
 from sensor_msgs.msg import Image, PointCloud2, PointField
 
 from omni_ros.benchmarks.live import heard_right, live_graph, run_episode, wait_task
+
+from _util import call_service
 
 pytestmark = [pytest.mark.ros, pytest.mark.timeout(300)]
 
@@ -45,14 +49,13 @@ def _halted_after(op, t_ns: int, speed: float = 0.02) -> float:
 def test_out_of_grammar_speech_is_rejected_and_stop_halts_motion():
     with live_graph(7) as (graph, op):
         assert op.spin_until(lambda: op.scene is not None and op.truth is not None, 90)
-        # Out-of-grammar speech: heard as speech, rejected, no command and no motion.
+        # Out-of-grammar speech: heard as speech, rejected (counted on /diagnostics), no command
+        # and no motion.
         n_heard, n_status = len(op.heard), len(op.statuses)
         op.say("what a lovely morning it is today")
-        op.spin_until(lambda: False, 4.0)
+        assert op.spin_until(lambda: int(op.diagnostic("teleop: speech").get(
+            "rejected.out_of_grammar", 0)) >= 1, 90), op.diagnostic("teleop: speech")
         assert op.heard[n_heard:] == [] and op.statuses[n_status:] == []
-        rejected = [kv.value for d in op.diagnostics for s in d.status if s.name == "teleop: speech"
-                    for kv in s.values if kv.key == "rejected.out_of_grammar"]
-        assert rejected and int(rejected[-1]) >= 1
         # "stop" during a motion halts the arm within 0.5 s of the end of the utterance.
         target = op.truth.objects[0]
         op.click(target.position)
@@ -79,7 +82,7 @@ def test_garbage_on_sensor_topics_is_rejected_counted_and_perception_keeps_publi
         pubs = {"color": op.create_publisher(Image, "/camera/color/image_raw", 10),
                 "lidar": op.create_publisher(PointCloud2, "/lidar/points", 10),
                 "wrench": op.create_publisher(WrenchStamped, "/wrist/wrench", 10)}
-        op.spin_until(lambda: all(p.get_subscription_count() > 0 for p in pubs.values()), 10)
+        assert op.spin_until(lambda: all(p.get_subscription_count() > 0 for p in pubs.values()), 60)
         bad_image = Image(height=4, width=4, encoding="yuv422_weird", step=8, data=bytes(32))
         bad_cloud = PointCloud2(height=1, width=100, point_step=12, row_step=1200,
                                 fields=[PointField(name=n, offset=4 * i, datatype=PointField.FLOAT32,
@@ -87,31 +90,36 @@ def test_garbage_on_sensor_topics_is_rejected_counted_and_perception_keeps_publi
                                 data=bytes(600))     # truncated: half the points
         bad_wrench = WrenchStamped()
         bad_wrench.wrench.force.x = float("nan")
+        bad = {"color": bad_image, "lidar": bad_cloud, "wrench": bad_wrench}
+
+        def rejected(key):
+            return int(op.diagnostic(f"perception: {key}").get("rejected_total", 0))
+
+        # Sensor topics are best effort: send garbage until perception has rejected (and
+        # counted) some of each kind, however much a busy machine drops on the way.
         n_scenes = len(op.scenes)
-        for _ in range(20):
-            pubs["color"].publish(bad_image)
-            pubs["lidar"].publish(bad_cloud)
-            pubs["wrench"].publish(bad_wrench)
+        deadline = time.monotonic() + 120
+        while not all(rejected(k) >= 3 for k in bad):
+            assert time.monotonic() < deadline, {k: op.diagnostic(f"perception: {k}") for k in bad}
+            for key, msg in bad.items():
+                pubs[key].publish(msg)
             op.spin_until(lambda: False, 0.05)
-        op.spin_until(lambda: False, 2.5)
+        # ... and it kept publishing scenes through it and after it.
+        n_during = len(op.scenes) - n_scenes
+        assert op.spin_until(lambda: len(op.scenes) >= n_scenes + n_during + 30, 90)
         # Typed commands go through the same parser; text that is no command is dropped.
         n_heard = len(op.heard)
+        assert op.spin_until(lambda: op.text_pub.get_subscription_count() > 0, 60)
         op.type("hello there, robot")
         op.type("Go home, please.")
-        assert op.spin_until(lambda: len(op.heard) > n_heard, 10)
+        assert op.spin_until(lambda: len(op.heard) > n_heard, 60)
         op.spin_until(lambda: False, 0.5)
         assert [(c.source, c.intent) for c in op.heard[n_heard:]] == [("text", "home")]
         assert all(code is None for code in graph.poll().values()), graph.poll()
-    counts = {}
-    for d in op.diagnostics:
-        for s in d.status:
-            if s.name.startswith("perception: "):
-                key = s.name.split(": ", 1)[1]
-                counts[key] = {kv.key: kv.value for kv in s.values}
-    for key in ("color", "lidar", "wrench"):
-        assert int(counts[key]["rejected_total"]) >= 10, (key, counts[key])
-        assert int(counts[key]["accepted"]) > 0       # the good messages still went through
-    assert len(op.scenes) - n_scenes > 60              # ~3 s of scenes at 30 Hz kept coming
+    for key in bad:
+        stats = op.diagnostic(f"perception: {key}")
+        assert int(stats["accepted"]) > 0, (key, stats)    # the good messages still went through
+    assert n_during > 0                                     # scenes kept coming during the garbage
 
 
 def test_omni_ros_up_starts_the_sim_graph_and_exits_cleanly_when_the_bridge_finishes(tmp_path):
@@ -158,32 +166,46 @@ def test_perception_is_a_lifecycle_node_that_publishes_only_once_activated(rclpy
     scenes = []
     node.create_subscription(SceneUnderstanding, "/omni/scene", scenes.append, 10)
     get = node.create_client(GetState, "/perception/get_state")
-    change = node.create_client(ChangeState, "/perception/change_state")
+    change_client = node.create_client(ChangeState, "/perception/change_state")
 
-    def call(client, request, timeout=60.0):
-        assert client.wait_for_service(timeout_sec=timeout)
-        future = client.call_async(request)
-        end = time.monotonic() + timeout
+    def spin_once():
+        ex.spin_once(timeout_sec=0.05)
+
+    def state() -> str:
+        return call_service(get, GetState.Request(), spin_once).current_state.label
+
+    def change(transition: int, then: str) -> None:
+        """ChangeState cannot be repeated safely: send it once; if its reply is lost, the
+        state the node reports decides."""
+        request = ChangeState.Request(transition=Transition(id=transition))
+        future = change_client.call_async(request)
+        end = time.monotonic() + 60
         while not future.done() and time.monotonic() < end:
-            ex.spin_once(timeout_sec=0.05)
-        return future.result()
+            spin_once()
+        assert not future.done() or future.result().success
+        end = time.monotonic() + 120
+        while state() != then:
+            assert time.monotonic() < end, f"still {state()!r}, not {then!r}"
 
     def spin(seconds):
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            ex.spin_once(timeout_sec=0.05)
+            spin_once()
 
     try:
-        assert call(get, GetState.Request()).current_state.label == "unconfigured"
+        assert state() == "unconfigured"
         spin(2.0)
         assert scenes == []
-        assert call(change, ChangeState.Request(transition=Transition(id=Transition.TRANSITION_CONFIGURE))).success
-        assert call(get, GetState.Request()).current_state.label == "inactive"
+        assert change_client.wait_for_service(timeout_sec=120)
+        change(Transition.TRANSITION_CONFIGURE, "inactive")
         spin(1.0)
         assert scenes == []   # configured (checkpoint loaded, subscribed) but not active
-        assert call(change, ChangeState.Request(transition=Transition(id=Transition.TRANSITION_ACTIVATE))).success
-        spin(3.0)
-        assert len(scenes) > 20 and scenes[-1].modalities
+        change(Transition.TRANSITION_ACTIVATE, "active")
+        end = time.monotonic() + 120
+        while len(scenes) <= 20:
+            assert time.monotonic() < end, f"{len(scenes)} scenes in 120 s after activate"
+            spin_once()
+        assert scenes[-1].modalities
     finally:
         for p in procs:
             p.send_signal(2)

@@ -9,6 +9,7 @@ import pytest
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from omni_ros import conversions as cv
 from omni_ros.core.types import Primitive
@@ -18,7 +19,7 @@ from omni_ros_msgs.msg import PrimitiveCommand, PrimitiveStatus
 from omni_ros_msgs.srv import ResetWorld, SpawnObject
 from rosgraph_msgs.msg import Clock
 
-from _util import ROOT
+from _util import ROOT, call_service
 
 pytestmark = pytest.mark.ros
 
@@ -58,31 +59,34 @@ class Harness:
 
 
 def test_every_topic_arrives_at_its_configured_rate_in_sim_time(rclpy_context):
-    h = Harness(rclpy_context, "duration_s:=3.0", "real_time_factor:=1.0")
+    """Once every topic has been heard (discovery done, however long that took), 3 s of sim
+    time of each stream are counted by their stamps. Deep reader queues, so a busy test process
+    loses nothing; the period is the median gap between stamps, which a lost message would not
+    move anyway."""
+    h = Harness(rclpy_context, "real_time_factor:=1.0")
     stamps = {s.key: [] for s in STREAMS if s.key in RATES}
     clock = []
+    deep = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
+    window_s = 3.0
     try:
         for s in STREAMS:
             if s.key in RATES:
                 h.node.create_subscription(
                     s.msg_type, s.topic,
-                    lambda m, k=s.key: stamps[k].append(cv.stamp_to_ns(m.header.stamp)), RELIABLE_QOS)
-        h.node.create_subscription(Clock, "/clock", lambda m: clock.append(cv.stamp_to_ns(m.clock)), 10)
-        h.spin_until(lambda: h.proc.poll() is not None, 60, "exit")
-        h.spin_until(lambda: True, 1, "drain")
-        for _ in range(20):
-            h.executor.spin_once(timeout_sec=0.05)
+                    lambda m, k=s.key: stamps[k].append(cv.stamp_to_ns(m.header.stamp)), deep)
+        h.node.create_subscription(Clock, "/clock", lambda m: clock.append(cv.stamp_to_ns(m.clock)), deep)
+        h.spin_until(lambda: clock and all(stamps.values()), 120, "every topic")
+        t0 = max(ts[0] for ts in stamps.values())
+        t1 = t0 + int(window_s * 1e9)
+        h.spin_until(lambda: all(ts[-1] >= t1 for ts in stamps.values()), 120, "3 s of sim time")
     finally:
-        out = h.close()
-    assert h.proc.returncode == 0, out
+        h.close()
     for key, rate in RATES.items():
-        t = np.array(stamps[key])
-        span_s = (t[-1] - t[0]) / 1e9  # from the first message after discovery to the end
-        assert span_s > 2.0, f"{key}: messages over only {span_s:.2f} s of the 3 s"
-        assert len(t) >= 0.9 * (rate * span_s + 1), f"{key}: {len(t)} messages in {span_s:.2f} s"
-        measured = (len(t) - 1) / span_s
-        assert measured == pytest.approx(rate, rel=0.10), key
-    assert len(clock) > 300 and np.all(np.diff(clock) > 0)
+        t = np.array([x for x in stamps[key] if t0 <= x < t1])
+        assert len(t) >= 0.8 * rate * window_s, f"{key}: {len(t)} messages in {window_s} s"
+        period = np.median(np.diff(t)) / 1e9
+        assert 1.0 / period == pytest.approx(rate, rel=0.02), key
+    assert len(clock) > 100 and np.all(np.diff(clock) > 0)
 
 
 def test_actions_move_the_arm_and_malformed_ones_are_rejected(rclpy_context):
@@ -130,12 +134,11 @@ def test_reset_and_spawn_services(rclpy_context):
     try:
         reset = h.node.create_client(ResetWorld, "/sim/reset")
         spawn = h.node.create_client(SpawnObject, "/sim/spawn")
-        h.spin_until(lambda: reset.service_is_ready() and spawn.service_is_ready(), 60, "services")
+        h.spin_until(lambda: reset.service_is_ready() and spawn.service_is_ready(), 120, "services")
 
         def call(client, request):
-            future = client.call_async(request)
-            h.spin_until(future.done, 30, "a service reply")
-            return future.result()
+            # (repeated if the reply is lost: a reset is idempotent, a spawn adds one more)
+            return call_service(client, request, lambda: h.executor.spin_once(timeout_sec=0.05))
 
         r = call(reset, ResetWorld.Request(seed=7))
         assert r.success and r.message.startswith("seed 7:")

@@ -118,6 +118,14 @@ class SimOperator(Node):
                 return True
         return False
 
+    def diagnostic(self, name: str) -> dict[str, str]:
+        """The latest key/values of /diagnostics status ``name`` ({} until one arrived)."""
+        for array in reversed(self.diagnostics):
+            for status in array.status:
+                if status.name == name:
+                    return {kv.key: kv.value for kv in status.values}
+        return {}
+
     def last_status(self) -> TaskStatus | None:
         return self.statuses[-1] if self.statuses else None
 
