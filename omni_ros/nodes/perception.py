@@ -96,7 +96,9 @@ class PerceptionNode(LifecycleNode):
                              self._on_command, RELIABLE_QOS)
         params = sum(p.numel() for p in model.parameters())
         self.get_logger().info(f"configured: {cfg.checkpoint} ({params / 1e6:.2f} M parameters), "
-                               f"mode {cfg.mode}, modalities {self.pipe.names}")
+                               f"mode {cfg.mode}"
+                               + (f" at {cfg.fuse_rate:g} Hz" if cfg.mode == "async" else "")
+                               + f", modalities {self.pipe.names}")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state) -> TransitionCallbackReturn:
