@@ -22,6 +22,8 @@ TORCH_INDEX_URL (environment, or ``make setup TORCH_INDEX_URL=...``):
               packages; the CPU build is about 0.2 GB);
   a URL       that index for torch (e.g. .../whl/cu128); an error if it cannot be reached;
   ``default`` the package index's default torch, without asking the CPU index.
+It decides only what an install of torch takes (any 2.13.0 build satisfies the lock): to switch
+builds later, ``.venv/bin/pip uninstall torch`` and run ``make setup`` again.
 Every other package comes from pip's own configuration (PyPI unless you set a mirror).
 """
 
@@ -181,10 +183,15 @@ def torch_index() -> str | None:
     return None
 
 
+def installed_torch(version: str) -> list[str]:
+    """dist-info folders of torch ``version`` (any build: 2.13.0, 2.13.0+cpu...) in .venv."""
+    return glob.glob(str(VENV / "lib" / "python3.*" / "site-packages" / f"torch-{version}*.dist-info"))
+
+
 def install_requirements() -> None:
     pip = [str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     torch = f"torch=={locked_version('torch')}"
-    index = torch_index()
+    index = None if installed_torch(locked_version("torch")) else torch_index()
     if index:
         say(f"installing {torch} from {index}")
         run([*pip, "--no-deps", "--index-url", index, torch])
@@ -239,8 +246,9 @@ def main() -> None:
     ensure_venv()
     ensure_system()
     py_tag = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    torch_choice = os.environ.get("TORCH_INDEX_URL", "")
-    deps = digest(ROOT / "requirements.txt", ROOT / "requirements", extra=py_tag + torch_choice)
+    deps = digest(ROOT / "requirements.txt", ROOT / "requirements", extra=py_tag)
+    if not installed_torch("*"):
+        (STAMPS / "requirements").unlink(missing_ok=True)   # torch was removed: install it again
     step("requirements", deps, install_requirements)
     fix_wheel_cmake_files()
     step("messages", digest(ROOT / "msg", extra=deps), build_messages)
