@@ -33,6 +33,10 @@ def test_voice_and_point_pick_and_place(seed, voice):
 def test_sensor_death_gate_goes_to_zero_and_the_task_still_completes(sensor):
     with live_graph(5) as (graph, op):
         rep = run_episode(op, 5, "us_male", kill=sensor)
+    # Every scene stamped past the sensor's max_age (+ a tick) after its last message has the
+    # gate at 0 - however late a busy machine fuses; how soon the first one comes is the live
+    # bench's figure (bound here generously, from the last message, not from the kill request).
+    assert rep.gate_open_when_stale == 0, rep.summary()
     assert rep.gate_zero_after_s <= 1.0, rep.summary()
     assert rep.scenes_while_dead >= 30, rep.summary()   # scenes kept flowing, gate 0 in each
     assert rep.success, rep.summary()

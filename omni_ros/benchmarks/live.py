@@ -22,6 +22,9 @@ LIFT_M = 0.10
 PLACE_TOL_M = 0.03
 FREE_RADIUS_M = 0.09
 TERMINAL = ("succeeded", "failed", "rejected", "stopped")
+# A killed sensor's gate must be 0 in every scene stamped later than its last message + its
+# max_age + this [s]: one fusion tick, and a final message or two the operator may have missed.
+STALE_MARGIN_S = 0.25
 
 
 @dataclass
@@ -34,8 +37,9 @@ class EpisodeReport:
     grounded: str = ""
     lifted_m: float = 0.0
     place_error_m: float = float("nan")
-    gate_zero_after_s: float = float("nan")      # sim time from the kill to its gate = 0
-    scenes_while_dead: int = 0
+    gate_zero_after_s: float = float("nan")      # sim s from the sensor's last message to gate 0
+    scenes_while_dead: int = 0                    # scenes with its gate 0 while it was dead
+    gate_open_when_stale: int = 0                 # scenes past max_age (+ margin) with gate > 0
     statuses: list = field(default_factory=list)
     stages: dict = field(default_factory=dict)    # stage -> sim seconds
     repeats: int = 0                              # commands said again: nothing was heard
@@ -45,7 +49,9 @@ class EpisodeReport:
     wall_s: float = 0.0
 
     def summary(self) -> str:
-        kill = f", {self.killed} killed (gate 0 after {self.gate_zero_after_s:.2f} s)" if self.killed else ""
+        kill = (f", {self.killed} killed (gate 0 {self.gate_zero_after_s:.2f} s after its last "
+                f"message; {self.gate_open_when_stale} stale scenes with gate > 0)"
+                if self.killed else "")
         kill += f", {self.repeats} command(s) said twice" if self.repeats else ""
         return (f"seed {self.seed} [{self.voice}] {self.target}{kill}: "
                 f"{'SUCCESS' if self.success else 'FAILED ' + self.failure} - heard {self.heard}, "
@@ -154,6 +160,32 @@ def speak(op, text: str, voice: str, rep: EpisodeReport, point=None, tries: int 
     return end
 
 
+def _watch_last_stamp(op, modality: str):
+    """Subscribe ``op`` to the sensor streams of ``modality``; returns a function giving the
+    newest header stamp received [ns] (what the sensor last said before it died)."""
+    from rclpy.qos import qos_profile_sensor_data
+
+    from ..core.pipeline import STREAM_MODALITY
+    from ..streams import BY_KEY
+
+    newest = [0]
+
+    def seen(msg):
+        newest[0] = max(newest[0], msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec)
+
+    subs = [op.create_subscription(BY_KEY[key].msg_type, BY_KEY[key].topic, seen,
+                                   qos_profile_sensor_data)
+            for key, m in STREAM_MODALITY.items() if m == modality]
+    op.spin_until(lambda: newest[0] > 0, 30.0)
+
+    def last_ns(done: bool = False) -> int:
+        if done:
+            for sub in subs:
+                op.destroy_subscription(sub)
+        return newest[0]
+    return last_ns
+
+
 def run_episode(op, seed: int, voice: str = VOICES[0].name, kill: str = "",
                 timeout_s: float = 90.0) -> EpisodeReport:
     """One voice + point pick-and-place in the running graph (see the module docstring)."""
@@ -171,13 +203,13 @@ def run_episode(op, seed: int, voice: str = VOICES[0].name, kill: str = "",
     rep = EpisodeReport(seed, voice, label, kill)
     z0 = float(target.position[2])
     if kill:
-        k_ns = op.now_ns()
+        last_ns = _watch_last_stamp(op, kill)     # the dead sensor's last message (sim time)
         mute(op, kill)
         i = op.scene.modalities.index(kill)
         n = len(op.scenes)
-        if op.spin_until(lambda: any(s.gate_weights[i] == 0.0 for _, s in op.scenes[n:]), 10.0):
+        if op.spin_until(lambda: any(s.gate_weights[i] == 0.0 for _, s in op.scenes[n:]), 30.0):
             first = next(t for t, s in op.scenes[n:] if s.gate_weights[i] == 0.0)
-            rep.gate_zero_after_s = (first - k_ns) / 1e9
+            rep.gate_zero_after_s = (first - last_ns()) / 1e9
         op.spin_until(lambda: False, 0.5)
     n_scene = len(op.scenes)
 
@@ -217,6 +249,11 @@ def run_episode(op, seed: int, voice: str = VOICES[0].name, kill: str = "",
     if kill:
         i = op.scene.modalities.index(kill)
         rep.scenes_while_dead = sum(1 for _, s in op.scenes[n_scene:] if s.gate_weights[i] == 0.0)
+        from ..core.pipeline import MaxAge
+
+        stale_ns = last_ns(done=True) + int((getattr(MaxAge(), kill) + STALE_MARGIN_S) * 1e9)
+        rep.gate_open_when_stale = sum(1 for t, s in op.scenes[n:] if t > stale_ns
+                                       and s.gate_weights[i] > 0.0)
         mute(op, "")
     rep.success = not rep.failure and rep.lifted_m >= LIFT_M
     rep.sim_s = (op.now_ns() - t0) / 1e9
