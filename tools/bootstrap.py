@@ -236,8 +236,11 @@ def build_messages() -> None:
 
 
 def install_package() -> None:
+    # --use-pep517: an editable wheel whose finder maps omni_ros_sim to sim/ (setup.py's
+    # package_dir). Without it, older pips (23.0, Python 3.10's) fall back to `setup.py
+    # develop`, which only puts the checkout on sys.path: no omni_ros_sim.
     run([str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-q",
-         "--no-deps", "--no-build-isolation", "-e", str(ROOT)])
+         "--no-deps", "--no-build-isolation", "--use-pep517", "-e", str(ROOT)])
 
 
 def main() -> None:
