@@ -31,8 +31,10 @@ def test_pipeline_benchmark_smoke(tmp_path):
     assert set(r["modes"]) == {"async", "sync"}
     for mode, m in r["modes"].items():
         assert m["scenes"] > 0, f"{mode}: no /omni/scene in the measuring window"
+        assert m["latency_newest_ms"]["n"] > 0, (mode, m["latency_newest_ms"])
         for key in ("latency_newest_ms", "latency_frame_ms"):
-            assert m[key]["n"] > 0 and 0 < m[key]["p50"] <= m[key]["p99"], (mode, key, m[key])
+            # (a machine too busy to encode a camera frame within max_age uses none: n = 0)
+            assert m[key]["n"] == 0 or 0 < m[key]["p50"] <= m[key]["p99"], (mode, key, m[key])
         assert m["rss"]["peak_sampled_mb"] > 0
         assert m["rss"]["vm_hwm_mb"] is None or m["rss"]["vm_hwm_mb"] > 0
         assert m["cpu_percent"]["all_sensors"] > 0
@@ -45,7 +47,7 @@ def test_pipeline_benchmark_smoke(tmp_path):
     # nearly all, sync only the lidar-paced complete sets; a busy one drops frames): the bench
     # reports it, the test only checks it is a share.
     for m in r["modes"].values():
-        assert 0.0 < m["latency_frame_ms"]["frames_used_share"] <= 1.0
+        assert 0.0 <= m["latency_frame_ms"]["frames_used_share"] <= 1.0
     assert all(isinstance(v, bool) for v in r["checks"].values())
     assert math.isfinite(r["sync_over_async"]["newest_p50"])
 

@@ -278,14 +278,16 @@ def test_recognizer_handles_empty_short_and_silent_audio(recognizer):
     assert not recognizer.recognize(noise).accepted
 
 
-def test_spoken_stop_is_decoded_within_half_a_second_of_its_end(recognizer, audio):
+def test_spoken_stop_is_cut_within_0_3_s_of_its_end_and_decoded_as_stop(recognizer, audio):
+    """In stream time (deterministic): the VAD hands "stop" over within 0.3 s of its last
+    sample, and it decodes as a stop. The decode time on top (≈ 30 ms idle) is the speech
+    bench's figure (`omni-ros bench --suite speech`), not a wall-clock assert here."""
     speech = audio("stop")
     end_s = 1.0 + speech_bounds(speech)[1] / SAMPLE_RATE
     (utt, emitted_s), = feed(VoiceActivityDetector(), mic_stream(speech))
-    decode_s = min(recognizer.recognize(utt.samples).decode_ms for _ in range(3)) / 1e3
     r = recognizer.recognize(utt.samples)
     assert r.accepted and parse_command(r.text).intent == "stop"
-    assert emitted_s - end_s + decode_s < 0.5, (emitted_s - end_s, decode_s)
+    assert emitted_s - end_s < 0.3, emitted_s - end_s
 
 
 def test_denoising_lowers_the_noise_and_keeps_the_signal():
