@@ -73,19 +73,16 @@ def isolate() -> dict[str, str]:
     return chosen
 
 
-def describe(env: Mapping[str, str] | None = None) -> str:
-    """One line: the domain, discovery range, static peers and transport of ``env``."""
-    env = os.environ if env is None else env
-    return (f"ROS_DOMAIN_ID={env.get(DOMAIN_VAR) or '0'} "
-            f"{RANGE_VAR}={env.get(RANGE_VAR) or 'SUBNET'} "
-            f"{PEERS_VAR}={env.get(PEERS_VAR) or '(none)'} {TRANSPORT_VAR}={transport(env)}")
-
-
 def settings(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The discovery-relevant variables of ``env``, unset ones as their effective defaults."""
     env = os.environ if env is None else env
     return {DOMAIN_VAR: env.get(DOMAIN_VAR) or "0", RANGE_VAR: env.get(RANGE_VAR) or "SUBNET",
             PEERS_VAR: env.get(PEERS_VAR) or "", TRANSPORT_VAR: transport(env)}
+
+
+def describe(env: Mapping[str, str] | None = None) -> str:
+    """One line: the domain, discovery range, static peers and transport of ``env``."""
+    return " ".join(f"{k}={v or '(none)'}" for k, v in settings(env).items())
 
 
 def runtime_dir() -> Path:

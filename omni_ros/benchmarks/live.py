@@ -165,13 +165,14 @@ def _watch_last_stamp(op, modality: str):
     newest header stamp received [ns] (what the sensor last said before it died)."""
     from rclpy.qos import qos_profile_sensor_data
 
+    from .. import conversions as cv
     from ..core.pipeline import STREAM_MODALITY
     from ..streams import BY_KEY
 
     newest = [0]
 
     def seen(msg):
-        newest[0] = max(newest[0], msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec)
+        newest[0] = max(newest[0], cv.stamp_to_ns(msg.header.stamp))
 
     subs = [op.create_subscription(BY_KEY[key].msg_type, BY_KEY[key].topic, seen,
                                    qos_profile_sensor_data)
