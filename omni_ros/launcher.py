@@ -13,7 +13,7 @@ that are still running. rcl applies parameter sources in command-line order, lat
 package defaults, then the user's file, then sim time, then the per-node overrides.
 
 Parameter files are resolved against the installed package, never the working directory (as
-models are in :mod:`omni_ros.core.checkpoint`): first the source checkout's ``config/`` (this is
+models are in :mod:`omni_ros.core.model.checkpoint`): first the source checkout's ``config/`` (this is
 where an editable ``pip install -e .`` finds them, since it installs no data files), then
 ``share/omni_ros/config`` under every prefix on ``AMENT_PREFIX_PATH`` (a colcon workspace or a
 ROS 2 install) and under ``sys.prefix`` (a regular ``pip install .``, where setup.py's

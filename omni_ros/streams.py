@@ -1,24 +1,27 @@
-"""Every stream of the simulated robot: stream key <-> topic <-> message type, and the two
-directions between them.
+"""Every stream of the robot: stream key <-> topic <-> message type, and the two directions
+between them.
 
-``encode`` turns a sim reading into its ROS message (what the sim bridge publishes and
-records); ``decode`` turns a message back into the numpy payload the dataset assembler uses.
-The dataset's direct path goes through both, so samples made directly and samples made from a
+Sensor streams come from the modality registry (each modality file declares its streams:
+topic, message type, frame, codec); this file adds the codecs (message <-> numpy) and the
+streams that are not a modality's input (ground truth, task, action status). ``encode`` turns a
+sim reading into its ROS message (what the sim bridge publishes and records); ``decode`` turns a
+message back into the numpy payload the dataset assembler and the perception pipeline read. The
+dataset's direct path goes through both, so samples made directly and samples made from a
 recording of the bridge are the same by construction.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-from geometry_msgs.msg import WrenchStamped
-from omni_ros_msgs.msg import (AudioChunk, PrimitiveStatus, SceneUnderstanding, TactileArray,
-                               TeleopCommand)
-from sensor_msgs.msg import CameraInfo, Image, JointState, PointCloud2
+from omni_ros_msgs.msg import PrimitiveStatus, SceneUnderstanding, TeleopCommand
+from sensor_msgs.msg import CameraInfo
 
 from . import conversions as cv
+from .core.model.modalities import sensors
 from .core.types import OperatorCommand, SceneState
 
 JOINT_NAMES = [f"panda_joint{i}" for i in range(1, 8)] + ["panda_finger_joint1",
@@ -34,32 +37,91 @@ class Stream:
     msg_type: type
     frame_id: str
     decode: Callable[[Any], Any]
+    encode: Callable | None = None   # (data, frame_id, stamp_ns, ctx) -> message
+    modality: str = ""               # the modality that reads it ("" for other streams)
+    info: str = ""                   # key of the CameraInfo stream published with it
 
 
-def _decode_joints(msg: JointState) -> dict:
+@dataclass(frozen=True)
+class Codec:
+    decode: Callable[[Any], Any]                     # message -> numpy payload
+    encode: Callable[[Any, str, int, Any], Any]      # (data, frame_id, stamp_ns, ctx) -> message
+
+
+def _decode_joints(msg) -> dict:
     _, pos, vel, _ = cv.joint_state_to_arrays(msg)
     return {"position": pos, "velocity": vel}
 
 
-STREAMS: tuple[Stream, ...] = (
-    Stream("joints", "/joint_states", JointState, "", _decode_joints),
-    Stream("wrench", "/wrist/wrench", WrenchStamped, "panda_hand_ft", cv.wrench_to_numpy),
-    Stream("tactile", "/tactile", TactileArray, "panda_hand", cv.tactile_to_dict),
-    Stream("audio", "/audio", AudioChunk, "microphone_link",
-           lambda m: cv.audio_chunk_to_numpy(m, as_float=False)[:, 0]),
-    Stream("lidar", "/lidar/points", PointCloud2, "lidar_link",
-           lambda m: cv.pointcloud2_to_array(m, cv.pointcloud.XYZI, organised=True)),
-    Stream("ground_truth", "/sim/ground_truth", SceneUnderstanding, BASE_FRAME, cv.msg_to_scene),
-    Stream("camera_info", "/camera/camera_info", CameraInfo, CAMERA_FRAME,
-           cv.camera_info_to_intrinsics),
-    Stream("depth", "/camera/depth/image_raw", Image, CAMERA_FRAME, cv.depth_to_metres),
-    Stream("color", "/camera/color/image_raw", Image, CAMERA_FRAME,
-           lambda m: np.array(cv.image_to_numpy(m))),
-    Stream("action_status", "/omni/action_status", PrimitiveStatus, "", cv.msg_to_status),
-    Stream("task", "/sim/task", TeleopCommand, BASE_FRAME, cv.msg_to_command),
+def _image_codec(encoding: str) -> Codec:
+    return Codec(lambda m: np.array(cv.image_to_numpy(m)),
+                 lambda d, f, t, ctx: cv.numpy_to_image(d, encoding, f, t))
+
+
+# How each kind of sensor message becomes numpy and back; a modality names one in its streams
+# ("image:16UC1" = an Image of that encoding). A sensor with a new kind of message adds one here.
+CODECS: dict[str, Callable[[str], Codec]] = {
+    "joints": lambda _: Codec(_decode_joints, lambda d, f, t, ctx: cv.arrays_to_joint_state(
+        JOINT_NAMES, d["position"], d["velocity"], stamp_ns=t)),
+    "wrench": lambda _: Codec(cv.wrench_to_numpy, lambda d, f, t, ctx: cv.numpy_to_wrench(d, f, t)),
+    "tactile": lambda _: Codec(cv.tactile_to_dict,
+                               lambda d, f, t, ctx: cv.dict_to_tactile(d, ctx.taxel_pitch_m, f, t)),
+    "audio": lambda _: Codec(lambda m: cv.audio_chunk_to_numpy(m, as_float=False)[:, 0],
+                             lambda d, f, t, ctx: cv.numpy_to_audio_chunk(
+                                 d, ctx.audio_rate_hz, frame_id=f, stamp_ns=t)),
+    "pointcloud": lambda _: Codec(
+        lambda m: cv.pointcloud2_to_array(m, cv.pointcloud.XYZI, organised=True),
+        lambda d, f, t, ctx: cv.array_to_pointcloud2(d, cv.pointcloud.XYZI, f, t)),
+    "depth": lambda _: Codec(cv.depth_to_metres,
+                             lambda d, f, t, ctx: cv.metres_to_depth_image(d, "32FC1", f, t)),
+    "image": _image_codec,
+}
+
+
+def codec(name: str) -> Codec:
+    kind, _, arg = name.partition(":")
+    if kind not in CODECS:
+        raise KeyError(f"codec {name!r}: unknown; known: {sorted(CODECS)}")
+    return CODECS[kind](arg)
+
+
+def message_type(name: str) -> type:
+    """The message class of a ROS interface name ("sensor_msgs/msg/Image")."""
+    pkg, kind, cls = name.split("/")
+    return getattr(importlib.import_module(f"{pkg}.{kind}"), cls)
+
+
+def _sensor_streams() -> list[Stream]:
+    out = []
+    for m in sensors():
+        for s in m.streams:
+            c = codec(s.codec)
+            out.append(Stream(s.key, s.topic, message_type(s.msg_type), s.frame_id, c.decode,
+                              c.encode, m.name, s.info[0] if s.info else ""))
+            if s.info:
+                out.append(Stream(s.info[0], s.info[1], CameraInfo, s.frame_id,
+                                  cv.camera_info_to_intrinsics, modality=m.name))
+    return out
+
+
+SENSOR_STREAMS: tuple[Stream, ...] = tuple(_sensor_streams())
+STREAMS: tuple[Stream, ...] = SENSOR_STREAMS + (
+    Stream("ground_truth", "/sim/ground_truth", SceneUnderstanding, BASE_FRAME, cv.msg_to_scene,
+           lambda d, f, t, ctx: cv.scene_to_msg(ground_truth_scene(d))),
+    Stream("action_status", "/omni/action_status", PrimitiveStatus, "", cv.msg_to_status,
+           lambda d, f, t, ctx: cv.status_to_msg(d)),
+    Stream("task", "/sim/task", TeleopCommand, BASE_FRAME, cv.msg_to_command,
+           lambda d, f, t, ctx: cv.command_to_msg(d)),
 )
 BY_KEY = {s.key: s for s in STREAMS}
 BY_TOPIC = {s.topic: s for s in STREAMS}
+SENSOR_KEYS = tuple(s.key for s in SENSOR_STREAMS)
+# The sensors a dead-sensor test can silence: modality -> its streams (camera: colour, depth and
+# CameraInfo); joints separately (the tactile modality's second stream, but its own sensor).
+MUTABLE: dict[str, tuple[str, ...]] = {}
+for _s in SENSOR_STREAMS:
+    MUTABLE.setdefault("joints" if _s.key == "joints" else _s.modality, ())
+    MUTABLE["joints" if _s.key == "joints" else _s.modality] += (_s.key,)
 
 
 def nominal_rates(cfg) -> dict[str, float]:
@@ -68,7 +130,7 @@ def nominal_rates(cfg) -> dict[str, float]:
     return {"joints": cfg.joint_rate_hz, "wrench": cfg.wrench.rate_hz,
             "tactile": cfg.tactile.rate_hz, "audio": 1.0 / cfg.audio.chunk_s,
             "lidar": cfg.lidar.rate_hz, "ground_truth": cam, "camera_info": cam, "depth": cam,
-            "color": cam}
+            "color": cam, "thermal": cfg.thermal.rate_hz, "thermal_info": cfg.thermal.rate_hz}
 
 
 def ground_truth_scene(gt) -> SceneState:
@@ -94,43 +156,21 @@ class EncodeContext:
 
     audio_rate_hz: int
     taxel_pitch_m: float
-    intrinsics: Any  # omni_ros.core.camera.CameraIntrinsics
+    intrinsics: dict  # camera stream key -> omni_ros.core.camera.CameraIntrinsics
 
     @classmethod
     def from_world(cls, world) -> "EncodeContext":
-        return cls(world.cfg.audio.sample_rate, world.cfg.tactile.pitch_m, world.camera.intrinsics)
+        return cls(world.cfg.audio.sample_rate, world.cfg.tactile.pitch_m, world.intrinsics())
 
 
 def encode(key: str, stamp_ns: int, data, ctx: EncodeContext) -> list[tuple[str, Any]]:
     """[(topic, message)] for one sim reading (a camera frame also yields its CameraInfo)."""
     s = BY_KEY[key]
-    if key == "joints":
-        msg = cv.arrays_to_joint_state(JOINT_NAMES, data["position"], data["velocity"],
-                                       stamp_ns=stamp_ns)
-    elif key == "wrench":
-        msg = cv.numpy_to_wrench(data, s.frame_id, stamp_ns)
-    elif key == "tactile":
-        msg = cv.dict_to_tactile(data, ctx.taxel_pitch_m, s.frame_id, stamp_ns)
-    elif key == "audio":
-        msg = cv.numpy_to_audio_chunk(data, ctx.audio_rate_hz, frame_id=s.frame_id,
-                                      stamp_ns=stamp_ns)
-    elif key == "lidar":
-        msg = cv.array_to_pointcloud2(data, cv.pointcloud.XYZI, s.frame_id, stamp_ns)
-    elif key == "ground_truth":
-        msg = cv.scene_to_msg(ground_truth_scene(data))
-    elif key == "depth":
-        msg = cv.metres_to_depth_image(data, "32FC1", s.frame_id, stamp_ns)
-    elif key == "color":
-        return [(s.topic, cv.numpy_to_image(data, "rgb8", s.frame_id, stamp_ns)),
-                (BY_KEY["camera_info"].topic,
-                 cv.intrinsics_to_camera_info(ctx.intrinsics, CAMERA_FRAME, stamp_ns))]
-    elif key == "action_status":
-        msg = cv.status_to_msg(data)
-    elif key == "task":
-        msg = cv.command_to_msg(data)
-    else:
-        raise KeyError(key)
-    return [(s.topic, msg)]
+    out = [(s.topic, s.encode(data, s.frame_id, stamp_ns, ctx))]
+    if s.info:
+        out.append((BY_KEY[s.info].topic,
+                    cv.intrinsics_to_camera_info(ctx.intrinsics[key], s.frame_id, stamp_ns)))
+    return out
 
 
 def decode(topic: str, msg) -> tuple[str, int, Any]:

@@ -32,6 +32,39 @@ class CameraConfig(CameraViewConfig):
 
 
 @dataclass
+class ThermalConfig(CameraViewConfig):
+    """Static long-wave infrared camera (TinyRenderer segmentation), beside the RGB camera. Each
+    pixel sees one body at its surface temperature T [deg C]; apparent temperature =
+    emissivity * T + (1 - emissivity) * ambient (reflected surroundings), then Gaussian optical
+    blur of ``blur_sigma_px`` and Gaussian noise of ``noise_k`` (NETD). Output in centi-kelvin."""
+
+    width: int = param(80, "image width [px]", min=16, max=640)
+    height: int = param(60, "image height [px]", min=16, max=480)
+    fov_deg: float = param(50.0, "vertical field of view [deg]", min=20.0, max=120.0)
+    eye: list[float] = param([1.05, 0.06, 0.62], "camera position in the base frame [m] "
+                             "(6 cm to the right of the RGB camera)")
+    target: list[float] = param([0.45, 0.0, 0.0], "point the camera looks at [m]")
+    enabled: bool = param(True, "render and publish thermal images")
+    rate_hz: float = param(8.0, "thermal frame rate [Hz]", min=1.0, max=60.0)
+    near: float = param(0.1, "near clip plane [m]", min=0.01, max=1.0)
+    far: float = param(3.0, "far clip plane [m]; farther reads background_c", min=1.0, max=20.0)
+    ambient_c: float = param(22.0, "ambient (reflected) temperature; bodies of unknown "
+                             "temperature [deg C]", min=-40.0, max=100.0)
+    emissivity: float = param(0.95, "emissivity of the objects", min=0.01, max=1.0)
+    table_emissivity: float = param(0.9, "emissivity of the table", min=0.01, max=1.0)
+    table_c: float = param(21.0, "table surface temperature [deg C]", min=-40.0, max=100.0)
+    robot_c: float = param(30.0, "robot links' surface temperature [deg C]", min=-40.0, max=100.0)
+    background_c: float = param(20.0, "apparent temperature where nothing is hit [deg C]",
+                                min=-40.0, max=100.0)
+    blur_sigma_px: float = param(0.6, "optical blur, Gaussian std [px]", min=0.0, max=10.0)
+    noise_k: float = param(0.05, "per-pixel noise std (NETD) [K]", min=0.0, max=5.0)
+
+    def check(self) -> None:
+        if self.near >= self.far:
+            raise ConfigError("parameter 'thermal.near' must be < thermal.far")
+
+
+@dataclass
 class LidarConfig:
     """Multi-ring scanning lidar (rayTestBatch). Points are in the lidar frame; rays that hit
     nothing within ``max_range`` are NaN. Noise: Gaussian range noise ``range_noise_m``.
@@ -91,12 +124,13 @@ class SimConfig:
     physics_hz: int = param(240, "physics step rate [Hz]", choices=(240, 480, 960))
     joint_rate_hz: float = param(60.0, "joint state rate [Hz]", min=1.0, max=960.0)
     camera: CameraConfig = field(default_factory=CameraConfig)
+    thermal: ThermalConfig = field(default_factory=ThermalConfig)
     lidar: LidarConfig = field(default_factory=LidarConfig)
     wrench: WrenchConfig = field(default_factory=WrenchConfig)
     tactile: TactileConfig = field(default_factory=TactileConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
 
     def check(self) -> None:
-        for name in ("camera", "lidar", "wrench", "tactile"):
+        for name in ("camera", "thermal", "lidar", "wrench", "tactile"):
             _check_rate(f"{name}.rate_hz", getattr(self, name).rate_hz, self.physics_hz)
         _check_rate("joint_rate_hz", self.joint_rate_hz, self.physics_hz)

@@ -1,6 +1,6 @@
 """Scripted expert: plans pick-and-place primitive sequences and runs episodes.
 
-Plans come from ``omni_ros.core.plans`` (top-down grasps with the gripper yaw aligned to a cube
+Plans come from ``omni_ros.core.manipulation.plans`` (top-down grasps with the gripper yaw aligned to a cube
 face, yaw 0 for round objects, approached from 12 cm above, grip force limited to 15 N). ``pick_place_plan`` needs only the objects' poses and sizes, so the same planner drives
 the world directly (``EpisodeRunner``) and, over ROS, from /sim/ground_truth (the demo driver).
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from omni_ros.core import plans
+from omni_ros.core.manipulation import plans
 from omni_ros.core.types import ObjectEstimate, Primitive
 
 from .robot import MAX_WIDTH
@@ -22,7 +22,7 @@ SETTLE_S = 0.3           # wait after the last primitive before judging [s]
 def pick_place_plan(objects: list[ObjectEstimate], task: PickPlaceTask,
                     frame_id: str = "panda_link0") -> list[Primitive]:
     """The primitive sequence for ``task`` given the objects' current poses and sizes
-    (``omni_ros.core.plans``, the action node's planner)."""
+    (``omni_ros.core.manipulation.plans``, the action node's planner)."""
     obj = next(o for o in objects if o.id == task.object_id)
     return plans.pick_place_plan(obj, task.place_xy, plans.PlanConfig(open_width=MAX_WIDTH), frame_id)
 

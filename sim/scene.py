@@ -1,7 +1,8 @@
-"""Scene specification: table, objects (shape x colour x material), poses - fixed or random.
+"""Scene specification: table, objects (shape x colour x material x temperature), poses - fixed
+or random.
 
 Frames (REP 103): the world frame is the robot base ``panda_link0``; x forward, y left, z up;
-the table top is the plane z = 0. Units: metres, kilograms, radians.
+the table top is the plane z = 0. Units: metres, kilograms, radians, degrees Celsius.
 """
 
 from __future__ import annotations
@@ -46,11 +47,20 @@ SPAWN_X = (0.38, 0.64)
 SPAWN_Y = (-0.24, 0.24)
 MIN_SEPARATION = 0.11  # between object centres [m], leaves room for the fingers
 
+# Surface temperatures of random scenes [deg C]: per scene, with probability HOT_P one object is
+# hot, independently with probability COLD_P one other object is cold; the rest are ambient
+# (AMBIENT_C +- AMBIENT_JITTER_C).
+AMBIENT_C = 22.0
+AMBIENT_JITTER_C = 1.0
+HOT_P, HOT_RANGE_C = 0.6, (45.0, 90.0)
+COLD_P, COLD_RANGE_C = 0.35, (0.0, 8.0)
+
 
 @dataclass
 class ObjectSpec:
     """One object. ``size``: cube edge, sphere diameter, or cylinder diameter (its height is
-    ``height``). ``position`` is the centre [m] (z is set so it rests on the table), ``yaw`` [rad]."""
+    ``height``). ``position`` is the centre [m] (z is set so it rests on the table), ``yaw`` [rad],
+    ``temperature_c`` its surface temperature [deg C] (fixed; ambient by default)."""
 
     id: str
     shape: str
@@ -60,6 +70,7 @@ class ObjectSpec:
     position: tuple[float, float]
     yaw: float = 0.0
     height: float = 0.05
+    temperature_c: float = AMBIENT_C
 
     def __post_init__(self):
         if self.shape not in SHAPES:
@@ -71,6 +82,9 @@ class ObjectSpec:
         if not 0.02 <= self.size <= 0.07:
             raise ValueError(f"object {self.id}: size {self.size} m outside [0.02, 0.07] "
                              "(the gripper opens 0.08 m)")
+        if not -273.15 < self.temperature_c < 1000.0:
+            raise ValueError(f"object {self.id}: temperature {self.temperature_c} deg C outside "
+                             "(-273.15, 1000)")
 
     @property
     def extents(self) -> np.ndarray:
@@ -127,7 +141,8 @@ class SceneSpec:
 
 def random_scene(seed: int, n_objects: tuple[int, int] = (3, 6),
                  shapes=SHAPES, materials=tuple(MATERIALS)) -> SceneSpec:
-    """A random scene: n objects with distinct (colour, shape) pairs, separated on the table."""
+    """A random scene: n objects with distinct (colour, shape) pairs, separated on the table,
+    at temperatures by the HOT_P / COLD_P rule."""
     rng = np.random.default_rng(seed)
     n = int(rng.integers(n_objects[0], n_objects[1], endpoint=True))
     combos = [(c, s) for c in COLOURS for s in shapes]
@@ -148,4 +163,20 @@ def random_scene(seed: int, n_objects: tuple[int, int] = (3, 6),
             material=str(rng.choice(materials)), size=float(round(rng.uniform(0.04, 0.055), 4)),
             position=(float(p[0]), float(p[1])), yaw=float(rng.uniform(-np.pi / 4, np.pi / 4)),
             height=0.05))
+    _draw_temperatures(objects, seed)
     return SceneSpec(objects)
+
+
+def _draw_temperatures(objects: list[ObjectSpec], seed: int) -> None:
+    """Set ``temperature_c`` of ``objects`` (see HOT_P, COLD_P). Its own generator, so the rest
+    of a seed's scene is the same as before objects had temperatures."""
+    rng = np.random.default_rng([seed, 0x7E])
+    hot = rng.random() < HOT_P
+    cold = rng.random() < COLD_P
+    order = rng.permutation(len(objects))
+    for o in objects:
+        o.temperature_c = float(AMBIENT_C + rng.uniform(-AMBIENT_JITTER_C, AMBIENT_JITTER_C))
+    if hot:
+        objects[order[0]].temperature_c = float(rng.uniform(*HOT_RANGE_C))
+    if cold and len(objects) > int(hot):
+        objects[order[int(hot)]].temperature_c = float(rng.uniform(*COLD_RANGE_C))

@@ -31,13 +31,14 @@ from .sensors.audio import Microphone
 from .sensors.camera import Camera
 from .sensors.lidar import Lidar
 from .sensors.tactile import TactileSensor
+from .sensors.thermal import ThermalCamera
 from .sensors.wrench import WrenchSensor
 
 NS_PER_S = 1_000_000_000
 # Order of readings within one step; "color" last so a camera frame sees the other streams
 # of its own instant first.
-STREAM_ORDER = ("joints", "wrench", "tactile", "audio", "lidar", "ground_truth", "depth",
-                "color", "action_status")
+STREAM_ORDER = ("joints", "wrench", "tactile", "audio", "lidar", "ground_truth", "thermal",
+                "depth", "color", "action_status")
 IMPACT_MIN_IMPULSE = 0.002    # [N*s] smaller contact onsets make no sound
 IMPACT_DEBOUNCE_STEPS = 6     # a contact must be absent this long to count as a new impact
 
@@ -77,12 +78,17 @@ class World:
         self.robot = Panda(self.cid)
         self.bodies: dict[str, int] = {}
         self.specs_by_body: dict[int, ObjectSpec] = {}
+        self.temperature_of_body: dict[int, float] = {}   # object body -> surface [deg C]
         for spec in scene.objects:
             self._add(spec)
         self.step_index = 0
         self.executor = Executor(self.robot, self.cfg.physics_hz)
         c = self.cfg
         self.camera = Camera(c.camera, self._rng("camera"), self.cid)
+        self.thermal: ThermalCamera | None = None
+        if c.thermal.enabled:
+            self.thermal = ThermalCamera(c.thermal, self._rng("thermal"), self.cid,
+                                         self.temperature_of_body, self.table, self.robot.id)
         self.lidar = Lidar(c.lidar, self._rng("lidar"), self.cid, self._brightness)
         self.wrench = WrenchSensor(c.wrench, self._rng("wrench"), self.robot)
         self.tactile = TactileSensor(c.tactile, self._rng("tactile"), self.cid, self.robot.id,
@@ -90,7 +96,7 @@ class World:
         self.mic = Microphone(c.audio, self._rng("audio"))
         self._every = {k: round(c.physics_hz / r) for k, r in (
             ("joints", c.joint_rate_hz), ("wrench", c.wrench.rate_hz), ("tactile", c.tactile.rate_hz),
-            ("lidar", c.lidar.rate_hz), ("camera", c.camera.rate_hz))}
+            ("lidar", c.lidar.rate_hz), ("camera", c.camera.rate_hz), ("thermal", c.thermal.rate_hz))}
         self._contacts: dict[tuple[int, int], int] = {}   # pair -> last step in contact
         self._velocity: dict[int, np.ndarray] = {}
         self._events: list[SceneEventData] = []
@@ -110,6 +116,7 @@ class World:
         body = add_object(self.cid, spec)
         self.bodies[spec.id] = body
         self.specs_by_body[body] = spec
+        self.temperature_of_body[body] = spec.temperature_c
         return body
 
     def spawn(self, spec: ObjectSpec) -> None:
@@ -184,6 +191,9 @@ class World:
             out.append(Reading("lidar", t, self.lidar.read()))
         if i % ev["camera"] == 0:
             out.append(Reading("ground_truth", t, self.ground_truth(take_events=True)))
+        if self.thermal is not None and i % ev["thermal"] == 0:
+            out.append(Reading("thermal", t, self.thermal.read()))
+        if i % ev["camera"] == 0:
             rgb, depth = self.camera.read()
             out.append(Reading("depth", t, depth))
             out.append(Reading("color", t, rgb))
@@ -243,7 +253,7 @@ class World:
             objects.append(ObjectEstimate(id=spec.id, shape=spec.shape, color=spec.colour,
                                           material=spec.material, confidence=1.0,
                                           mass=spec.mass, position=pos, orientation=orn,
-                                          size=spec.extents))
+                                          size=spec.extents, temperature_c=spec.temperature_c))
         left, right = self._finger_contacts(LEFT_FINGER), self._finger_contacts(RIGHT_FINGER)
         held = [self.specs_by_body[b].id for b in left & right if b in self.specs_by_body]
         tcp_p, tcp_o = self.robot.tcp_pose()
@@ -253,6 +263,13 @@ class World:
         return GroundTruth(self.t_ns, objects, tcp_p, tcp_o, self.robot.gripper_width(),
                            in_contact=bool(left or right), grasping=bool(held),
                            held_object_id=held[0] if held else "", events=events)
+
+    def intrinsics(self) -> dict:
+        """Camera stream key -> intrinsics of the camera that produces it."""
+        out = {"color": self.camera.intrinsics}
+        if self.thermal is not None:
+            out["thermal"] = self.thermal.intrinsics
+        return out
 
     def object_position(self, object_id: str) -> np.ndarray:
         return np.array(pb.getBasePositionAndOrientation(self.bodies[object_id],

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from omni_ros.core.commands import parse_command
+from omni_ros.core.speech.commands import parse_command
 
 from _util import ROOT, run_py
 

@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from omni_ros.core.commands import (SHAPE_WORDS, TYPED_ONLY, VERBS, ParsedCommand, jsgf_grammar,
+from omni_ros.core.speech.commands import (SHAPE_WORDS, TYPED_ONLY, VERBS, ParsedCommand, jsgf_grammar,
                                     parse_command)
-from omni_ros.core.model import COLOURS, SHAPES
+from omni_ros.core.model.omni import COLOURS, SHAPES
 from omni_ros.core.types import INTENTS
 
 # text -> (intent, target_description, colour, shape, deictic)

@@ -7,7 +7,11 @@ import sys
 import numpy as np
 import pytest
 
-from omni_ros.dataset.assembler import AUDIO_WINDOW, COLOURS, MAX_OBJECTS, SHAPES, WRENCH_WINDOW
+from omni_ros.core.model.model_config import ModelConfig
+from omni_ros.dataset.assembler import COLOURS, MAX_OBJECTS, SHAPES
+
+WRENCH_WINDOW = ModelConfig().force.window
+AUDIO_WINDOW = int(ModelConfig().audio.window_s * ModelConfig().audio.sample_rate)
 from omni_ros.dataset.generate import from_mcap, generate
 from omni_ros.dataset.shards import load_dataset
 from omni_ros_sim.scene import random_scene

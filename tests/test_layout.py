@@ -51,7 +51,7 @@ def test_launch_files_name_installed_executables_and_existing_configs():
 def test_parameter_files_validate_against_the_config_dataclasses():
     """config/*.yaml: ROS parameter files (/node: ros__parameters:) validate against their node's
     config dataclass; the others are training configs for the OmniConfig tree."""
-    from omni_ros.core.model_config import OmniConfig
+    from omni_ros.core.model.model_config import OmniConfig
 
     ros_files = set()
     for path in (ROOT / "config").glob("*.yaml"):

@@ -4,9 +4,9 @@ pipeline's staleness mask, grounding, lidar objects and the action node's task l
 import numpy as np
 import pytest
 
-from omni_ros.core.action import ActionConfig, TaskManager
-from omni_ros.core.grounding import ground
-from omni_ros.core.sync import ApproximateTimeSync
+from omni_ros.core.manipulation.tasks import ActionConfig, TaskManager
+from omni_ros.core.perception.grounding import ground
+from omni_ros.core.perception.sync import ApproximateTimeSync
 from omni_ros.core.types import ObjectEstimate, OperatorCommand, PrimitiveStatus, SceneState
 
 MS = 1_000_000
@@ -125,8 +125,8 @@ def test_async_pipeline_drops_a_stale_camera_to_gate_zero_and_keeps_objects_from
     from omni_ros_sim.scene import random_scene
     from omni_ros_sim.world import World
 
-    from omni_ros.core.checkpoint import load_checkpoint
-    from omni_ros.core.pipeline import Perception
+    from omni_ros.core.model.checkpoint import load_checkpoint
+    from omni_ros.core.perception.pipeline import Perception
     from omni_ros.streams import BY_KEY, EncodeContext, encode
 
     model, _, _ = load_checkpoint("omni_small.pt")
@@ -170,8 +170,8 @@ def test_async_pipeline_drops_a_stale_camera_to_gate_zero_and_keeps_objects_from
 
 
 def test_sync_baseline_fuses_complete_sets_only_and_a_clock_jump_back_clears_the_cache():
-    from omni_ros.core.checkpoint import load_checkpoint
-    from omni_ros.core.pipeline import SyncPerception
+    from omni_ros.core.model.checkpoint import load_checkpoint
+    from omni_ros.core.perception.pipeline import SyncPerception
 
     model, _, _ = load_checkpoint("omni_small.pt")
     pipe = SyncPerception(model, slop_s=0.02)
@@ -199,8 +199,8 @@ def test_a_duplicate_camera_detection_does_not_take_the_real_objects_lidar_clust
     """Seen in the live bench (seed 1102, camera killed): the camera reported a blue sphere twice,
     a fragment 2.4 cm from the lidar cluster listed first and the real one 0.8 cm from it. Each
     cluster confirms one remembered object, nearest first, so the real one is kept."""
-    from omni_ros.core.checkpoint import load_checkpoint
-    from omni_ros.core.pipeline import Perception
+    from omni_ros.core.model.checkpoint import load_checkpoint
+    from omni_ros.core.perception.pipeline import Perception
 
     model, _, _ = load_checkpoint("omni_small.pt")
     pipe = Perception(model)

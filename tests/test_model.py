@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from omni_ros.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from omni_ros.core.losses import info_nce, margin_contrastive
-from omni_ros.core.modalities import REGISTRY, load_all
-from omni_ros.core.model import OmniModel
-from omni_ros.core.model_config import SENSORS, ModelConfig, OmniConfig
-from omni_ros.core.modalities.text import tokenize
-from omni_ros.core.router import GatedRouter, RuleTable
+from omni_ros.core.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from omni_ros.learning.losses import info_nce, margin_contrastive
+from omni_ros.core.model.modalities import REGISTRY, load_all
+from omni_ros.core.model.omni import OmniModel
+from omni_ros.core.model.model_config import SENSORS, ModelConfig, OmniConfig
+from omni_ros.core.model.modalities.text import tokenize
+from omni_ros.core.model.router import GatedRouter, RuleTable
 from omni_ros.learning.train import modality_dropout
 
 load_all()
@@ -29,6 +29,7 @@ def fake_batch(b=B, seed=0):
             "tactile": rng.uniform(0, 2, (b, 2, 4, 4)).astype(np.float32),
             "joints": rng.uniform(0, 0.04, (b, 9)).astype(np.float32),
             "wrench": rng.normal(0, 1, (b, 12, 6)).astype(np.float32),
+            "thermal": rng.integers(27000, 36000, (b, 60, 80)).astype(np.uint16),
             "text": ["pick up the red cube", "grab the blue ball please", "zebra"][:b]}
 
 
@@ -69,7 +70,7 @@ def test_model_runs_on_every_subset_and_gates_are_a_distribution_over_present(mo
 
 
 def test_presence_mask_hides_a_given_modality(model):
-    present = torch.ones(B, 5, dtype=torch.bool)
+    present = torch.ones(B, len(model.names), dtype=torch.bool)
     present[1, model.names.index("lidar")] = False
     with torch.no_grad():
         out = model(inputs_for(model.cfg, fake_batch(), SENSORS), present)
@@ -299,7 +300,7 @@ def test_text_only_training_needs_a_checkpoint_to_start_from():
 
 def test_paraphrase_wording_is_held_out_from_the_own_vocabulary():
     """The paraphrase grounding metric uses words the own tokenizer has never seen."""
-    from omni_ros.core.modalities.text import VOCABULARY
+    from omni_ros.core.model.modalities.text import VOCABULARY
     from omni_ros.learning.data import PARAPHRASE_COLOURS, PARAPHRASE_NOUNS, PARAPHRASE_VERBS
 
     words = {w for nouns in PARAPHRASE_NOUNS.values() for w in nouns} | set(PARAPHRASE_COLOURS.values())

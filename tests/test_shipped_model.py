@@ -4,7 +4,7 @@ here from fresh seeds."""
 
 import pytest
 
-from omni_ros.core.checkpoint import load_checkpoint
+from omni_ros.core.model.checkpoint import load_checkpoint
 from omni_ros.dataset.generate import generate
 from omni_ros.learning.data import ShardData
 from omni_ros.learning.evaluate import evaluate

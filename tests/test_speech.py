@@ -6,11 +6,12 @@ import threading
 import numpy as np
 import pytest
 
-from omni_ros.core.commands import jsgf_grammar, parse_command
-from omni_ros.core.speech import (NS_PER_S, CommandRecognizer, VoiceActivityDetector,
-                                  estimate_snr_db, grammar_words, median_f0, non_rhotic,
-                                  onset_to_peak_s, spectral_subtract)
-from omni_ros.core.tts import SAMPLE_RATE, VOICES, SpeechSynthesisError, synthesize, voice_preset
+from omni_ros.core.speech.commands import jsgf_grammar, parse_command
+from omni_ros.core.speech.audio import (NS_PER_S, VoiceActivityDetector, estimate_snr_db, median_f0,
+                                        onset_to_peak_s, spectral_subtract)
+from omni_ros.core.speech.pronunciations import grammar_words, non_rhotic
+from omni_ros.core.speech.recognizer import CommandRecognizer
+from omni_ros_sim.tts import SAMPLE_RATE, VOICES, SpeechSynthesisError, synthesize, voice_preset
 
 MIC_NOISE = 0.002   # the sim microphone's background noise std (full scale 1)
 CHUNK = 320         # 20 ms at 16 kHz, as the sim publishes

@@ -1,10 +1,10 @@
-"""Grasp and place targets (omni_ros.core.targets): frames, yaw folding, heights."""
+"""Grasp and place targets (omni_ros.core.manipulation.targets): frames, yaw folding, heights."""
 
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from omni_ros.core.targets import PLACE_CLEARANCE_M, grasp_target, grasp_yaw, place_target
+from omni_ros.core.manipulation.targets import PLACE_CLEARANCE_M, grasp_target, grasp_yaw, place_target
 from omni_ros.core.types import ObjectEstimate
 
 

@@ -257,7 +257,7 @@ def main() -> None:
     step("messages", digest(ROOT / "msg", extra=deps), build_messages)
     step("package", digest(ROOT / "setup.py", ROOT / "setup.cfg", ROOT / "package.xml",
                            ROOT / "resource", ROOT / "launch", ROOT / "config"), install_package)
-    # (models/ is found in the checkout by omni_ros.core.checkpoint; no reinstall needed)
+    # (models/ is found in the checkout by omni_ros.core.model.checkpoint; no reinstall needed)
     say(f"ready in {time.monotonic() - t0:.1f} s ({VENV})")
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core.tts import VOICES
+from omni_ros_sim.tts import VOICES
 
 LIFT_M = 0.10
 PLACE_TOL_M = 0.03
@@ -166,7 +166,7 @@ def _watch_last_stamp(op, modality: str):
     from rclpy.qos import qos_profile_sensor_data
 
     from .. import conversions as cv
-    from ..core.pipeline import STREAM_MODALITY
+    from ..core.model.modalities import load_all
     from ..streams import BY_KEY
 
     newest = [0]
@@ -176,7 +176,7 @@ def _watch_last_stamp(op, modality: str):
 
     subs = [op.create_subscription(BY_KEY[key].msg_type, BY_KEY[key].topic, seen,
                                    qos_profile_sensor_data)
-            for key, m in STREAM_MODALITY.items() if m == modality]
+            for key in (st.key for st in load_all()[modality].streams if st.sync)]
     op.spin_until(lambda: newest[0] > 0, 30.0)
 
     def last_ns(done: bool = False) -> int:
@@ -250,7 +250,7 @@ def run_episode(op, seed: int, voice: str = VOICES[0].name, kill: str = "",
     if kill:
         i = op.scene.modalities.index(kill)
         rep.scenes_while_dead = sum(1 for _, s in op.scenes[n_scene:] if s.gate_weights[i] == 0.0)
-        from ..core.pipeline import MaxAge
+        from ..core.perception.pipeline import MaxAge
 
         stale_ns = last_ns(done=True) + int((getattr(MaxAge(), kill) + STALE_MARGIN_S) * 1e9)
         rep.gate_open_when_stale = sum(1 for t, s in op.scenes[n:] if t > stale_ns
@@ -316,7 +316,7 @@ def run(episodes: int = 20, kill_episodes: int = 5, first_seed: int = 100,
 
 def heard_right(rep: EpisodeReport) -> bool:
     """The first command heard meant "pick up the <target>" (any wording the grammar allows)."""
-    from ..core.commands import parse_command
+    from ..core.speech.commands import parse_command
 
     parsed = parse_command(rep.heard[0]) if rep.heard else None
     return parsed is not None and (parsed.intent, parsed.target_description) == ("pick", rep.target)

@@ -8,23 +8,31 @@ import time
 import numpy as np
 import torch
 
-from ..core.checkpoint import CheckpointError, load_checkpoint
-from ..core.modalities import REGISTRY
-from ..core.model import OmniModel
-from ..core.model_config import ModelConfig
+from ..core.model.checkpoint import CheckpointError, load_checkpoint
+from ..core.model.modalities import REGISTRY, sensors
+from ..core.model.omni import OmniModel
+from ..core.model.model_config import ModelConfig
+
+
+RANDOM = {np.dtype(np.uint8): (0, 255), np.dtype(np.int16): (-3000, 3000),
+          np.dtype(np.uint16): (28000, 33000)}  # colour; audio; thermal centi-kelvin (7-57 C)
 
 
 def _raw_example(cfg: ModelConfig) -> dict:
-    """One sample of every stream, as numpy arrays (what a node hands the model)."""
+    """One sample of every sensor stream, shaped as each modality's window reads it, filled
+    with random values (what the live pipeline hands the model), plus a command."""
     rng = np.random.default_rng(0)
-    batch = {"color": rng.integers(0, 255, (1, cfg.camera.height, cfg.camera.width, 3), dtype=np.uint8),
-             "depth": rng.uniform(0.5, 1.5, (1, cfg.camera.height, cfg.camera.width)).astype(np.float32),
-             "lidar": rng.uniform(-0.5, 0.5, (1, 16, 180, 4)).astype(np.float32),
-             "audio": rng.integers(-3000, 3000, (1, 4000)).astype(np.int16),
-             "tactile": rng.uniform(0, 2, (1, 2, cfg.tactile.rows, cfg.tactile.cols)).astype(np.float32),
-             "joints": np.zeros((1, 9), np.float32),
-             "wrench": rng.normal(0, 1, (1, cfg.force.window, 6)).astype(np.float32),
-             "text": ["pick up the red cube"]}
+    batch = {"text": ["pick up the red cube"]}
+    for m in sensors():
+        for key, empty in m.window(getattr(cfg, m.name)).read().items():
+            a = np.asarray(empty)
+            if a.dtype in RANDOM:
+                x = rng.integers(*RANDOM[a.dtype], a.shape).astype(a.dtype)
+            elif a.dtype.kind == "f":
+                x = rng.uniform(0.5, 1.5, a.shape).astype(a.dtype)
+            else:
+                x = a
+            batch[key] = x[None]
     return batch
 
 

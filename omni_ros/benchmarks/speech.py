@@ -13,11 +13,12 @@ Decode time is reported as a ratio to the utterance's duration (real-time factor
 from __future__ import annotations
 
 import numpy as np
+from omni_ros_sim.tts import VOICES, voice_preset
 
-from ..core.commands import parse_command
-from ..core.model import COLOURS, SHAPES
-from ..core.speech import SAMPLE_RATE, CommandRecognizer, VoiceActivityDetector
-from ..core.tts import VOICES, voice_preset
+from ..core.labels import COLOURS, SHAPES
+from ..core.speech.audio import SAMPLE_RATE, VoiceActivityDetector
+from ..core.speech.commands import parse_command
+from ..core.speech.recognizer import CommandRecognizer
 
 BACKGROUND_STD = 0.002   # the sim microphone's noise (sim/config.py AudioConfig.noise_level)
 CHUNK = 320              # 20 ms at 16 kHz

@@ -40,7 +40,7 @@ def run(args) -> int:
 
 def run_sim(args) -> int:
     from ..benchmarks.live import live_graph, run_episode
-    from ..core.tts import VOICES
+    from omni_ros_sim.tts import VOICES
     from .demo_figure import plot_demo
 
     print(f"demo: starting the sim graph (sim_bridge, perception, teleop, action; seed {args.seed}) "

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.geometry import CameraGeometry
-from ..core.model_config import ModelConfig
+from ..core.model.model_config import ModelConfig
 
 
 def _project(geo: CameraGeometry, xyz: np.ndarray) -> tuple[float, float] | None:

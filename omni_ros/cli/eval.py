@@ -40,7 +40,7 @@ def format_results(res: dict) -> str:
 
 
 def run(args) -> int:
-    from ..core.checkpoint import CheckpointError, load_checkpoint
+    from ..core.model.checkpoint import CheckpointError, load_checkpoint
     from ..dataset.shards import seed_ranges
     from ..learning.data import ShardData
     from ..learning.evaluate import evaluate

@@ -22,7 +22,7 @@ def load_config(path: Path | None, overrides: dict | None = None):
     import yaml
 
     from ..core.config import flatten_tree, from_flat_dict
-    from ..core.model_config import OmniConfig
+    from ..core.model.model_config import OmniConfig
 
     values = flatten_tree(yaml.safe_load(path.read_text()) or {}) if path else {}
     values.update(overrides or {})

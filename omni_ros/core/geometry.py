@@ -39,6 +39,16 @@ class CameraGeometry:
     def from_config(cls, cfg) -> "CameraGeometry":
         return cls(cfg.width, cfg.height, cfg.fov_deg, cfg.eye, cfg.target)
 
+    def project(self, points_base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 2) pixel coordinates (u right, v down) and (N,) depth along the optical axis [m]
+        of (N, 3) base-frame points; depth <= 0 is behind the camera."""
+        p = (np.asarray(points_base, float) - self.position) @ self.rotation  # optical frame
+        k = self.intrinsics
+        z = p[:, 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            uv = np.stack([k.fx * p[:, 0] / z + k.cx, k.fy * p[:, 1] / z + k.cy], axis=1)
+        return uv, z
+
     def points_base(self, depth_m: np.ndarray, stride: int = 1) -> np.ndarray:
         """(H/stride, W/stride, 3) base-frame points of every ``stride``-th pixel (offset
         stride // 2 ... the centre of each block); NaN where depth is NaN."""

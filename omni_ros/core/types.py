@@ -40,6 +40,7 @@ class ObjectEstimate:
     position: np.ndarray = field(default_factory=lambda: np.zeros(3))
     orientation: np.ndarray = field(default_factory=lambda: np.array([0.0, 0.0, 0.0, 1.0]))
     size: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    temperature_c: float = float("nan")  # surface temperature [deg C]; NaN = unknown
     latent: np.ndarray | None = None
 
     def __post_init__(self):

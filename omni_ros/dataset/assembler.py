@@ -1,22 +1,21 @@
 """Turns time-ordered sensor streams into synchronised multimodal samples with labels.
 
-A sample is made at every camera frame and holds the freshest reading of every other stream
-(never one from the future), short histories where a single reading says little (wrench,
-audio), and the labels of that instant from ground truth. Input items are (key, stamp_ns,
-payload) as ``omni_ros.streams.decode`` yields them, in the order they were produced (the sim's
-step order, or an MCAP file's write order).
+A sample is made at every camera frame. Every registered sensor modality's input window (the
+class its modality file declares, the same one the live pipeline encodes from) is read at that
+instant: the freshest reading of each stream (never one from the future), or the window's
+history where a single reading says little (wrench, audio). Labels are those of that instant,
+from ground truth. Input items are (key, stamp_ns, payload) as ``omni_ros.streams.decode``
+yields them, in the order they were produced (the sim's step order, or an MCAP file's write
+order).
 
-Shapes (O = max objects, R x C lidar, H x W camera):
+Arrays (O = max objects; the rest is what each modality file documents):
   stamp_ns ()            int64   sim time of the camera frame
-  color (H, W, 3)        uint8   depth (H, W) float32 [m], NaN = no return
-  lidar (R, C, 4)        float32 x, y, z [m] in lidar_link, intensity; NaN = no return (a
-                                 cloud of another layout is flattened, cut or NaN-padded)
-  wrench (WRENCH_WINDOW, 6) float32 newest last [N, N*m]; zeros before the first reading
-  tactile (2, rows, cols) float32 [N] left pad, right pad
-  audio (AUDIO_WINDOW,)  int16   the newest samples
-  joints (9,)            float32 arm [rad] and finger [m] positions
-  present_<m> ()         bool    modality m (depth, lidar, tactile, joints, wrench, audio) had a
-                                 reading no older than STALE_S; else its array is zeros / NaN
+  <stream> (...)         every sensor stream's array as its window reads it, e.g. color
+                         (H, W, 3) uint8, depth (H, W) [m], lidar (R, C, 4), wrench (12, 6),
+                         tactile (2, rows, cols), joints (9,), audio (4000,) int16, thermal
+                         (60, 80) uint16 centi-kelvin
+  present_<stream> ()    bool    the stream had a reading no older than STALE_S; else its
+                                 array is the window's empty value (zeros / NaN)
   labelled ()            bool    ground truth was available (sim); else every label is empty
   obj_* (O, ...)         labels per object slot, obj_valid marks filled slots
   in_contact, grasping ()  bool;  held (): slot of the held object, -1 if none
@@ -26,8 +25,6 @@ Shapes (O = max objects, R x C lidar, H x W camera):
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 from scipy.spatial.transform import Rotation
 
@@ -35,93 +32,68 @@ from omni_ros_sim.scene import COLOURS as _COLOURS
 from omni_ros_sim.scene import MATERIALS as _MATERIALS
 from omni_ros_sim.scene import SHAPES
 
+from ..core.model.modalities import sensors
+from ..core.model.model_config import ModelConfig
+
 COLOURS = tuple(_COLOURS)
 MATERIALS = tuple(_MATERIALS)
 MAX_OBJECTS = 6
-WRENCH_WINDOW = 12          # readings (0.1 s at 120 Hz)
-AUDIO_WINDOW = 4000         # samples (0.25 s at 16 kHz)
-PADS = ("panda_leftfinger_pad", "panda_rightfinger_pad")
 STALE_S = 0.5               # a reading older than this at a camera frame counts as missing
+SAMPLE_CLOCK = "color"      # a sample is made at every colour frame
 
 
 class SampleAssembler:
     """Feed readings with ``push``; it returns a sample at every colour frame.
 
-    Every modality but colour may be missing (a robot without tactile pads, a bag without
+    Every stream but colour may be missing (a robot without tactile pads, a bag without
     ground truth, the first frames before a slower sensor's first reading): its ``present_*``
-    flag is then False and its array is zeros (NaN for depth and lidar). A reading older than
-    ``STALE_S`` counts as missing.
+    flag is then False and its array the window's empty value. A reading older than
+    ``STALE_S`` counts as missing. ``cfg``: the model config whose modality sections size the
+    windows (default: the defaults, which match the simulated robot).
     """
 
-    def __init__(self, lidar_shape=(16, 180), taxel_shape=(4, 4), n_joints=9):
-        self.lidar_shape, self.taxel_shape, self.n_joints = lidar_shape, taxel_shape, n_joints
-        self.latest: dict = {}          # key -> (stamp_ns, payload)
-        self.wrench = deque([np.zeros(6, np.float32)] * WRENCH_WINDOW, maxlen=WRENCH_WINDOW)
-        self.audio = np.zeros(AUDIO_WINDOW, np.int16)
+    def __init__(self, cfg: ModelConfig | None = None):
+        cfg = cfg or ModelConfig()
+        self.windows = {m.name: m.window(getattr(cfg, m.name)) for m in sensors()}
+        self.owner = {s.key: m.name for m in sensors() for s in m.streams}
         self.events: list = []
         self.task = None
+        self.ground_truth = None
 
     @classmethod
-    def for_config(cls, cfg) -> "SampleAssembler":
-        """Shapes from an omni_ros_sim SimConfig."""
-        return cls((cfg.lidar.rings, cfg.lidar.columns), (cfg.tactile.rows, cfg.tactile.cols))
+    def for_config(cls, sim_cfg) -> "SampleAssembler":
+        """Windows sized for an omni_ros_sim SimConfig's sensors (lidar layout, taxel grid,
+        camera and thermal images)."""
+        cfg = ModelConfig()
+        cfg.lidar.rings, cfg.lidar.columns = sim_cfg.lidar.rings, sim_cfg.lidar.columns
+        cfg.tactile.rows, cfg.tactile.cols = sim_cfg.tactile.rows, sim_cfg.tactile.cols
+        for name in ("camera", "thermal"):
+            view = getattr(sim_cfg, name)
+            getattr(cfg, name).width, getattr(cfg, name).height = view.width, view.height
+        return cls(cfg)
 
     def push(self, key: str, stamp_ns: int, payload) -> dict | None:
         """Feed one reading; returns a sample when ``key`` is a camera colour frame."""
-        if key == "wrench":
-            self.wrench.append(np.asarray(payload, np.float32))
-        elif key == "audio":
-            n = min(len(payload), AUDIO_WINDOW)
-            self.audio = np.concatenate([self.audio[n:], payload[-n:]])
+        if key in self.owner:
+            self.windows[self.owner[key]].push(key, stamp_ns, payload)
         elif key == "ground_truth":
             self.events += [e for e in payload.events if e.kind == "impact"]
+            self.ground_truth = (stamp_ns, payload)
         elif key == "task":
             self.task = payload
-        elif key == "color":
-            return self._sample(stamp_ns, payload)
-        self.latest[key] = (stamp_ns, payload)
-        return None
+        return self._sample(stamp_ns) if key == SAMPLE_CLOCK else None
 
-    def _fresh(self, key: str, now_ns: int):
-        """The latest payload of ``key`` if it is at most STALE_S old, else None."""
-        item = self.latest.get(key)
-        if item is None or now_ns - item[0] > STALE_S * 1e9:
-            return None
-        return item[1]
-
-    def _sample(self, stamp_ns: int, color: np.ndarray) -> dict:
-        h, w = color.shape[:2]
-        fresh = {k: self._fresh(k, stamp_ns) for k in ("depth", "lidar", "tactile", "joints",
-                                                       "wrench", "audio", "ground_truth")}
-        tactile = fresh["tactile"]
-        sample = {
-            "stamp_ns": np.int64(stamp_ns),
-            "color": color,
-            "depth": fresh["depth"] if fresh["depth"] is not None else np.full((h, w), np.nan, np.float32),
-            "lidar": self._lidar_grid(fresh["lidar"]),
-            "wrench": np.stack(self.wrench),
-            "tactile": np.stack([tactile.get(p, np.zeros(self.taxel_shape, np.float32))
-                                 if tactile is not None else np.zeros(self.taxel_shape, np.float32)
-                                 for p in PADS]),
-            "audio": self.audio.copy(),
-            "joints": np.asarray(fresh["joints"]["position"], np.float32)
-            if fresh["joints"] is not None else np.zeros(self.n_joints, np.float32),
-        }
-        for key in ("depth", "lidar", "tactile", "joints", "wrench", "audio"):
-            sample[f"present_{key}"] = np.bool_(fresh[key] is not None)
-        sample.update(self._labels(fresh["ground_truth"]))
+    def _sample(self, stamp_ns: int) -> dict:
+        sample = {"stamp_ns": np.int64(stamp_ns)}
+        for name, w in self.windows.items():
+            sample.update(w.read(stamp_ns, STALE_S))
+            for key in self.owner:
+                if self.owner[key] == name:
+                    sample[f"present_{key}"] = np.bool_(w.fresh(key, stamp_ns, STALE_S))
+        gt = self.ground_truth
+        fresh_gt = gt[1] if gt is not None and stamp_ns - gt[0] <= STALE_S * 1e9 else None
+        sample.update(self._labels(fresh_gt))
         return sample
-
-    def _lidar_grid(self, cloud) -> np.ndarray:
-        """(rings, columns, 4); a cloud of another layout is flattened, then cut or NaN-padded."""
-        grid = np.full((*self.lidar_shape, 4), np.nan, np.float32)
-        if cloud is None:
-            return grid
-        if cloud.shape[:2] == self.lidar_shape:
-            return cloud
-        flat = cloud.reshape(-1, 4)[: grid.shape[0] * grid.shape[1]]
-        grid.reshape(-1, 4)[: len(flat)] = flat
-        return grid
 
     def _labels(self, gt) -> dict:
         out = {"labelled": np.bool_(gt is not None)}

@@ -15,9 +15,9 @@ import torch
 from tqdm import tqdm
 
 from ..core.geometry import CameraGeometry, signed_distance
-from ..core.modalities import REGISTRY, load_all
-from ..core.model import COLOURS, MATERIALS, SHAPES, object_class
-from ..core.model_config import ModelConfig
+from ..core.model.modalities import REGISTRY, load_all
+from ..core.model.omni import COLOURS, MATERIALS, SHAPES, object_class
+from ..core.model.model_config import ModelConfig
 from ..dataset.shards import load_datasets
 
 SURFACE_TOL_M = 0.006
@@ -78,6 +78,11 @@ class ShardData:
         self.rng = np.random.default_rng(seed)
         self.paraphrase_rng = np.random.default_rng(seed + 1) if paraphrases else None
         self.geometry = CameraGeometry.from_config(cfg.camera)
+        for name in self.names:
+            missing = [k for k in REGISTRY[name].arrays if k not in self.a]
+            if missing:
+                raise ValueError(f"{data_dir}: no {missing} arrays for modality {name!r} (a dataset "
+                                 f"recorded without that sensor); drop it from model.modalities")
         self.cache: dict[str, dict] = {}
         for name in self.names:
             enc = REGISTRY[name].encoder_cls
@@ -107,7 +112,7 @@ class ShardData:
     def _presence(self) -> torch.Tensor:
         cols = []
         for name in self.names:
-            key = {"camera": "present_depth", "force": "present_wrench"}.get(name, f"present_{name}")
+            key = f"present_{REGISTRY[name].presence}"
             cols.append(self.a[key] if key in self.a else np.ones(self.n, bool))
         return torch.as_tensor(np.stack(cols, 1))
 
@@ -194,7 +199,7 @@ class ShardData:
             if name in self.cache:
                 out[name] = {k: v[idx] for k, v in self.cache[name].items()}
             else:
-                batch = {k: self.a[k][idx] for k in ("color", "depth")}
+                batch = {k: self.a[k][idx] for k in REGISTRY[name].arrays}
                 out[name] = REGISTRY[name].preprocess(batch, getattr(self.cfg, name))
         return out
 

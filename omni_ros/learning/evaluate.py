@@ -8,11 +8,11 @@ import numpy as np
 import torch
 
 from ..core.geometry import CameraGeometry
-from ..core.heads import object_latents
-from ..core.model import COLOURS, SHAPES
-from ..core.grounding import ground
-from ..core.objects import extract_objects
-from ..core.targets import grasp_target
+from ..core.model.heads import object_latents
+from ..core.model.omni import COLOURS, SHAPES
+from ..core.perception.grounding import ground
+from ..core.perception.objects import extract_objects
+from ..core.manipulation.targets import grasp_target
 from ..core.types import ObjectEstimate
 from .data import ShardData
 from .objectives import slot_masks, touch_query

@@ -122,7 +122,7 @@ if __name__ == "__main__":
     import sys
 
     from ..cli import checkpoint_arg
-    from ..core.checkpoint import load_checkpoint
+    from ..core.model.checkpoint import load_checkpoint
     from ..core.config import to_flat_dict
 
     ckpt, eval_json, bench_json, out = sys.argv[1:5]

@@ -7,8 +7,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..core.heads import object_latents
-from ..core.losses import RunningBalance, info_nce, margin_contrastive
+from ..core.model.heads import object_latents
+from .losses import RunningBalance, info_nce, margin_contrastive
 
 CONTRASTIVE_PAIRS = (("camera", "lidar"), ("tactile", "force"))
 TOUCH = ("tactile", "force")

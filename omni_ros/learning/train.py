@@ -10,9 +10,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..core.checkpoint import init_from_checkpoint, save_checkpoint
-from ..core.model import OmniModel
-from ..core.model_config import OmniConfig
+from ..core.model.checkpoint import init_from_checkpoint, save_checkpoint
+from ..core.model.omni import OmniModel
+from ..core.model.model_config import OmniConfig
 from ..dataset.shards import seed_ranges
 from .data import ShardData
 from .objectives import Objective

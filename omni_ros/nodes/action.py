@@ -1,7 +1,7 @@
 """action: operator commands (/omni/teleop) + fused scenes (/omni/scene) -> primitive sequences
 on /omni/action, one at a time, advanced by /omni/action_status; what it is doing and why it
 stopped on /omni/task_status. Watches /wrist/wrench and /tactile to stop on unexpected contact;
-"stop" halts at once. The logic is ``omni_ros.core.action.TaskManager``."""
+"stop" halts at once. The logic is ``omni_ros.core.manipulation.tasks.TaskManager``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from omni_ros_msgs.msg import (PrimitiveCommand, PrimitiveStatus, SceneUnderstan
 from rclpy.node import Node
 
 from .. import conversions as cv
-from ..core.action import ActionConfig, TaskManager
+from ..core.manipulation.tasks import ActionConfig, TaskManager
 from ..core.config import param
 from ..streams import BASE_FRAME
 from .common import RELIABLE_QOS, GuardedInputs, qos_for, spin_node

@@ -83,9 +83,9 @@ class SimOperator(Node):
         return self.get_clock().now().nanoseconds
 
     def say(self, text: str, voice: str = "us_male", snr_db: float | None = None) -> float:
-        """Speak ``text`` in voice preset ``voice`` (omni_ros.core.tts.VOICES) into the simulated
+        """Speak ``text`` in voice preset ``voice`` (omni_ros_sim.tts.VOICES) into the simulated
         microphone, with white noise at ``snr_db`` if given; returns its duration [s]."""
-        from ..core.tts import voice_preset
+        from omni_ros_sim.tts import voice_preset
 
         samples = voice_preset(voice).synthesize(text)
         if snr_db is not None:

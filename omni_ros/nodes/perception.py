@@ -26,14 +26,21 @@ from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from visualization_msgs.msg import MarkerArray
 
 from .. import conversions as cv
-from ..core.checkpoint import CheckpointError, load_checkpoint
+from ..core.model.checkpoint import CheckpointError, load_checkpoint
 from ..core.config import param
-from ..core.pipeline import Perception, PipelineConfig, SyncPerception
+from ..core.perception.pipeline import Perception, PipelineConfig, SyncPerception
+from ..core.model.modalities import sensors
 from ..streams import BASE_FRAME, BY_KEY
 from .common import QOS_CHOICES, RELIABLE_QOS, GuardedInputs, qos_for, spin_node
 from .params import declare_config
 
-INPUTS = ("color", "depth", "lidar", "audio", "tactile", "wrench", "joints")
+
+
+def input_streams(model_names) -> list[str]:
+    """Stream keys perception subscribes to: every stream of the model's modalities, and of
+    the modalities that annotate objects (thermal) whether or not the model fuses them."""
+    return [s.key for m in sensors() if m.name in model_names or m.annotate is not None
+            for s in m.streams]
 
 
 @dataclass
@@ -88,7 +95,7 @@ class PerceptionNode(LifecycleNode):
         self.marker_pub = self.create_publisher(MarkerArray, "/omni/scene_markers", 10)
         self.guard = GuardedInputs(self)
         self.guard.extra_statuses = self._pipeline_status
-        for key in INPUTS:
+        for key in input_streams(model.names):
             s = BY_KEY[key]
             self.guard.subscribe(key, s.msg_type, s.topic, s.decode, self._on_sensor,
                                  qos_for(cfg.qos))

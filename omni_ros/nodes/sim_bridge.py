@@ -31,14 +31,10 @@ from omni_ros_sim.world import World
 
 from .. import conversions as cv
 from ..core.config import ConfigError, param
-from ..streams import STREAMS, EncodeContext, encode, task_command
+from ..streams import MUTABLE, SENSOR_KEYS, STREAMS, EncodeContext, encode, task_command
 from .common import QOS_CHOICES, RELIABLE_QOS, GuardedInputs, qos_for, spin_node
 from .params import declare_config
 
-SENSOR_KEYS = {"joints", "wrench", "tactile", "audio", "lidar", "depth", "color", "camera_info"}
-# Sensors that ``muted_sensors`` can silence (a dead camera, an unplugged lidar, ...).
-MUTABLE = {"camera": ("color", "depth", "camera_info"), "lidar": ("lidar",), "audio": ("audio",),
-           "tactile": ("tactile",), "force": ("wrench",), "joints": ("joints",)}
 TICK_HZ = 60  # physics steps are taken in ticks of 1/60 s
 
 

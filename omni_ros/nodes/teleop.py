@@ -2,7 +2,7 @@
 points (/clicked_point) -> TeleopCommand on /omni/teleop.
 
 Voice: voice-activity detection cuts utterances out of the microphone stream; pocketsphinx
-decodes each against a grammar generated from the command vocabulary (``omni_ros.core.commands``)
+decodes each against a grammar generated from the command vocabulary (``omni_ros.core.speech.commands``)
 and a rejection gate drops out-of-grammar speech (counted on /diagnostics as
 ``speech: rejected``); the words are parsed into intent + target. A point clicked up to
 ``point_window_s`` before the end of the utterance (or typed text) goes with it; a command that
@@ -23,9 +23,10 @@ from std_msgs.msg import String
 
 from .. import conversions as cv
 from ..conversions.errors import require
-from ..core.commands import parse_command
+from ..core.speech.commands import parse_command
 from ..core.config import param
-from ..core.speech import CommandRecognizer, VoiceActivityDetector, resample
+from ..core.speech.audio import VoiceActivityDetector, resample
+from ..core.speech.recognizer import CommandRecognizer
 from ..core.types import OperatorCommand
 from ..streams import BASE_FRAME
 from .common import RELIABLE_QOS, GuardedInputs, qos_for, spin_node

@@ -8,9 +8,9 @@ from typing import Any, Callable
 
 from omni_ros_sim.config import SimConfig
 
-from ..streams import BY_KEY, nominal_rates
+from ..streams import BY_KEY, SENSOR_KEYS as _ALL, nominal_rates
 
-SENSOR_KEYS = ("color", "depth", "camera_info", "lidar", "audio", "tactile", "wrench")
+SENSOR_KEYS = tuple(k for k in _ALL if k != "joints")  # joints: the robot's state, not a sensor
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from .config import ConfigError, from_flat_dict, to_flat_dict
-from .model import OmniModel
+from ..config import ConfigError, from_flat_dict, to_flat_dict
+from .omni import OmniModel
 from .model_config import OmniConfig
 
 FORMAT = "omni_ros.omni_model/1"
@@ -26,7 +26,7 @@ class CheckpointError(RuntimeError):
 
 
 def model_dirs() -> list[Path]:
-    here = Path(__file__).resolve().parents[2] / "models"          # source / editable install
+    here = Path(__file__).resolve().parents[3] / "models"          # source / editable install
     prefixes = [p for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p]
     shares = [Path(p) / "share" / "omni_ros" / "models" for p in prefixes + [sys.prefix]]
     return [here] + shares

@@ -2,7 +2,7 @@
 
 pick  "pick up the red cube" (+ point): wait for perception to ground the target (the scene's
       target_object_id, from the text latent and the point), then open, approach, descend,
-      grasp, lift (``omni_ros.core.plans``); it fails if the scene says nothing is held after
+      grasp, lift (``omni_ros.core.manipulation.plans``); it fails if the scene says nothing is held after
       the lift.
 place "put it here" + point: carry the held object there, set it down, release, go home.
 move  "move here" + point: the gripper to ``approach_height`` above the point.
@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import ConfigError, param
+from ..config import ConfigError, param
 from .plans import PlanConfig, pick_plan, place_plan
 from .targets import GraspTarget
-from .types import OperatorCommand, Primitive, PrimitiveStatus, SceneState
+from ..types import OperatorCommand, Primitive, PrimitiveStatus, SceneState
 
 FREE_SPACE = ("approach", "move")
 LOST_AFTER_SCENES = 15  # idle scenes in a row without a grasp before a held object counts as gone

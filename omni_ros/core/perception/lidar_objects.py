@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 import open3d as o3d
 
-from .modalities.lidar import LidarModalityConfig
-from .types import ObjectEstimate
+from ..model.modalities.lidar import LidarModalityConfig
+from ..types import ObjectEstimate
 
 TABLE_Z = 0.0            # support surface height in the base frame [m]
 MIN_HEIGHT_M = 0.008     # points lower than this above the table are the table

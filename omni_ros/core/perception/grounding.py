@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .types import ObjectEstimate
+from ..types import ObjectEstimate
 
 TEXT_TEMPERATURE = 0.1   # cosine similarity -> logit scale
 POINT_SIGMA_M = 0.05     # how far from the clicked point an object may plausibly be [m]

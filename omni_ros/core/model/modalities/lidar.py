@@ -16,12 +16,16 @@ import open3d as o3d
 import torch
 from torch import nn
 
-from ..config import param
+from ...config import param
 from . import mlp, register
+from .windows import Stream, Window
 
 
 @dataclass
 class LidarModalityConfig:
+    rings: int = param(16, "rows of the organised cloud the model reads (other layouts are "
+                       "flattened, then cut or NaN-padded)", min=1, max=1024)
+    columns: int = param(180, "columns of the organised cloud", min=1, max=8192)
     lidar_position: list[float] = param([0.5, -0.55, 0.45], "lidar origin in the base frame [m]")
     crop_min: list[float] = param([0.15, -0.5, -0.02], "workspace crop, lower corner [m]")
     crop_max: list[float] = param([0.9, 0.5, 0.4], "workspace crop, upper corner [m]")
@@ -55,13 +59,45 @@ def cloud_points(cloud: np.ndarray, cfg: LidarModalityConfig, rng: np.random.Gen
 
 def preprocess(batch: dict, cfg: LidarModalityConfig) -> dict:
     clouds = np.asarray(batch["lidar"])
-    stamps = np.asarray(batch.get("stamp_ns", np.zeros(len(clouds), np.int64)))
+    stamps = np.asarray(batch.get("lidar_stamp_ns", batch.get("stamp_ns", np.zeros(len(clouds), np.int64))))
     pts = np.stack([cloud_points(c, cfg, np.random.default_rng(int(s) % (2**32)))
                     for c, s in zip(clouds, stamps)])
     return {"points": torch.as_tensor(pts)}
 
 
-@register("lidar", LidarModalityConfig, preprocess)
+STREAMS = (Stream("lidar", "/lidar/points", "sensor_msgs/msg/PointCloud2", "lidar_link", "pointcloud:xyzi"),)
+
+
+class LidarWindow(Window):
+    """The newest scan as a (rings, columns, 4) grid, and its stamp (seeds the point sampling)."""
+
+    trigger, primary = ("lidar",), "lidar"
+
+    def __init__(self, cfg: LidarModalityConfig):
+        super().__init__()
+        self.shape = (cfg.rings, cfg.columns)
+
+    def convert(self, key, payload):
+        cloud = np.asarray(payload, np.float32)
+        if cloud.shape[:2] == self.shape:
+            return cloud
+        grid = self.empty(key)
+        flat = cloud.reshape(-1, 4)[: grid.shape[0] * grid.shape[1]]
+        grid.reshape(-1, 4)[: len(flat)] = flat
+        return grid
+
+    def empty(self, key):
+        return np.full((*self.shape, 4), np.nan, np.float32)
+
+    def read(self, now_ns=None, stale_s=None):
+        out = super().read(now_ns, stale_s)
+        fresh = self.fresh("lidar", now_ns, stale_s)
+        out["lidar_stamp_ns"] = np.int64(self.stamp_ns if fresh else 0)
+        return out
+
+
+@register("lidar", LidarModalityConfig, preprocess, streams=STREAMS, window=LidarWindow,
+          max_age_s=0.4)
 class PointNetEncoder(nn.Module):
     cacheable = True
 

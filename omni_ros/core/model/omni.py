@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .heads import HeldHead, ObjectHead, StateHead
-from .labels import COLOURS, MATERIALS, SHAPES  # noqa: F401  (re-exported)
+from ..labels import COLOURS, MATERIALS, SHAPES  # noqa: F401  (re-exported)
 from .model_config import ModelConfig
 from .modalities import load_all
 from .router import ROUTERS

@@ -8,9 +8,9 @@ import numpy as np
 import open3d as o3d
 import torch
 
-from .geometry import CameraGeometry
-from .model import class_name
-from .types import ObjectEstimate
+from ..geometry import CameraGeometry
+from ..model.omni import class_name
+from ..types import ObjectEstimate
 
 MIN_PIXELS = 2
 CLUSTER_EPS_M = 0.025

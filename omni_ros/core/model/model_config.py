@@ -3,17 +3,13 @@ config, the config saved in every checkpoint, and (via omni_ros.core.config) ROS
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 
-from .config import ConfigError, param
-from .modalities.audio import AudioModalityConfig
-from .modalities.camera import CameraModalityConfig
-from .modalities.force import ForceModalityConfig
-from .modalities.lidar import LidarModalityConfig
-from .modalities.tactile import TactileModalityConfig
-from .modalities.text import TextModalityConfig
+from ..config import ConfigError, param
+from .modalities import load_all, sensors
 
-SENSORS = ["camera", "lidar", "audio", "tactile", "force"]
+REGISTRY = load_all()
+SENSORS = [m.name for m in sensors()]
 
 
 @dataclass
@@ -37,26 +33,26 @@ class RouterConfig:
             raise ConfigError(f"parameter 'model.router.rules': {err}") from None
 
 
-@dataclass
-class ModelConfig:
-    modalities: list[str] = param(list(SENSORS), "fused sensor modalities",
-                                  choices=tuple(SENSORS))
-    latent_dim: int = param(128, "shared latent width", min=8, max=1024)
-    camera: CameraModalityConfig = field(default_factory=CameraModalityConfig)
-    lidar: LidarModalityConfig = field(default_factory=LidarModalityConfig)
-    audio: AudioModalityConfig = field(default_factory=AudioModalityConfig)
-    tactile: TactileModalityConfig = field(default_factory=TactileModalityConfig)
-    force: ForceModalityConfig = field(default_factory=ForceModalityConfig)
-    text: TextModalityConfig = field(default_factory=TextModalityConfig)
-    router: RouterConfig = field(default_factory=RouterConfig)
+def _check_model(self) -> None:
+    from .router import parse_rules
 
-    def check(self) -> None:
-        from .router import parse_rules
+    for combo in parse_rules(self.router.rules):
+        if not combo <= set(self.modalities):
+            raise ConfigError(f"parameter 'model.router.rules': {sorted(combo)} names modalities "
+                              f"outside model.modalities {self.modalities}")
 
-        for combo in parse_rules(self.router.rules):
-            if not combo <= set(self.modalities):
-                raise ConfigError(f"parameter 'model.router.rules': {sorted(combo)} names modalities "
-                                  f"outside model.modalities {self.modalities}")
+
+# The model's config: which modalities it fuses, the latent width, one section per registered
+# modality (its config class, from its file) and the router. Built from the registry, so a new
+# modality file brings its section with it.
+ModelConfig = make_dataclass("ModelConfig", [
+    ("modalities", list[str], param(list(SENSORS), "fused sensor modalities",
+                                    choices=tuple(SENSORS))),
+    ("latent_dim", int, param(128, "shared latent width", min=8, max=1024)),
+    *[(m.name, m.config_cls, field(default_factory=m.config_cls)) for m in REGISTRY.values()],
+    ("router", RouterConfig, field(default_factory=RouterConfig)),
+], namespace={"check": _check_model, "__module__": __name__,
+              "__doc__": "The omni model: fused modalities, latent width, per-modality sections."})
 
 
 @dataclass

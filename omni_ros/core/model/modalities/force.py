@@ -9,8 +9,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import param
+from ...config import param
 from . import register
+from .windows import History, Stream
 
 
 @dataclass
@@ -30,7 +31,14 @@ def preprocess(batch: dict, cfg: ForceModalityConfig) -> dict:
     return {"wrench": torch.as_tensor(w).transpose(1, 2)}  # (B, 6, window)
 
 
-@register("force", ForceModalityConfig, preprocess)
+STREAMS = (Stream("wrench", "/wrist/wrench", "geometry_msgs/msg/WrenchStamped", "panda_hand_ft", "wrench"),)
+
+
+def window(cfg: ForceModalityConfig) -> History:
+    return History("wrench", cfg.window, 6)
+
+
+@register("force", ForceModalityConfig, preprocess, streams=STREAMS, window=window, max_age_s=0.2)
 class ForceEncoder(nn.Module):
     cacheable = True
 

@@ -2,7 +2,7 @@
 expert.
 
 Frame: the robot base (REP 103: x forward, y left, z up; metres, m/s, newtons). A pick is a
-top-down grasp (``omni_ros.core.targets``) approached from ``approach_height`` above, ending
+top-down grasp (``omni_ros.core.manipulation.targets``) approached from ``approach_height`` above, ending
 lifted to ``carry_z``; a place carries the held object at ``carry_z`` to the point, sets it
 down, releases it and goes home.
 """
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import param
+from ..config import param
 from .targets import GraspTarget, grasp_target, place_target
-from .types import ObjectEstimate, Primitive
+from ..types import ObjectEstimate, Primitive
 
 
 @dataclass

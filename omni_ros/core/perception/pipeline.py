@@ -7,55 +7,47 @@ then exactly 0). A camera frame (colour + depth of one stamp) also yields the ob
 Synchronous (``SyncPerception``): the ApproximateTime baseline - one reading per input within
 ``slop``, all encoded together, then fused.
 
-Readings are numpy payloads as ``omni_ros.streams`` decodes them:
-  color (H, W, 3) uint8, depth (H, W) float32 [m], lidar (R, C, 4) in lidar_link,
-  audio (n,) int16, tactile {"pads": ...} dict, wrench (6,) [N, N*m], joints {"position": (9,)}.
-Objects are in the base frame (REP 103, metres). Times are integer nanoseconds.
+Readings are numpy payloads as ``omni_ros.streams`` decodes them, keyed by stream. Each goes
+to the input window of the modality that reads it (declared in the modality's file; the same
+window builds training samples); when the window says a new input is ready it is encoded. A
+modality with an ``annotate`` hook (thermal) adds what it senses to the perceived objects while
+its input is fresh, whether or not the model fuses it. Objects are in the base frame (REP 103,
+metres). Times are integer nanoseconds.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, make_dataclass, replace
 
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from .config import param
-from .geometry import CameraGeometry
+from ..config import param
+from ..geometry import CameraGeometry
 from .grounding import ground
 from .lidar_objects import lidar_objects
-from .model import SHAPES, OmniModel
-from .modalities import REGISTRY
+from ..model.omni import SHAPES, OmniModel
+from ..model.modalities import REGISTRY, sensors, stream_owner
 from .objects import extract_objects
 from .sync import ApproximateTimeSync
-from .types import ObjectEstimate, SceneEventData, SceneState
+from ..types import ObjectEstimate, SceneEventData, SceneState
 
-# Which model modality each sensor stream feeds (joints only give the tactile gripper width).
-STREAM_MODALITY = {"color": "camera", "depth": "camera", "lidar": "lidar", "audio": "audio",
-                   "tactile": "tactile", "wrench": "force"}
-SYNC_INPUTS = ("color", "depth", "lidar", "audio", "tactile", "wrench")
-PADS = ("panda_leftfinger_pad", "panda_rightfinger_pad")
 TIME_JUMP_S = 1.0  # an input this much older than the newest seen: the clock jumped back
 
-
-@dataclass
-class MaxAge:
-    """A modality whose newest input is older than this at fusion time counts as absent [s]."""
-
-    camera: float = param(0.3, "camera (15 Hz) [s]", min=0.01, max=10.0)
-    lidar: float = param(0.4, "lidar (10 Hz) [s]", min=0.01, max=10.0)
-    audio: float = param(0.2, "audio (50 Hz chunks) [s]", min=0.01, max=10.0)
-    tactile: float = param(0.2, "tactile (80 Hz) [s]", min=0.01, max=10.0)
-    force: float = param(0.2, "force/torque (120 Hz) [s]", min=0.01, max=10.0)
+# pipeline.max_age.<modality>: one field per registered sensor modality, its file's default.
+MaxAge = make_dataclass("MaxAge", [
+    (m.name, float, param(m.max_age_s, f"{m.name}: older input at fusion time counts as absent [s]",
+                          min=0.01, max=10.0)) for m in sensors()],
+    namespace={"__module__": __name__,
+               "__doc__": "A modality whose newest input is older than this at fusion time counts as absent [s]."})
 
 
 @dataclass
 class PipelineConfig:
     max_age: MaxAge = field(default_factory=MaxAge)
-    audio_window_s: float = param(0.25, "audio samples per encoding [s]", min=0.02, max=5.0)
     object_memory_s: float = param(30.0, "keep camera objects this long after the camera "
                                    "stops, confirmed by the lidar [s]", min=0.0, max=3600.0)
     lidar_confirm_m: float = param(0.03, "a lidar cluster this close to a remembered object "
@@ -88,15 +80,14 @@ class Perception:
         clock jumps back: a sim reset or a replayed bag)."""
         cfg = self.cfg
         self.cache: dict[str, Cached] = {}
-        self.frames: dict[str, tuple[int, np.ndarray]] = {}   # colour / depth awaiting a partner
-        self.wrench = np.zeros((self.mcfg.force.window, 6), np.float32)
-        self.audio = np.zeros(int(cfg.audio_window_s * self.mcfg.audio.sample_rate), np.int16)
-        self.joints = np.zeros(9, np.float32)
+        # every registered sensor's input window (the same classes build the training samples)
+        self.windows = {m.name: m.window(getattr(self.mcfg, m.name)) for m in sensors()}
+        self.owner = stream_owner()
+        self.encoded: dict[str, dict] = {}   # modality -> the batch it last encoded
         self.camera_objects: list[ObjectEstimate] = []
         self.camera_objects_ns = -1
         self.camera_history: deque[list[ObjectEstimate]] = deque(maxlen=self.MEMORY_FRAMES)
         self._memory: tuple[int, list[ObjectEstimate]] = (-1, [])
-        self.lidar_cloud: tuple[int, np.ndarray] | None = None   # newest scan (stamp, cloud)
         self._lidar_objects: tuple[int, list[ObjectEstimate]] = (-1, [])
         self.events: list[SceneEventData] = []
         self._impact_prev = False
@@ -107,58 +98,45 @@ class Perception:
 
     # --- inputs ---------------------------------------------------------------------------------
     def push(self, key: str, stamp_ns: int, value) -> str | None:
-        """Feed one decoded reading; returns the modality it updated (None if none yet). A
-        stamp more than ``TIME_JUMP_S`` older than the newest seen means the clock jumped back:
+        """Feed one decoded reading; returns the modality it updated (None if none). A stamp
+        more than ``TIME_JUMP_S`` older than the newest seen means the clock jumped back:
         everything cached is dropped first."""
         if stamp_ns < self.newest_ns - TIME_JUMP_S * 1e9:
             self.reset()
         self.newest_ns = max(self.newest_ns, stamp_ns)
-        if key == "joints":
-            self.joints = np.asarray(value["position"], np.float32)[-9:]
+        name = self.owner.get(key)
+        if name is None:
             return None
-        if key in ("color", "depth"):
-            self.frames[key] = (stamp_ns, value)
-            other = self.frames.get("depth" if key == "color" else "color")
-            if other is None or other[0] != stamp_ns:
-                return None
-            self.encode_camera(stamp_ns, self.frames.pop("color")[1], self.frames.pop("depth")[1])
-            return "camera"
-        if key == "wrench":
-            self.wrench = np.concatenate([self.wrench[1:], np.asarray(value, np.float32)[None]])
-            self._encode("force", stamp_ns, {"wrench": self.wrench[None]})
-        elif key == "audio":
-            n = min(len(value), len(self.audio))
-            self.audio = np.concatenate([self.audio[n:], np.asarray(value, np.int16)[-n:]])
-            self._encode("audio", stamp_ns, {"audio": self.audio[None]})
-        elif key == "tactile":
-            self._encode("tactile", stamp_ns, {"tactile": tactile_array(value)[None],
-                                                "joints": self.joints[None]})
-        elif key == "lidar":
-            self._encode("lidar", stamp_ns, {"lidar": np.asarray(value, np.float32)[None],
-                                              "stamp_ns": np.array([stamp_ns])})
-            self.lidar_cloud = (stamp_ns, value)  # clustered only when the camera is stale
-        else:
+        window = self.windows[name]
+        if not window.push(key, stamp_ns, value) or name not in self.names:
             return None
-        return STREAM_MODALITY[key]
+        batch = {k: np.asarray(v)[None] for k, v in window.read().items()}
+        raw = self._encode(name, window.stamp_ns, batch)
+        if name == "camera":
+            self._camera_objects(window.stamp_ns, raw, batch["depth"][0])
+        return name
 
     @torch.no_grad()
     def _encode(self, name: str, stamp_ns: int, batch: dict) -> dict:
-        if name not in self.names:
-            return {}
         t0 = time.perf_counter()
+        self.encoded[name] = batch
         inputs = REGISTRY[name].preprocess(batch, getattr(self.mcfg, name))
         latents, raw = self.model.encode({name: inputs})
         self.cache[name] = Cached(latents[name], stamp_ns, (time.perf_counter() - t0) * 1e3)
         return raw[name]
 
     @torch.no_grad()
-    def encode_camera(self, stamp_ns: int, color: np.ndarray, depth: np.ndarray) -> None:
-        raw = self._encode("camera", stamp_ns, {"color": color[None], "depth": depth[None]})
-        if raw and hasattr(self.model, "object_head"):
+    def _camera_objects(self, stamp_ns: int, raw: dict, depth: np.ndarray) -> None:
+        if hasattr(self.model, "object_head"):
             head = {k: v[0] for k, v in self.model.object_head(raw["pixels"]).items()}
             self.camera_objects = unique_ids(extract_objects(head, depth, self.geometry))
             self.camera_objects_ns = stamp_ns
             self.camera_history.append(self.camera_objects)
+
+    def encode_camera(self, stamp_ns: int, color: np.ndarray, depth: np.ndarray) -> None:
+        """Encode one camera frame (colour + depth of ``stamp_ns``)."""
+        self.push("depth", stamp_ns, depth)
+        self.push("color", stamp_ns, color)
 
     # --- fusion ---------------------------------------------------------------------------------
     def ages(self, now_ns: int) -> list[float]:
@@ -168,6 +146,15 @@ class Perception:
 
     def fresh(self, now_ns: int) -> list[bool]:
         return [0 <= a <= getattr(self.cfg.max_age, n) for n, a in zip(self.names, self.ages(now_ns))]
+
+    def annotate(self, objects: list[ObjectEstimate], now_ns: int) -> list[ObjectEstimate]:
+        """Let every modality with an ``annotate`` hook whose input is fresh add what it senses
+        (thermal: temperatures) to the objects, in place."""
+        for m in sensors():
+            w = self.windows[m.name]
+            if m.annotate is not None and 0 <= now_ns - w.stamp_ns <= getattr(self.cfg.max_age, m.name) * 1e9:
+                m.annotate(objects, w.read(), getattr(self.mcfg, m.name))
+        return objects
 
     @torch.no_grad()
     def fuse(self, now_ns: int, frame_id: str = "panda_link0") -> SceneState | None:
@@ -184,8 +171,8 @@ class Perception:
         held = self.model.held_head(fused)
         contact = torch.sigmoid(state["contact_logits"][0]).numpy()
         impact_p = float(torch.sigmoid(state["impact_logit"][0]))
-        objects = self.objects(now_ns, present[self.names.index("camera")]
-                               if "camera" in self.names else False)
+        objects = self.annotate(self.objects(now_ns, present[self.names.index("camera")]
+                                             if "camera" in self.names else False), now_ns)
         grasping = bool(contact[1] > 0.5)
         held_id = self.held_object(held, objects) if grasping else ""
         self._events(now_ns, impact_p, held_id)
@@ -241,9 +228,10 @@ class Perception:
 
     def lidar_clusters(self) -> list[ObjectEstimate]:
         """Objects clustered from the newest lidar scan (once per scan)."""
-        if self.lidar_cloud is None:
+        w = self.windows.get("lidar")
+        if w is None or "lidar" not in w.latest:
             return []
-        stamp, cloud = self.lidar_cloud
+        stamp, cloud = self.windows["lidar"].latest["lidar"]
         if self._lidar_objects[0] != stamp:
             self._lidar_objects = (stamp, lidar_objects(cloud, self.mcfg.lidar))
         return self._lidar_objects[1]
@@ -275,8 +263,8 @@ class Perception:
         """Ground a command's target among the current objects (text latent + point); returns
         the object id ('' when the command names only a place)."""
         self.target_point = None if point is None else np.asarray(point, float)
-        objects = self.objects(now_ns, self.fresh(now_ns)[self.names.index("camera")]
-                               if "camera" in self.names else False)
+        objects = self.annotate(self.objects(now_ns, self.fresh(now_ns)[self.names.index("camera")]
+                                             if "camera" in self.names else False), now_ns)
         text = self.text_latent(description) if description else None
         i = ground(objects, text, self.target_point) if (text is not None or point is not None) else -1
         self.target_id = objects[i].id if i >= 0 else ""
@@ -285,11 +273,14 @@ class Perception:
 
 
 class SyncPerception(Perception):
-    """The ApproximateTime baseline: encodes and fuses only complete sets."""
+    """The ApproximateTime baseline: encodes and fuses only complete sets (one message of every
+    stream the model's modalities wait for, within ``slop_s``)."""
 
     def __init__(self, model: OmniModel, cfg: PipelineConfig = PipelineConfig(),
                  slop_s: float = 0.05, queue_size: int = 10):
-        self.sync = ApproximateTimeSync(list(SYNC_INPUTS), slop_s, queue_size)
+        self.inputs = tuple(s.key for m in sensors() if m.name in model.names
+                            for s in m.streams if s.sync)
+        self.sync = ApproximateTimeSync(list(self.inputs), slop_s, queue_size)
         super().__init__(model, cfg)
 
     def reset(self) -> None:
@@ -299,23 +290,15 @@ class SyncPerception(Perception):
     def push_sync(self, key: str, stamp_ns: int, value, clock) -> SceneState | None:
         """Queue one reading; returns a fused scene when it completes a set (fused at
         ``clock()`` [ns], read after the set was encoded)."""
-        if key not in SYNC_INPUTS:
+        if key not in self.inputs:
             super().push(key, stamp_ns, value)
             return None
         match = self.sync.add(key, stamp_ns, value)
         if match is None:
             return None
-        for k in SYNC_INPUTS:
+        for k in self.inputs:
             super().push(k, *match[k])
         return self.fuse(clock())
-
-
-def tactile_array(value) -> np.ndarray:
-    """(2, rows, cols) pad forces [N] from a decoded TactileArray (left pad, right pad)."""
-    if isinstance(value, dict):
-        shape = next(iter(value.values())).shape if value else (4, 4)
-        return np.stack([np.asarray(value.get(p, np.zeros(shape)), np.float32) for p in PADS])
-    return np.asarray(value, np.float32)
 
 
 def unique_ids(objects: list[ObjectEstimate]) -> list[ObjectEstimate]:

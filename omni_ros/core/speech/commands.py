@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .labels import COLOURS, SHAPES
-from .types import INTENTS
+from ..labels import COLOURS, SHAPES
+from ..types import INTENTS
 
 # Spoken / typed names of each canonical shape (the canonical name first).
 SHAPE_WORDS = {"cube": ("cube", "block", "box"),

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..config import param
+from ...config import param
 from . import mlp, register
 
 VOCABULARY = (

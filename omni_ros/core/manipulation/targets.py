@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from .types import ObjectEstimate
+from ..types import ObjectEstimate
 
 PLACE_CLEARANCE_M = 0.004  # released this far above the support, so it is not pushed into it
 

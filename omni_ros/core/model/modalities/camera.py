@@ -18,9 +18,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..camera import CameraViewConfig
-from ..config import param
+from ...camera import CameraViewConfig
+from ...config import param
 from . import register
+from .windows import Stream, Window
 
 
 @dataclass
@@ -54,7 +55,34 @@ def _block(a: int, b: int, stride: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(a, b, 3, stride, 1), nn.BatchNorm2d(b), nn.GELU())
 
 
-@register("camera", CameraModalityConfig, preprocess)
+STREAMS = (
+    Stream("depth", "/camera/depth/image_raw", "sensor_msgs/msg/Image", "camera_color_optical_frame",
+           "depth"),
+    Stream("color", "/camera/color/image_raw", "sensor_msgs/msg/Image", "camera_color_optical_frame",
+           "image:rgb8", info=("camera_info", "/camera/camera_info")),
+)
+
+
+class CameraWindow(Window):
+    """Colour + depth of one stamp (a frame is encoded once both halves have arrived); missing
+    depth reads NaN, missing colour black."""
+
+    trigger, primary = ("color", "depth"), "color"
+
+    def __init__(self, cfg: CameraModalityConfig):
+        super().__init__()
+        self.hw = (cfg.height, cfg.width)
+
+    def empty(self, key):
+        return np.zeros((*self.hw, 3), np.uint8) if key == "color" else np.full(self.hw, np.nan, np.float32)
+
+    def ready(self, key, stamp_ns):
+        other = self.latest.get("depth" if key == "color" else "color")
+        return other is not None and other[0] == stamp_ns
+
+
+@register("camera", CameraModalityConfig, preprocess, streams=STREAMS, window=CameraWindow,
+          max_age_s=0.3, presence="depth")
 class CameraEncoder(nn.Module):
     cacheable = False  # cheap to preprocess per batch, large to keep as floats
 

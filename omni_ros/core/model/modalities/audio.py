@@ -1,6 +1,7 @@
 """Audio modality: log-mel spectrogram (scipy STFT + a mel filter bank) and a 1-D conv net.
 
-Input: the newest ``window`` int16 samples (B, samples) of a 16 kHz mono microphone.
+Input: the newest ``window_s`` of int16 samples (B, samples) of a 16 kHz mono microphone, as
+20 ms ``AudioChunk``s arrive (50 Hz).
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import torch
 from scipy.signal import stft
 from torch import nn
 
-from ..config import param
+from ...config import param
 from . import register
+from .windows import Samples, Stream
 
 
 @dataclass
 class AudioModalityConfig:
     sample_rate: int = param(16000, "sample rate [Hz]", min=8000, max=48000)
+    window_s: float = param(0.25, "newest audio per encoding [s]", min=0.02, max=5.0)
     frame_s: float = param(0.025, "STFT window [s]", min=0.005, max=0.1)
     hop_s: float = param(0.010, "STFT hop [s]", min=0.002, max=0.05)
     mels: int = param(32, "mel bands", min=8, max=128)
@@ -63,7 +66,14 @@ def preprocess(batch: dict, cfg: AudioModalityConfig) -> dict:
     return {"log_mel": torch.as_tensor((log_mel(batch["audio"], cfg) + 12.0) / 4.0)}
 
 
-@register("audio", AudioModalityConfig, preprocess)
+STREAMS = (Stream("audio", "/audio", "omni_ros_msgs/msg/AudioChunk", "microphone_link", "audio:int16"),)
+
+
+def window(cfg: AudioModalityConfig) -> Samples:
+    return Samples("audio", int(round(cfg.window_s * cfg.sample_rate)))
+
+
+@register("audio", AudioModalityConfig, preprocess, streams=STREAMS, window=window, max_age_s=0.2)
 class AudioEncoder(nn.Module):
     cacheable = True
 
