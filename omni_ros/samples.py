@@ -76,16 +76,38 @@ def sensor_sample(key: str, seed: int, index: int, stamp_ns: int, sizes: SampleS
         return cv.dict_to_tactile(pads, 0.005, frame_id, stamp_ns)
     if key == "wrench":
         return cv.numpy_to_wrench(rng.normal(0, 5, 6), frame_id, stamp_ns)
-    raise KeyError(f"unknown sensor key {key!r}")
+    return _generic_sample(key, rng, stamp_ns, sizes, frame_id)
+
+
+def _generic_sample(key, rng, stamp_ns, sizes, frame_id):
+    """Any other registered sensor stream (e.g. a thermal camera): by its message kind."""
+    from sensor_msgs.msg import CameraInfo
+
+    from .streams import BY_KEY
+
+    s = BY_KEY.get(key)
+    if s is None or not (s.modality or s.msg_type is CameraInfo):
+        raise KeyError(f"unknown sensor key {key!r}")
+    if s.msg_type is CameraInfo:
+        return cv.intrinsics_to_camera_info(intrinsics_for(sizes), frame_id, stamp_ns)
+    kind, _, encoding = s.codec.partition(":")
+    if kind == "image":
+        enc = cv.image.ENCODINGS[encoding]
+        shape = (sizes.image_height, sizes.image_width) + ((enc.channels,) if enc.channels > 1 else ())
+        info = np.iinfo(enc.dtype) if enc.dtype.kind in "ui" else None
+        pixels = (rng.integers(info.min, info.max, shape, endpoint=True) if info is not None
+                  else rng.uniform(0, 1, shape)).astype(enc.dtype)
+        return cv.numpy_to_image(pixels, encoding, frame_id, stamp_ns)
+    raise KeyError(f"sensor key {key!r}: no sample for codec {s.codec!r}")
 
 
 def garbage_sample(key: str, seed: int, index: int, stamp_ns: int, sizes: SampleSizes,
                    frame_id: str = ""):
     """A malformed message for stream ``key``: it must be rejected, never crash a node."""
     msg = sensor_sample(key, seed, index, stamp_ns, sizes, frame_id)
-    if key in ("color", "depth"):
+    if type(msg).__name__ == "Image":
         msg.data = msg.data[: len(msg.data) // 2]            # truncated
-    elif key == "camera_info":
+    elif type(msg).__name__ == "CameraInfo":
         msg.k[0] = 0.0                                        # zero focal length
     elif key == "lidar":
         msg.data = msg.data[: len(msg.data) - 3]              # truncated mid-point

@@ -40,6 +40,7 @@ class Stream:
     encode: Callable | None = None   # (data, frame_id, stamp_ns, ctx) -> message
     modality: str = ""               # the modality that reads it ("" for other streams)
     info: str = ""                   # key of the CameraInfo stream published with it
+    codec: str = ""                  # its codec's name (see CODECS), for sensor streams
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def _sensor_streams() -> list[Stream]:
         for s in m.streams:
             c = codec(s.codec)
             out.append(Stream(s.key, s.topic, message_type(s.msg_type), s.frame_id, c.decode,
-                              c.encode, m.name, s.info[0] if s.info else ""))
+                              c.encode, m.name, s.info[0] if s.info else "", s.codec))
             if s.info:
                 out.append(Stream(s.info[0], s.info[1], CameraInfo, s.frame_id,
                                   cv.camera_info_to_intrinsics, modality=m.name))

@@ -82,3 +82,58 @@ def test_importing_core_and_sim_loads_no_ros_module():
     assert out.returncode == 0, out.stderr
     loaded = json.loads(out.stdout.strip().splitlines()[-1])
     assert not [m for m in loaded if is_ros_module(m)]
+
+
+AREAS = ("model", "perception", "speech", "manipulation")
+MAY_IMPORT = {"perception": {"model"}}   # every area imports the base; perception also the model
+
+
+CORE = ROOT / "omni_ros" / "core"
+
+
+def _core_target(path: Path, node: ast.ImportFrom, core: Path) -> str:
+    """Dotted module (relative to omni_ros.core) that an import in a core file reaches."""
+    if node.level == 0:
+        return (node.module or "").removeprefix("omni_ros.core").lstrip(".")
+    base = list(path.relative_to(core).parent.parts)
+    base = base[:len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def core_area_violations(path: Path, core: Path = CORE) -> list[str]:
+    rel = path.relative_to(core).parts
+    area = rel[0] if len(rel) > 1 else ""      # "" = the shared base
+    bad = []
+    for n in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not isinstance(n, ast.ImportFrom) or not (n.level or (n.module or "").startswith("omni_ros.core")):
+            continue
+        target = _core_target(path, n, core).split(".")[0]
+        if target in AREAS and target != area and target not in MAY_IMPORT.get(area, set()):
+            bad.append(f"line {n.lineno}: {'base' if not area else area} imports core.{target}")
+    return bad
+
+
+def test_core_has_the_four_areas_over_a_small_base():
+    core = ROOT / "omni_ros" / "core"
+    assert sorted(p.name for p in core.iterdir() if p.is_dir() and p.name != "__pycache__") == sorted(AREAS)
+    base = sorted(p.stem for p in core.glob("*.py") if p.stem != "__init__")
+    assert len(base) <= 8, f"the base should stay small: {base}"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "omni_ros" / "core").rglob("*.py")),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_each_core_area_imports_only_the_base(path):
+    bad = core_area_violations(path)
+    assert not bad, f"{path.relative_to(ROOT)}: {bad}"
+
+
+def test_area_checker_catches_a_cross_area_import(tmp_path):
+    (tmp_path / "speech").mkdir()
+    probe = tmp_path / "speech" / "x.py"
+    probe.write_text("from ..manipulation.plans import PlanConfig\nfrom ..types import INTENTS\n"
+                     "from omni_ros.core.perception import pipeline\n")
+    assert core_area_violations(probe, tmp_path) == ["line 1: speech imports core.manipulation",
+                                                     "line 3: speech imports core.perception"]
+    base = tmp_path / "labels.py"
+    base.write_text("from .model.omni import OmniModel\n")
+    assert core_area_violations(base, tmp_path) == ["line 1: base imports core.model"]

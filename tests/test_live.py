@@ -6,6 +6,8 @@ by the shipped model, the arm moves in PyBullet."""
 
 import time
 
+import rclpy.parameter
+
 import numpy as np
 import pytest
 from geometry_msgs.msg import WrenchStamped
@@ -234,4 +236,34 @@ def test_perception_is_a_lifecycle_node_that_publishes_only_once_activated(rclpy
         for p in procs:
             p.wait(timeout=20)
         ex.shutdown()
+        node.destroy_node()
+
+
+def test_perception_cleanup_undoes_configure_exactly(rclpy_context):
+    """configure -> cleanup -> configure: the same subscriptions and publishers, never twice;
+    the scene publishers are lifecycle publishers, enabled only while active."""
+    from rclpy.lifecycle import TransitionCallbackReturn as R
+
+    from omni_ros.nodes.perception import PerceptionNode, input_streams
+
+    node = PerceptionNode(context=rclpy_context, parameter_overrides=[
+        rclpy.parameter.Parameter("autostart", value=False)])
+    try:
+        def entities():
+            return (sorted(s.topic_name for s in node.subscriptions),
+                    sorted(p.topic_name for p in node.publishers), len(list(node.timers)))
+
+        bare = entities()
+        assert node.trigger_configure() == R.SUCCESS
+        configured = entities()
+        subs = configured[0]
+        assert len(subs) == len(bare[0]) + len(input_streams(node.pipe.names)) + 1  # + /omni/teleop
+        assert "/omni/scene" in configured[1] and not node.scene_pub.is_activated
+        assert node.trigger_activate() == R.SUCCESS and node.scene_pub.is_activated
+        assert node.trigger_deactivate() == R.SUCCESS and not node.scene_pub.is_activated
+        assert node.trigger_cleanup() == R.SUCCESS
+        assert entities() == bare
+        assert node.trigger_configure() == R.SUCCESS
+        assert entities() == configured
+    finally:
         node.destroy_node()

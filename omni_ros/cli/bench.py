@@ -6,7 +6,7 @@ on a replayed sim stream; writes bench/RESULTS.md-style tables and a latency plo
 (voice + point pick-and-place episodes with the whole graph, all sensors and each of camera and
 lidar killed), speech (recogniser accuracy per voice and noise level, false accepts), transport
 (message conversion and DDS), sim (expert, RTF, sensors, dataset), model (encoder and fused-step
-latency).
+latency), thermal (finding the hot object: camera + thermal vs each alone).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from . import checkpoint_arg
 
 HELP = ("run benchmarks (pipeline: perception async vs sync latency; live: voice pick-and-place "
         "episodes; speech; transport; sim; model)")
-SUITES = ("pipeline", "live", "speech", "transport", "sim", "model")
+SUITES = ("pipeline", "live", "speech", "transport", "sim", "model", "thermal")
 
 
 def add_arguments(parser) -> None:
@@ -63,6 +63,11 @@ def run(args) -> int:
     elif args.suite == "model":
         result = model.run(args.checkpoint)
         table = model.markdown(result)
+    elif args.suite == "thermal":
+        from ..benchmarks import thermal
+
+        result = thermal.run(40 if args.episodes is None else args.episodes)
+        table = thermal.markdown(result)
     elif args.suite == "transport":
         result = transport.run(args.duration or 4.0)
         table = transport.markdown(result)

@@ -71,7 +71,8 @@ def object_to_msg(obj: ObjectEstimate) -> DetectedObject:
     msg = DetectedObject(id=obj.id, shape=obj.shape, color=obj.color, material=obj.material,
                          confidence=f32(obj.confidence), mass=f32(obj.mass),
                          pose=_pose(obj.position, obj.orientation),
-                         size=Vector3(x=obj.size[0], y=obj.size[1], z=obj.size[2]))
+                         size=Vector3(x=obj.size[0], y=obj.size[1], z=obj.size[2]),
+                         temperature=float(obj.temperature_c))
     if obj.latent is not None:
         msg.latent = to_typed_array(obj.latent, "f")
     return msg
@@ -86,7 +87,17 @@ def msg_to_object(msg: DetectedObject, field: str = "object") -> ObjectEstimate:
         _finite(latent, f"{field}.latent")
     return ObjectEstimate(id=msg.id, shape=msg.shape, color=msg.color, material=msg.material,
                           confidence=_in_unit_interval(msg.confidence, f"{field}.confidence"),
-                          mass=_non_negative(msg.mass, f"{field}.mass"), position=position, orientation=orientation, size=size, latent=latent)
+                          mass=_non_negative(msg.mass, f"{field}.mass"), position=position,
+                          orientation=orientation, size=size, latent=latent,
+                          temperature_c=_temperature(msg.temperature, f"{field}.temperature"))
+
+
+def _temperature(t: float, field: str) -> float:
+    """NaN (unknown) or a physical surface temperature [deg C]."""
+    t = float(t)
+    require(np.isnan(t) or -273.15 < t < 5000.0, field,
+            f"{t} deg C: expected NaN (unknown) or a temperature above absolute zero")
+    return t
 
 
 def event_to_msg(ev: SceneEventData) -> SceneEvent:

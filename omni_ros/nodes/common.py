@@ -51,6 +51,15 @@ class GuardedInputs:
         self.extra_statuses: Callable[[], list] | None = None  # more DiagnosticStatus per period
         self._diag_pub = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._timer = node.create_timer(diagnostics_period_s, self.publish_diagnostics)
+        self.subscriptions: list = []
+
+    def close(self) -> None:
+        """Destroy every subscription, the diagnostics timer and publisher this made."""
+        for sub in self.subscriptions:
+            self.node.destroy_subscription(sub)
+        self.subscriptions = []
+        self.node.destroy_timer(self._timer)
+        self.node.destroy_publisher(self._diag_pub)
 
     def subscribe(self, key: str, msg_type: type, topic: str, decode: Callable[[Any], Any],
                   handler: Callable[[str, Any, Any], None], qos: QoSProfile):
@@ -79,7 +88,9 @@ class GuardedInputs:
                 self.health.reject(key, now, "internal", repr(err))
                 self._log(key, now, f"error handling {topic}: {traceback.format_exc()}", error=True)
 
-        return self.node.create_subscription(msg_type, topic, callback, qos)
+        sub = self.node.create_subscription(msg_type, topic, callback, qos)
+        self.subscriptions.append(sub)
+        return sub
 
     def _log(self, key: str, now_ns: int, text: str, error: bool = False) -> None:
         """Log ``text`` unless this input logged within the last log period (per input, so one

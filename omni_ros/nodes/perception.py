@@ -28,6 +28,7 @@ from visualization_msgs.msg import MarkerArray
 from .. import conversions as cv
 from ..core.model.checkpoint import CheckpointError, load_checkpoint
 from ..core.config import param
+from ..core.perception.commands import apply_command
 from ..core.perception.pipeline import Perception, PipelineConfig, SyncPerception
 from ..core.model.modalities import sensors
 from ..streams import BASE_FRAME, BY_KEY
@@ -91,8 +92,9 @@ class PerceptionNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self.pipe = (SyncPerception(model, cfg.pipeline, cfg.slop, cfg.queue_size)
                      if cfg.mode == "sync" else Perception(model, cfg.pipeline))
-        self.scene_pub = self.create_publisher(SceneUnderstanding, "/omni/scene", 10)
-        self.marker_pub = self.create_publisher(MarkerArray, "/omni/scene_markers", 10)
+        # lifecycle publishers: they publish only while the node is active
+        self.scene_pub = self.create_lifecycle_publisher(SceneUnderstanding, "/omni/scene", 10)
+        self.marker_pub = self.create_lifecycle_publisher(MarkerArray, "/omni/scene_markers", 10)
         self.guard = GuardedInputs(self)
         self.guard.extra_statuses = self._pipeline_status
         for key in input_streams(model.names):
@@ -109,6 +111,7 @@ class PerceptionNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state) -> TransitionCallbackReturn:
+        super().on_activate(state)  # enables the lifecycle publishers
         self.active = True
         if self.cfg.mode == "async":
             self.period_ns = int(1e9 / self.cfg.fuse_rate)
@@ -116,6 +119,7 @@ class PerceptionNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_deactivate(self, state) -> TransitionCallbackReturn:
+        super().on_deactivate(state)
         self.active = False
         if self.timer is not None:
             self.destroy_timer(self.timer)
@@ -123,7 +127,11 @@ class PerceptionNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_cleanup(self, state) -> TransitionCallbackReturn:
-        self.pipe = None
+        """Undo exactly what on_configure made: subscriptions, diagnostics, publishers, model."""
+        self.guard.close()
+        self.destroy_lifecycle_publisher(self.scene_pub)
+        self.destroy_lifecycle_publisher(self.marker_pub)
+        self.guard = self.scene_pub = self.marker_pub = self.pipe = None
         return TransitionCallbackReturn.SUCCESS
 
     # --- callbacks ------------------------------------------------------------------------------
@@ -176,21 +184,14 @@ class PerceptionNode(LifecycleNode):
         self.published += 1
 
     def _on_command(self, key: str, cmd, msg) -> None:
-        if cmd.point is not None and cmd.point_frame not in ("", self.cfg.frame_id):
-            self.guard.health.reject(key, self._now(), "point.header.frame_id",
-                                     f"point in {cmd.point_frame!r}, expected {self.cfg.frame_id!r}")
-            self.get_logger().warning(f"ignoring command point in frame {cmd.point_frame!r}: "
-                                      f"only {self.cfg.frame_id!r} is supported (no tf)")
+        if self.pipe is None:
             return
-        if cmd.intent in ("pick", "move") or (cmd.intent == "place" and cmd.point is not None):
-            desc = "" if cmd.target_description in ("", "here", "there", "it") else cmd.target_description
-            if cmd.intent == "place":
-                self.pipe.target_point = cmd.point
-            else:
-                target = self.pipe.set_target(desc, cmd.point, self._now())
-                self.get_logger().info(f"command {cmd.raw_text!r}: target {target or '(none)'}")
-        elif cmd.intent in ("stop", "home"):
-            self.pipe.target_id, self.pipe.target_point = "", None
+        out = apply_command(self.pipe, cmd, self._now(), self.cfg.frame_id)
+        if out.action == "rejected":
+            self.guard.health.reject(key, self._now(), "point.header.frame_id", out.detail)
+            self.get_logger().warning(f"ignoring command {cmd.raw_text!r}: {out.detail}")
+        elif out.action == "target":
+            self.get_logger().info(f"command {cmd.raw_text!r}: target {out.detail or '(none)'}")
 
     def _pipeline_status(self) -> list[DiagnosticStatus]:
         if self.pipe is None:

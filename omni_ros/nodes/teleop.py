@@ -23,7 +23,7 @@ from std_msgs.msg import String
 
 from .. import conversions as cv
 from ..conversions.errors import require
-from ..core.speech.commands import parse_command
+from ..core.speech.pairing import PointPairing, make_command
 from ..core.config import param
 from ..core.speech.audio import VoiceActivityDetector, resample
 from ..core.speech.recognizer import CommandRecognizer
@@ -80,8 +80,7 @@ class TeleopNode(Node):
                              self._on_text, RELIABLE_QOS)
         self.guard.subscribe("clicked_point", PointStamped, "/clicked_point", _decode_point,
                              self._on_point, RELIABLE_QOS)
-        self.points: list[tuple[int, np.ndarray]] = []   # (receive time, point)
-        self.waiting: tuple[OperatorCommand, int] | None = None   # command awaiting a point
+        self.pairing = PointPairing(cfg.frame_id, cfg.point_window_s, cfg.point_wait_s)
         self.create_timer(0.05, self._check_waiting)
 
     def _now(self) -> int:
@@ -95,9 +94,8 @@ class TeleopNode(Node):
             self.get_logger().warning(f"ignoring a point in frame {msg.header.frame_id!r}: "
                                       f"click in {self.cfg.frame_id!r}")
             return
-        self.points.append((self._now(), point))
-        self.points = self.points[-10:]
-        self._check_waiting()
+        for cmd in self.pairing.point(point, self._now()):
+            self._publish(cmd)
 
     def _on_audio(self, key, value, msg) -> None:
         samples, rate = value
@@ -119,46 +117,23 @@ class TeleopNode(Node):
 
     # --- commands -------------------------------------------------------------------------------
     def _command(self, text: str, source: str, confidence: float, stamp_ns: int) -> None:
-        parsed = parse_command(text)
-        if parsed is None:
+        made = make_command(text, source, confidence, stamp_ns)
+        if made is None:
             self.guard.health.reject(f"{source}_command", self._now(), "not_a_command",
                                      f"{text!r} is not a command")
             self.get_logger().warning(f"not a command: {text!r}")
             return
-        cmd = OperatorCommand(stamp_ns=stamp_ns, source=source, raw_text=text, intent=parsed.intent,
-                              target_description=parsed.target_description,
-                              confidence=float(confidence) * parsed.confidence)
-        if parsed.intent in ("stop", "home"):
-            self.waiting = None
-            self._publish(cmd)  # fast path: no point needed, nothing to wait for
-            return
-        point = self._recent_point()
-        if point is not None:
-            cmd.point, cmd.point_frame = point, self.cfg.frame_id
+        released = self.pairing.command(*made, self._now())
+        for cmd in released:
             self._publish(cmd)
-        elif parsed.deictic or parsed.intent in ("place", "move"):
-            self.waiting = (cmd, self._now())
+        if not released:
             self.get_logger().info(f"'{text}': waiting up to {self.cfg.point_wait_s} s for a clicked point")
-        else:
-            self._publish(cmd)
-
-    def _recent_point(self) -> np.ndarray | None:
-        now = self._now()
-        fresh = [p for t, p in self.points if 0 <= (now - t) / 1e9 <= self.cfg.point_window_s]
-        self.points = []  # a point serves one command
-        return fresh[-1] if fresh else None
 
     def _check_waiting(self) -> None:
-        if self.waiting is None:
-            return
-        cmd, since = self.waiting
-        point = self._recent_point() if self.points else None
-        if point is not None:
-            cmd.point, cmd.point_frame = point, self.cfg.frame_id
-            self.waiting = None
+        released, dropped = self.pairing.tick(self._now())
+        for cmd in released:
             self._publish(cmd)
-        elif (self._now() - since) / 1e9 > self.cfg.point_wait_s:
-            self.waiting = None
+        for cmd in dropped:
             self.guard.health.reject(f"{cmd.source}_command", self._now(), "no_point",
                                      f"'{cmd.raw_text}' needs a clicked point")
             self.get_logger().warning(f"'{cmd.raw_text}': no point clicked within "

@@ -4,13 +4,16 @@ object's latent in the shared space, plus an optional 3-D point (base frame, met
 score_i = (text . latent_i) / temperature - |p_i - point|^2 / (2 sigma^2)
 
 An object without a latent (seen by the lidar only) gets no text evidence (0); without a point
-only the text counts, without text only the point.
+only the text counts, without text only the point. A temperature word ("the hot cube") is not
+text evidence but a filter: only objects whose measured surface temperature (thermal camera)
+is in that band are candidates; with nothing else said, the most extreme one is meant.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..labels import TEMPERATURES, temperature_label
 from ..types import ObjectEstimate
 
 TEXT_TEMPERATURE = 0.1   # cosine similarity -> logit scale
@@ -38,3 +41,17 @@ def ground(objects: list[ObjectEstimate], text_latent: np.ndarray | None = None,
     if not objects:
         return -1
     return int(np.argmax(grounding_scores(objects, text_latent, point)))
+
+
+def split_temperature(description: str) -> tuple[str | None, str]:
+    """("hot" / "cold" / None, the rest of the description): "hot red cube" -> ("hot", "red cube")."""
+    words = description.split()
+    temp = next((w for w in words if w in TEMPERATURES), None)
+    return temp, " ".join(w for w in words if w != temp)
+
+
+def temperature_candidates(objects: list[ObjectEstimate], temperature: str) -> list[int]:
+    """Indices of the objects in the ``temperature`` band, most extreme first."""
+    idx = [i for i, o in enumerate(objects) if temperature_label(o.temperature_c) == temperature]
+    return sorted(idx, key=lambda i: -objects[i].temperature_c if temperature == "hot"
+                  else objects[i].temperature_c)

@@ -27,7 +27,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ..config import param
 from ..geometry import CameraGeometry
-from .grounding import ground
+from .grounding import ground, split_temperature, temperature_candidates
 from .lidar_objects import lidar_objects
 from ..model.omni import SHAPES, OmniModel
 from ..model.modalities import REGISTRY, sensors, stream_owner
@@ -78,7 +78,6 @@ class Perception:
     def reset(self) -> None:
         """Forget every cached latent, window, object and target (also what to do when the
         clock jumps back: a sim reset or a replayed bag)."""
-        cfg = self.cfg
         self.cache: dict[str, Cached] = {}
         # every registered sensor's input window (the same classes build the training samples)
         self.windows = {m.name: m.window(getattr(self.mcfg, m.name)) for m in sensors()}
@@ -260,13 +259,23 @@ class Perception:
         return self.model.encode_text(inputs)[0].numpy()
 
     def set_target(self, description: str, point: np.ndarray | None, now_ns: int) -> str:
-        """Ground a command's target among the current objects (text latent + point); returns
-        the object id ('' when the command names only a place)."""
+        """Ground a command's target among the current objects (text latent + point; a
+        temperature word filters by the thermal camera's reading); returns the object id (''
+        when the command names only a place, or no object is in the named temperature band)."""
         self.target_point = None if point is None else np.asarray(point, float)
         objects = self.annotate(self.objects(now_ns, self.fresh(now_ns)[self.names.index("camera")]
                                              if "camera" in self.names else False), now_ns)
+        temperature, description = split_temperature(description)
+        keep = (temperature_candidates(objects, temperature) if temperature
+                else list(range(len(objects))))
         text = self.text_latent(description) if description else None
-        i = ground(objects, text, self.target_point) if (text is not None or point is not None) else -1
+        if temperature and text is None and point is None:
+            i = keep[0] if keep else -1
+        elif text is not None or point is not None:
+            j = ground([objects[k] for k in keep], text, self.target_point)
+            i = keep[j] if j >= 0 else -1
+        else:
+            i = -1
         self.target_id = objects[i].id if i >= 0 else ""
         self.target_object = objects[i] if i >= 0 else None
         return self.target_id

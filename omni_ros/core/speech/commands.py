@@ -4,6 +4,8 @@
     # ParsedCommand(intent='pick', target_description='red cube', colour='red', shape='cube',
     #               deictic=False, confidence=1.0)
     parse_command("put it down there")   # intent 'place', target 'here', deictic True
+    parse_command("grab the hot one")    # intent 'pick', target 'hot', temperature 'hot'
+
     parse_command("what time is it")     # None: not a command
 
 Intents are those of ``TeleopCommand`` (types.INTENTS). ``deictic`` means the command refers to
@@ -16,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..labels import COLOURS, SHAPES
+from ..labels import COLOURS, SHAPES, TEMPERATURES
 from ..types import INTENTS
 
 # Spoken / typed names of each canonical shape (the canonical name first).
@@ -50,8 +52,9 @@ _INTENT_OF = {w: i for i, words in VERBS.items() for w in words}
 @dataclass
 class ParsedCommand:
     """A command in canonical form. ``target_description``: "red cube", "cube", "red" (colour
-    only), "here" (pointed location only) or "" (none: "it", or no target); ``confidence`` in
-    [0, 1] is the share of the words understood."""
+    only), "hot cube" / "hot" (a temperature first), "here" (pointed location only) or ""
+    (none: "it", or no target); ``confidence`` in [0, 1] is the share of the words understood;
+    ``temperature``: "hot" / "cold" when the command names one (the thermal camera's)."""
 
     intent: str
     target_description: str
@@ -59,6 +62,7 @@ class ParsedCommand:
     shape: str | None
     deictic: bool
     confidence: float
+    temperature: str | None = None
 
 
 def tokens(text: str) -> list[str]:
@@ -89,15 +93,18 @@ def parse_command(text: str) -> ParsedCommand | None:
         return None
     if any(_INTENT_OF.get(w) == "stop" for w in words):
         return ParsedCommand("stop", "", None, None, False, 1.0)
-    colour = shape = None
+    colour = shape = temperature = None
     intent, deictic, pronoun, known = None, False, False, 0
     for i, w in enumerate(words):
         nxt = words[i + 1] if i + 1 < len(words) else ""
         if w in COLOURS:
             colour = colour or w
             if nxt and nxt not in _SHAPE_OF and nxt not in FILLERS and nxt not in _INTENT_OF \
-                    and nxt not in LOCATIONS and nxt not in RELATIVE_FOLLOWERS:
+                    and nxt not in LOCATIONS and nxt not in RELATIVE_FOLLOWERS \
+                    and nxt not in TEMPERATURES:
                 return None  # a colour naming something we do not know ("green apples")
+        elif w in TEMPERATURES:
+            temperature = temperature or w
         elif w in _SHAPE_OF:
             shape = shape or _SHAPE_OF[w]
         elif w in _INTENT_OF:
@@ -115,16 +122,16 @@ def parse_command(text: str) -> ParsedCommand | None:
         intent = "home"
     if intent is None:
         return None
-    has_object = bool(colour or shape or pronoun or deictic)
+    has_object = bool(colour or shape or pronoun or deictic or temperature)
     if intent in ("pick", "move") and not has_object:
         return None
     if intent == "place" and not (has_object or "down" in words):
         return None
     if intent == "home":
-        colour = shape = None
+        colour = shape = temperature = None
         deictic = False
-    target = " ".join(x for x in (colour, shape) if x) or ("here" if deictic else "")
-    return ParsedCommand(intent, target, colour, shape, deictic, known / len(words))
+    target = " ".join(x for x in (temperature, colour, shape) if x) or ("here" if deictic else "")
+    return ParsedCommand(intent, target, colour, shape, deictic, known / len(words), temperature)
 
 
 def _alt(items) -> str:
@@ -134,16 +141,18 @@ def _alt(items) -> str:
 def jsgf_grammar() -> str:
     """A JSGF grammar (public rule ``<command>``) of the spoken commands, generated from the
     vocabulary above (less TYPED_ONLY): pick / place / move / home / stop sentences with
-    optional "the", colour, shape, here / there / this (one) / that (one), "it" and "please"."""
+    optional "the", temperature (hot / cold), colour, shape, here / there / this (one) / that (one), "it" and "please"."""
     place_verbs = _alt([v for v in VERBS["place"] if v not in TYPED_ONLY])
     move_verbs = _alt(VERBS["move"])
     pick_verbs = _alt(["pick up"] + [v for v in VERBS["pick"] if v != "pick"])
     shape_words = sorted({w for words in SHAPE_WORDS.values() for w in words} - TYPED_ONLY)
     rules = {
         "colour": _alt(COLOURS),
+        "temperature": _alt(TEMPERATURES),
         "shape": _alt(shape_words),
         "location": f"[over] ({_alt(LOCATIONS)})",
-        "object": (f"[the] <colour> [<shape> | one] | [the] <shape> | "
+        "object": (f"[the] [<temperature>] <colour> [<shape> | one] | [the] [<temperature>] <shape> | "
+                   f"[the] <temperature> [<shape> | one] | "
                    f"({_alt(DEMONSTRATIVES)}) [<colour>] [<shape> | one] | {PRONOUN}"),
         "pick": f"({pick_verbs}) <object> | pick <object> up",
         "place": (f"({place_verbs}) <object> [down] [<location>] | "
