@@ -35,6 +35,7 @@ bench: setup
 	$(VENV)/bin/omni-ros bench --suite transport --markdown bench/transport.md --json bench/transport.json
 	$(VENV)/bin/omni-ros bench --suite sim --markdown bench/sim.md --json bench/sim.json
 	$(VENV)/bin/omni-ros bench --suite model --markdown bench/model.md --json bench/model.json
+	$(VENV)/bin/omni-ros bench --suite thermal --markdown bench/thermal.md --json bench/thermal.json
 
 model: setup
 	tools/train_model.sh

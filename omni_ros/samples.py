@@ -140,7 +140,8 @@ def output_sample(key: str, seed: int, stamp_ns: int):
                                   position=rng.uniform(-1, 1, 3),
                                   orientation=[0.0, 0.0, np.sin(0.3 * i), np.cos(0.3 * i)],
                                   size=rng.uniform(0.02, 0.08, 3),
-                                  latent=rng.standard_normal(128).astype(np.float32))
+                                  latent=rng.standard_normal(128).astype(np.float32),
+                                  temperature_c=float(np.float32(rng.uniform(0, 90))))
                    for i, (s, c, m) in enumerate([("cube", "red", "wood"),
                                                   ("sphere", "blue", "rubber"),
                                                   ("cylinder", "green", "metal")])]

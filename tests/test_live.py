@@ -31,6 +31,20 @@ def test_voice_and_point_pick_and_place(seed, voice):
     assert rep.lifted_m >= 0.10 and rep.place_error_m <= 0.03
 
 
+def test_pick_up_the_hot_one_by_voice_without_a_click():
+    """Only the thermal camera can tell which object is hot: the spoken "pick up the hot one"
+    (no clicked point) picks the hot object and "put it here" places it."""
+    from omni_ros.benchmarks.live import hot_seeds
+
+    seed = hot_seeds(1, 40)[0]
+    with live_graph(seed) as (graph, op):
+        rep = run_episode(op, seed, "us_male", hot=True)
+        assert all(code is None for code in graph.poll().values()), graph.poll()
+        hot = max(op.truth.objects, key=lambda o: o.temperature_c)
+    assert rep.success, rep.summary()
+    assert heard_right(rep) and rep.grounded.startswith(f"{hot.color}_{hot.shape}"), rep.summary()
+
+
 @pytest.mark.parametrize("sensor", ["camera", "lidar"])
 def test_sensor_death_gate_goes_to_zero_and_the_task_still_completes(sensor):
     with live_graph(5) as (graph, op):

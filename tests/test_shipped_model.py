@@ -40,3 +40,32 @@ def test_shipped_model_meets_its_floor(results, metric):
 def test_gated_fusion_beats_every_single_modality(results):
     m = results["metrics"]
     assert m["fused_score"] >= m["best_single_modality_score"]
+
+
+def test_thermal_variant_loads_by_name_and_its_gate_follows_the_thermal_camera():
+    """models/omni_small_thermal.pt fuses six modalities; a dead thermal camera gets gate 0,
+    a live one a share of the fusion."""
+    import torch
+
+    from omni_ros.core.model.modalities import REGISTRY
+    from omni_ros.dataset.assembler import SampleAssembler
+    from omni_ros.dataset.generate import episode_items
+    from omni_ros_sim.config import SimConfig
+
+    model, cfg, _ = load_checkpoint("omni_small_thermal.pt")
+    assert model.names == ["camera", "lidar", "audio", "tactile", "force", "thermal"]
+    asm, sample = SampleAssembler.for_config(SimConfig()), None
+    gen = episode_items(9100, SimConfig())
+    for key, stamp, payload in gen:
+        sample = asm.push(key, stamp, payload) if stamp > 1e9 or key != "color" else None
+        if sample is not None:
+            break
+    gen.close()
+    inputs = {n: REGISTRY[n].preprocess({k: v[None] for k, v in sample.items()}, getattr(cfg.model, n))
+              for n in model.names}
+    present = torch.ones(1, 6, dtype=torch.bool)
+    with torch.no_grad():
+        live = model(inputs, present)["gates"][0]
+        present[0, 5] = False
+        dead = model(inputs, present)["gates"][0]
+    assert live[5] > 0.05 and dead[5] == 0.0 and abs(float(dead.sum()) - 1) < 1e-5

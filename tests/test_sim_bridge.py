@@ -14,7 +14,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from omni_ros import conversions as cv
 from omni_ros.core.types import Primitive
 from omni_ros.nodes.common import RELIABLE_QOS
-from omni_ros.streams import STREAMS
+from omni_ros.streams import BY_KEY, STREAMS
 from omni_ros_msgs.msg import PrimitiveCommand, PrimitiveStatus
 from omni_ros_msgs.srv import ResetWorld, SpawnObject
 from rosgraph_msgs.msg import Clock
@@ -96,7 +96,7 @@ def test_actions_move_the_arm_and_malformed_ones_are_rejected(rclpy_context):
         pub = h.node.create_publisher(PrimitiveCommand, "/omni/action", RELIABLE_QOS)
         h.node.create_subscription(PrimitiveStatus, "/omni/action_status",
                                    lambda m: statuses.append(cv.msg_to_status(m)), RELIABLE_QOS)
-        h.node.create_subscription(type(STREAMS[0].msg_type()), "/joint_states",
+        h.node.create_subscription(BY_KEY["joints"].msg_type, "/joint_states",
                                    lambda m: joints.append(np.array(m.position)), RELIABLE_QOS)
         h.node.create_subscription(
             DiagnosticArray, "/diagnostics",

@@ -3,7 +3,6 @@ command language and grounding, and the operator-command rules that moved out of
 
 import numpy as np
 import pytest
-import torch
 
 from omni_ros.core.labels import temperature_label
 from omni_ros.core.model.modalities import REGISTRY

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces models/omni_small.pt, its evaluation and models/MODEL_CARD.md on 2 CPU cores
-# (data ~20 min, training ~2 x 24 min + 2 min, eval ~8 min). Run from the repository root after
+# (data ~20 min, training ~2 x 24 min + 2 min, eval ~8 min; thermal variant +45 min). Run from the repository root after
 # `make setup` (or via `make model`).
 set -euo pipefail
 B=.venv/bin
@@ -23,3 +23,8 @@ $B/omni-ros eval --checkpoint models/omni_small_minilm.pt --data $D/eval_a $D/ev
 $B/omni-ros bench --suite model --checkpoint omni_small.pt --json models/bench.json
 $B/python -m omni_ros.learning.model_card models/omni_small.pt models/eval.json models/bench.json \
     models/MODEL_CARD.md models/omni_small_minilm.pt models/eval_minilm.json
+# Thermal variant (issue 12): omni_small.pt + the thermal camera fused as a sixth modality and the
+# held-object temperature head, fine-tuned on 240 scenes (~32 min), evaluated on held-out seeds.
+$B/omni-ros dataset --out $D/thermal_train --episodes 240 --seed 0 --workers 2 --frame-stride 4
+$B/omni-ros train --data $D/thermal_train --out models/omni_small_thermal.pt --config config/train_thermal.yaml
+$B/omni-ros eval --checkpoint models/omni_small_thermal.pt --data $D/eval_a $D/eval_b --json models/eval_thermal.json

@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from omni_ros_sim.scene import random_scene
 from omni_ros_sim.tts import VOICES
+
+from ..core.labels import temperature_label
 
 LIFT_M = 0.10
 PLACE_TOL_M = 0.03
@@ -188,8 +191,10 @@ def _watch_last_stamp(op, modality: str):
 
 
 def run_episode(op, seed: int, voice: str = VOICES[0].name, kill: str = "",
-                timeout_s: float = 90.0) -> EpisodeReport:
-    """One voice + point pick-and-place in the running graph (see the module docstring)."""
+                timeout_s: float = 90.0, hot: bool = False) -> EpisodeReport:
+    """One voice + point pick-and-place in the running graph (see the module docstring). With
+    ``hot`` the operator says "pick up the hot one" without clicking: only the thermal camera
+    tells which object that is (the scene must have a hot object)."""
     rng = np.random.default_rng(seed)
     t_wall = time.monotonic()
     # Volatile topics: a click or speech before discovery matched would be lost.
@@ -201,6 +206,11 @@ def run_episode(op, seed: int, voice: str = VOICES[0].name, kill: str = "",
     t0 = op.now_ns()
     target = op.truth.objects[int(rng.integers(len(op.truth.objects)))]
     label = f"{target.color} {target.shape}"
+    if hot:
+        hottest = max(op.truth.objects, key=lambda o: o.temperature_c)
+        if temperature_label(hottest.temperature_c) != "hot":
+            return EpisodeReport(seed, voice, "hot", kill, failure="no hot object in the scene")
+        target, label = hottest, "hot"
     rep = EpisodeReport(seed, voice, label, kill)
     z0 = float(target.position[2])
     if kill:
@@ -221,8 +231,8 @@ def run_episode(op, seed: int, voice: str = VOICES[0].name, kill: str = "",
         return False
 
     heard0, status0 = len(op.heard), len(op.statuses)
-    said = speak(op, f"pick up the {label}", voice, rep,
-                 point=target.position + np.append(rng.normal(0, 0.01, 2), 0.0))
+    said = speak(op, "pick up the hot one" if hot else f"pick up the {label}", voice, rep,
+                 point=None if hot else target.position + np.append(rng.normal(0, 0.01, 2), 0.0))
     pick = wait_task(op, status0, "pick", timeout_s if len(op.heard) > heard0 else 0.0)
     rep.stages.update(_stages(op, said, heard0, status0, "pick"))
     op.spin_until(lambda: track() or False, 0.5)
@@ -289,23 +299,35 @@ def reset_world(op, seed: int, timeout_s: float = 20.0) -> str:
     return ""
 
 
+def hot_seeds(n: int, first: int) -> list[int]:
+    """The first ``n`` scene seeds from ``first`` on whose scene has a hot object."""
+    out, seed = [], first
+    while len(out) < n:
+        if any(temperature_label(o.temperature_c) == "hot" for o in random_scene(seed).objects):
+            out.append(seed)
+        seed += 1
+    return out
+
+
 def run(episodes: int = 20, kill_episodes: int = 5, first_seed: int = 100,
-        real_time_factor: float = 1.0, progress=print) -> dict:
+        real_time_factor: float = 1.0, progress=print, hot_episodes: int = 5) -> dict:
     """``episodes`` voice + point pick-and-places with every sensor (voices alternate), then
-    ``kill_episodes`` with the camera and with the lidar killed, in one running graph (the world
-    is reset between episodes)."""
-    plan = [(first_seed + i, VOICES[i % len(VOICES)].name, "") for i in range(episodes)]
+    ``kill_episodes`` with the camera and with the lidar killed, then ``hot_episodes`` of "pick
+    up the hot one" (no click), in one running graph (the world is reset between episodes)."""
+    plan = [(first_seed + i, VOICES[i % len(VOICES)].name, "", False) for i in range(episodes)]
     for k, sensor in enumerate(("camera", "lidar")):
-        plan += [(first_seed + 1000 * (k + 1) + i, VOICES[i % len(VOICES)].name, sensor)
+        plan += [(first_seed + 1000 * (k + 1) + i, VOICES[i % len(VOICES)].name, sensor, False)
                  for i in range(kill_episodes)]
+    plan += [(seed, VOICES[i % len(VOICES)].name, "", True)
+             for i, seed in enumerate(hot_seeds(hot_episodes, first_seed + 3000))]
     reports = []
     with live_graph(plan[0][0], real_time_factor) as (graph, op):
-        for seed, voice, kill in plan:
+        for seed, voice, kill, hot in plan:
             why = reset_world(op, seed) if reports else ""
             if why:
                 rep = EpisodeReport(seed, voice, "", kill, failure=why)
             else:
-                rep = run_episode(op, seed, voice, kill)
+                rep = run_episode(op, seed, voice, kill, hot=hot)
             reports.append(rep)
             progress(rep.summary())
             dead = {k: v for k, v in graph.poll().items() if v is not None}
@@ -325,7 +347,7 @@ def heard_right(rep: EpisodeReport) -> bool:
 def summarise(reports: list[EpisodeReport]) -> dict:
     groups: dict[str, list] = {}
     for r in reports:
-        groups.setdefault(r.killed or "none", []).append(r)
+        groups.setdefault(r.killed or ("hot one" if r.target == "hot" else "none"), []).append(r)
     out = {"groups": {}, "episodes": [r.__dict__ | {"statuses": r.statuses} for r in reports]}
     for name, rs in groups.items():
         ok = [r for r in rs if r.success]
@@ -342,7 +364,7 @@ def summarise(reports: list[EpisodeReport]) -> dict:
             "median_place_error_cm": float(np.median([r.place_error_m for r in ok]) * 100) if ok else float("nan"),
             "median_lift_cm": float(np.median([r.lifted_m for r in ok]) * 100) if ok else float("nan"),
             "gate_zero_after_s_max": float(np.nanmax([r.gate_zero_after_s for r in rs]))
-            if name != "none" else float("nan"),
+            if name not in ("none", "hot one") else float("nan"),
             "median_stage_s": {k: float(np.median(v)) for k, v in stages.items()},
             "failures": [f"seed {r.seed}: {r.failure}" for r in rs if not r.success],
         }
@@ -353,8 +375,9 @@ def markdown(result: dict) -> str:
     lines = ["| sensors | episodes | success | per voice | pick heard right | commands repeated | "
              "median place error | gate → 0 after (max) |", "|---|---:|---:|---|---:|---:|---:|---:|"]
     for name, g in result["groups"].items():
-        label = "all five" if name == "none" else f"{name} killed"
-        gz = "-" if name == "none" else f"{g['gate_zero_after_s_max']:.2f} s"
+        label = {"none": "all", "hot one": 'all, "pick up the hot one" (no click)'}.get(
+            name, f"{name} killed")
+        gz = "-" if name in ("none", "hot one") else f"{g['gate_zero_after_s_max']:.2f} s"
         lines.append(f"| {label} | {g['episodes']} | {g['success_rate'] * 100:.0f} % | "
                      f"{', '.join(f'{k} {v}' for k, v in g['per_voice'].items())} | "
                      f"{g['heard_right']}/{g['episodes']} | {g['repeats']} | "

@@ -31,6 +31,8 @@ def add_arguments(parser) -> None:
                              "sensor (default 20)")
     parser.add_argument("--kill-episodes", type=int, default=5,
                         help="live: episodes with the camera, then the lidar, killed")
+    parser.add_argument("--hot-episodes", type=int, default=5,
+                        help='live: "pick up the hot one" episodes (the thermal camera finds it)')
     parser.add_argument("--model", action="store_true", help="same as --suite model")
     parser.add_argument("--checkpoint", default="omni_small.pt", type=checkpoint_arg,
                         help="model: checkpoint to time (a path, or a name in the package's models/)")
@@ -55,7 +57,7 @@ def run(args) -> int:
         print(f"wrote {pipeline.plot(result, args.plot)}")
     elif args.suite == "live":
         result = live.run(episodes=20 if args.episodes is None else args.episodes,
-                          kill_episodes=args.kill_episodes)
+                          kill_episodes=args.kill_episodes, hot_episodes=args.hot_episodes)
         table = live.markdown(result)
     elif args.suite == "speech":
         result = speech.run()

@@ -31,11 +31,15 @@ def format_results(res: dict) -> str:
             lines.append(f"{k:<40} {v}")
         else:
             lines.append(f"{k:<40} {v:>10.4f}")
-    lines += ["", f"{'ablation':<22} {'contact':>8} {'impact':>8} {'held id':>8} {'score':>8}",
-              "-" * 58]
+    temp = any("held_temperature_acc" in v for v in res["ablations"].values())
+    lines += ["", f"{'ablation':<22} {'contact':>8} {'impact':>8} {'held id':>8} {'score':>8}"
+              + (f" {'held temp':>9}" if temp else "") + "  mean gates of the present", "-" * 58]
     for k, v in res["ablations"].items():
+        gates = " ".join(f"{a} {b:.2f}" for a, b in v.get("mean_gates", {}).items() if b > 0)
         lines.append(f"{k:<22} {v['contact_state_acc']:>8.3f} {v['impact_balanced_acc']:>8.3f} "
-                     f"{v['held_identity_acc']:>8.3f} {v['fused_score']:>8.3f}")
+                     f"{v['held_identity_acc']:>8.3f} {v['fused_score']:>8.3f}"
+                     + (f" {v.get('held_temperature_acc', float('nan')):>9.3f}" if temp else "")
+                     + f"  {gates}")
     return "\n".join(lines)
 
 

@@ -17,7 +17,8 @@ Arrays (O = max objects; the rest is what each modality file documents):
   present_<stream> ()    bool    the stream had a reading no older than STALE_S; else its
                                  array is the window's empty value (zeros / NaN)
   labelled ()            bool    ground truth was available (sim); else every label is empty
-  obj_* (O, ...)         labels per object slot, obj_valid marks filled slots
+  obj_* (O, ...)         labels per object slot, obj_valid marks filled slots (obj_temperature:
+                         surface temperature [deg C], NaN if unknown)
   in_contact, grasping ()  bool;  held (): slot of the held object, -1 if none
   impact (): bool, impact_material (): material index or -1, impact_impulse (): [N*s]
   target (): slot of the commanded object; place_xy (2,) [m]
@@ -124,7 +125,8 @@ class SampleAssembler:
                "obj_colour": np.full(o_n, -1, np.int8), "obj_material": np.full(o_n, -1, np.int8),
                "obj_mass": np.zeros(o_n, np.float32), "obj_size": np.zeros((o_n, 3), np.float32),
                "obj_position": np.zeros((o_n, 3), np.float32),
-               "obj_yaw": np.zeros(o_n, np.float32)}
+               "obj_yaw": np.zeros(o_n, np.float32),
+               "obj_temperature": np.full(o_n, np.nan, np.float32)}
         for i, o in enumerate(gt.objects[:o_n] if gt is not None else []):
             out["obj_valid"][i] = True
             out["obj_shape"][i] = SHAPES.index(o.shape)
@@ -134,4 +136,5 @@ class SampleAssembler:
             out["obj_size"][i] = o.size
             out["obj_position"][i] = o.position
             out["obj_yaw"][i] = Rotation.from_quat(o.orientation).as_euler("xyz")[2]
+            out["obj_temperature"][i] = o.temperature_c
         return out

@@ -15,6 +15,7 @@ import torch
 from tqdm import tqdm
 
 from ..core.geometry import CameraGeometry, signed_distance
+from ..core.labels import temperature_label
 from ..core.model.modalities import REGISTRY, load_all
 from ..core.model.omni import COLOURS, MATERIALS, SHAPES, object_class
 from ..core.model.model_config import ModelConfig
@@ -51,6 +52,16 @@ def command_for(rng: np.random.Generator, shape: str, colour: str, unique_colour
         forms.append(f"{verb} {noun}")
     text = forms[rng.integers(len(forms))]
     return text + (" please" if rng.random() < 0.2 else "")
+
+
+def held_temperature(a: dict, rows, hk, grasping) -> np.ndarray:
+    """Class of the held object's temperature (0 ambient, 1 hot, 2 cold; -1 not grasping or
+    unknown, e.g. a dataset recorded before objects had temperatures)."""
+    if "obj_temperature" not in a:
+        return np.full(len(rows), -1, np.int64)
+    t = a["obj_temperature"][rows, hk]
+    cls = np.array([{"": 0, "hot": 1, "cold": 2}[temperature_label(x)] for x in t], np.int64)
+    return np.where(grasping & np.isfinite(t), cls, -1)
 
 
 def yaw_of(quat_yaw: np.ndarray) -> np.ndarray:
@@ -190,6 +201,7 @@ class ShardData:
             "held_shape": torch.as_tensor(a["obj_shape"][rows, hk].astype(np.int64)),
             "held_width": torch.as_tensor(a["obj_size"][rows, hk, 0]),
             "held_mass": torch.as_tensor(a["obj_mass"][rows, hk]),
+            "held_temperature": torch.as_tensor(held_temperature(a, rows, hk, grasping)),
             "target": torch.as_tensor(target), "text": text_inputs, "text_raw": text, **extra,
         }
 

@@ -31,8 +31,9 @@ def run_model(model, data: ShardData, present: torch.Tensor, batch: int = 64) ->
     for s in range(0, data.n, batch):
         idx = np.arange(s, min(s + batch, data.n))
         o = model(data.inputs(idx), present[idx])
-        for k in keep:
-            out.setdefault(k, []).append(o[k])
+        for k in keep + ("held_temperature_logits",):
+            if k in o:
+                out.setdefault(k, []).append(o[k])
         out.setdefault("touch", []).append(touch_query(model, o))
         lab = data.batch_labels(idx)
         if "objects" in o:
@@ -179,6 +180,12 @@ def evaluate(model, data: ShardData, concat_model=None, seed: int = 0) -> dict:
         m = state_metrics(o, lab)
         m["held_identity_acc"] = held_identity(o, lab, data)
         m["fused_score"] = fused_score(m)
+        known = lab["held_temperature"] >= 0
+        if "held_temperature_logits" in o and known.any():
+            m["held_temperature_acc"] = float((o["held_temperature_logits"][known].argmax(1)
+                                               == lab["held_temperature"][known]).float().mean())
+        m["mean_gates"] = {n: float(o["gates"][present[:, i], i].mean()) if present[:, i].any()
+                           else 0.0 for i, n in enumerate(names)}
         return m, o
 
     metrics, out = task_metrics(model, full)

@@ -93,6 +93,10 @@ class Objective:
             L["held_shape"] = F.cross_entropy(out["held_shape_logits"][held], lab["held_shape"][held])
             L["held_width"] = 50 * F.l1_loss(out["held_width"][held], lab["held_width"][held])
             L["held_mass"] = 10 * F.l1_loss(out["held_mass"][held], lab["held_mass"][held])
+        known = lab["held_temperature"] >= 0
+        if "held_temperature_logits" in out and known.any():
+            L["held_temperature"] = F.cross_entropy(out["held_temperature_logits"][known],
+                                                    lab["held_temperature"][known])
         # Contrastive alignment of synchronous modality pairs, balanced across pairs.
         pair_losses = {}
         for a, b in self.pairs:

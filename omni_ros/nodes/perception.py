@@ -139,14 +139,21 @@ class PerceptionNode(LifecycleNode):
         return self.get_clock().now().nanoseconds
 
     def _on_sensor(self, key: str, value, msg) -> None:
-        if self.pipe is None:  # cleaned up: the subscriptions outlive the model
+        if self.pipe is None:  # cleaned up
             return
         stamp = cv.stamp_to_ns(msg.header.stamp)
-        if self.cfg.mode == "sync":
-            scene = self.pipe.push_sync(key, stamp, value, self._now)
-            if scene is not None and self.active:
-                self._publish(scene)
-        elif self.pipe.push(key, stamp, value) and self.active and self.cfg.fuse_on_arrival:
+        try:
+            if self.cfg.mode == "sync":
+                scene = self.pipe.push_sync(key, stamp, value, self._now)
+                if scene is not None and self.active:
+                    self._publish(scene)
+                return
+            updated = self.pipe.push(key, stamp, value)
+        except ValueError as err:  # the modality's window refused it (e.g. another image size)
+            self.guard.health.reject(key, self._now(), "data", str(err))
+            self.get_logger().warning(f"rejected {key}: {err}", throttle_duration_sec=5.0)
+            return
+        if updated and self.active and self.cfg.fuse_on_arrival:
             # Slightly early (3 %) so that timer jitter does not skip a period.
             if self._now() - self.last_fuse_ns >= 0.97 * self.period_ns:
                 self._fuse()

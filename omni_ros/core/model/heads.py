@@ -7,6 +7,9 @@ embedding whose average over an object's pixels is that object's latent.
 StateHead (fused latent): contact and grasp state, impact and the impacting material.
 HeldHead (fused latent): shape, width [m] and mass [kg] of the held object, which identify it
 among known objects without a camera.
+HeldTemperatureHead (fused latent, models that fuse a thermal camera): is the held object
+ambient, hot or cold (labels.TEMPERATURES bands) - what a gripper must know before it hands a
+part over, and what no other sensor here can tell.
 """
 
 from __future__ import annotations
@@ -56,6 +59,17 @@ class HeldHead(nn.Module):
         out = self.net(fused)
         return {"held_shape_logits": out[:, :-2], "held_width": F.softplus(out[:, -2]) * 0.05,
                 "held_mass": F.softplus(out[:, -1]) * 0.2}
+
+
+class HeldTemperatureHead(nn.Module):
+    CLASSES = ("ambient", "hot", "cold")
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.net = mlp([dim, 64, len(self.CLASSES)])
+
+    def forward(self, fused: torch.Tensor) -> dict:
+        return {"held_temperature_logits": self.net(fused)}
 
 
 def object_latents(embed: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:

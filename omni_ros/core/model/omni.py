@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .heads import HeldHead, ObjectHead, StateHead
+from .heads import HeldHead, HeldTemperatureHead, ObjectHead, StateHead
 from ..labels import COLOURS, MATERIALS, SHAPES  # noqa: F401  (re-exported)
 from .model_config import ModelConfig
 from .modalities import load_all
@@ -49,6 +49,8 @@ class OmniModel(nn.Module):
         self.router = ROUTERS[r.kind](self.names, d, r.hidden, r.top_k, r.rules)
         self.state_head = StateHead(d, len(MATERIALS))
         self.held_head = HeldHead(d, len(SHAPES))
+        if "thermal" in self.names:  # the held object's temperature needs the thermal camera
+            self.held_temperature_head = HeldTemperatureHead(d)
         if "camera" in self.names:
             self.object_head = ObjectHead(cfg.camera.pixel_dim, 1 + len(SHAPES) * len(COLOURS), d)
 
@@ -87,6 +89,8 @@ class OmniModel(nn.Module):
         out = {"latents": stack, "present": present, "gates": gates, "fused": fused}
         out.update(self.state_head(fused))
         out.update(self.held_head(fused))
+        if hasattr(self, "held_temperature_head"):
+            out.update(self.held_temperature_head(fused))
         if "camera" in raw:
             out["objects"] = self.object_head(raw["camera"]["pixels"])
         return out
