@@ -117,12 +117,20 @@ STREAMS: tuple[Stream, ...] = SENSOR_STREAMS + (
 BY_KEY = {s.key: s for s in STREAMS}
 BY_TOPIC = {s.topic: s for s in STREAMS}
 SENSOR_KEYS = tuple(s.key for s in SENSOR_STREAMS)
-# The sensors a dead-sensor test can silence: modality -> its streams (camera: colour, depth and
-# CameraInfo); joints separately (the tactile modality's second stream, but its own sensor).
-MUTABLE: dict[str, tuple[str, ...]] = {}
-for _s in SENSOR_STREAMS:
-    MUTABLE.setdefault("joints" if _s.key == "joints" else _s.modality, ())
-    MUTABLE["joints" if _s.key == "joints" else _s.modality] += (_s.key,)
+
+
+def _mutable() -> dict[str, tuple[str, ...]]:
+    """The sensors a dead-sensor test can silence: modality -> its streams (camera: colour,
+    depth and CameraInfo); joints on their own (the tactile modality's second stream, but the
+    robot's own sensor)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for s in SENSOR_STREAMS:
+        sensor = "joints" if s.key == "joints" else s.modality
+        out[sensor] = out.get(sensor, ()) + (s.key,)
+    return out
+
+
+MUTABLE = _mutable()
 
 
 def nominal_rates(cfg) -> dict[str, float]:

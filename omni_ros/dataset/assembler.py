@@ -56,7 +56,8 @@ class SampleAssembler:
     def __init__(self, cfg: ModelConfig | None = None):
         cfg = cfg or ModelConfig()
         self.windows = {m.name: m.window(getattr(cfg, m.name)) for m in sensors()}
-        self.owner = {s.key: m.name for m in sensors() for s in m.streams}
+        self.streams = {m.name: [s.key for s in m.streams] for m in sensors()}
+        self.owner = {k: name for name, keys in self.streams.items() for k in keys}
         self.events: list = []
         self.task = None
         self.ground_truth = None
@@ -88,9 +89,8 @@ class SampleAssembler:
         sample = {"stamp_ns": np.int64(stamp_ns)}
         for name, w in self.windows.items():
             sample.update(w.read(stamp_ns, STALE_S))
-            for key in self.owner:
-                if self.owner[key] == name:
-                    sample[f"present_{key}"] = np.bool_(w.fresh(key, stamp_ns, STALE_S))
+            for key in self.streams[name]:
+                sample[f"present_{key}"] = np.bool_(w.fresh(key, stamp_ns, STALE_S))
         gt = self.ground_truth
         fresh_gt = gt[1] if gt is not None and stamp_ns - gt[0] <= STALE_S * 1e9 else None
         sample.update(self._labels(fresh_gt))

@@ -73,6 +73,7 @@ class Perception:
         self.mcfg = model.cfg
         self.names = list(model.names)
         self.geometry = CameraGeometry.from_config(self.mcfg.camera)
+        self.annotators = [m for m in sensors() if m.annotate is not None]
         self.reset()
 
     def reset(self) -> None:
@@ -149,9 +150,9 @@ class Perception:
     def annotate(self, objects: list[ObjectEstimate], now_ns: int) -> list[ObjectEstimate]:
         """Let every modality with an ``annotate`` hook whose input is fresh add what it senses
         (thermal: temperatures) to the objects, in place."""
-        for m in sensors():
+        for m in self.annotators:
             w = self.windows[m.name]
-            if m.annotate is not None and 0 <= now_ns - w.stamp_ns <= getattr(self.cfg.max_age, m.name) * 1e9:
+            if 0 <= now_ns - w.stamp_ns <= getattr(self.cfg.max_age, m.name) * 1e9:
                 m.annotate(objects, w.read(), getattr(self.mcfg, m.name))
         return objects
 

@@ -43,6 +43,7 @@ class Window:
 
     trigger: tuple[str, ...] = ()
     primary: str = ""
+    extra: tuple[str, ...] = ()  # streams read besides the trigger ones
 
     def __init__(self):
         self.latest: dict[str, tuple[int, np.ndarray]] = {}
@@ -80,8 +81,6 @@ class Window:
         keys = dict.fromkeys([*self.trigger, self.primary, *self.extra])
         return {k: self.latest[k][1] if self.fresh(k, now_ns, stale_s) else self.empty(k)
                 for k in keys if k}
-
-    extra: tuple[str, ...] = ()  # streams read besides the trigger ones
 
 
 class Latest(Window):
