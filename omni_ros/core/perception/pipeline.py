@@ -133,11 +133,6 @@ class Perception:
             self.camera_objects_ns = stamp_ns
             self.camera_history.append(self.camera_objects)
 
-    def encode_camera(self, stamp_ns: int, color: np.ndarray, depth: np.ndarray) -> None:
-        """Encode one camera frame (colour + depth of ``stamp_ns``)."""
-        self.push("depth", stamp_ns, depth)
-        self.push("color", stamp_ns, color)
-
     # --- fusion ---------------------------------------------------------------------------------
     def ages(self, now_ns: int) -> list[float]:
         """Age [s] of each modality's newest input at ``now_ns``; -1 if never seen."""
