@@ -21,9 +21,14 @@ RELIABLE_QOS = QoSProfile(depth=10)
 QOS_CHOICES = ("sensor_data", "reliable")
 
 
-def qos_for(name: str) -> QoSProfile:
-    """``sensor_data`` (best effort, shallow) or ``reliable`` (depth 10)."""
-    return qos_profile_sensor_data if name == "sensor_data" else RELIABLE_QOS
+def qos_for(name: str, depth: int | None = None) -> QoSProfile:
+    """``sensor_data`` (best effort, shallow) or ``reliable`` (depth 10); ``depth`` overrides
+    the history depth (a stream whose every message matters to a slow callback, e.g. audio)."""
+    qos = qos_profile_sensor_data if name == "sensor_data" else RELIABLE_QOS
+    if depth is None:
+        return qos
+    return QoSProfile(history=qos.history, depth=depth, reliability=qos.reliability,
+                      durability=qos.durability)
 
 
 def message_size(msg: Any) -> int:

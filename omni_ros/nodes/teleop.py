@@ -33,6 +33,9 @@ from .common import RELIABLE_QOS, GuardedInputs, qos_for, spin_node
 from .params import declare_config
 
 
+AUDIO_QUEUE = 100  # chunks (2 s of 20 ms chunks): a busy executor must not lose words
+
+
 @dataclass
 class TeleopConfig:
     frame_id: str = param(BASE_FRAME, "frame clicked points must be in (no tf here)")
@@ -75,7 +78,7 @@ class TeleopNode(Node):
         self.guard = GuardedInputs(self)
         self.guard.subscribe("audio", AudioChunk, "/audio",
                              lambda m: (cv.audio_chunk_to_numpy(m, as_float=True)[:, 0], m.sample_rate),
-                             self._on_audio, qos_for(cfg.qos))
+                             self._on_audio, qos_for(cfg.qos, depth=AUDIO_QUEUE))
         self.guard.subscribe("command_text", String, "/omni/command_text", _decode_text,
                              self._on_text, RELIABLE_QOS)
         self.guard.subscribe("clicked_point", PointStamped, "/clicked_point", _decode_point,
