@@ -13,6 +13,7 @@ view, and the pixel that differs most from ambient within ``radius_px`` is read.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,13 +70,19 @@ def preprocess(batch: dict, cfg: ThermalModalityConfig) -> dict:
     return {"image": torch.stack([x, contrast], dim=1)}      # (B, 2, H, W)
 
 
+@functools.lru_cache(maxsize=4)
+def _geometry(width, height, fov_deg, eye, target) -> CameraGeometry:
+    """The thermal camera's geometry (built once per view, not at every fusion)."""
+    return CameraGeometry(width, height, fov_deg, eye, target)
+
+
 def annotate(objects: list, arrays: dict, cfg: ThermalModalityConfig) -> None:
     """Set ``temperature_c`` of each object (ObjectEstimate, base frame) from the thermal image
     (``arrays["thermal"]``, centi-kelvin); objects outside the image keep NaN."""
     if not objects:
         return
     t = celsius(arrays["thermal"])
-    geo = CameraGeometry.from_config(cfg)
+    geo = _geometry(cfg.width, cfg.height, cfg.fov_deg, tuple(cfg.eye), tuple(cfg.target))
     uv, z = geo.project(np.stack([o.position for o in objects]))
     r = cfg.radius_px
     for o, (u, v), depth in zip(objects, uv, z):
