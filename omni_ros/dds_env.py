@@ -34,6 +34,8 @@ FASTDDS_DEFAULT = "DEFAULT"          # what Fast DDS uses when the variable is u
 RANGE_VAR = "ROS_AUTOMATIC_DISCOVERY_RANGE"
 DOMAIN_VAR = "ROS_DOMAIN_ID"
 PEERS_VAR = "ROS_STATIC_PEERS"
+PROFILES_VAR = "FASTDDS_DEFAULT_PROFILES_FILE"
+XML_QOS_VAR = "RMW_FASTRTPS_USE_QOS_FROM_XML"
 VARIABLES = (DOMAIN_VAR, RANGE_VAR, PEERS_VAR, TRANSPORT_VAR)
 # Domain ids 1-101 map to valid ports for every RMW (0 is the default everyone else uses).
 ISOLATED_DOMAINS = (1, 101)
@@ -45,12 +47,26 @@ def transport(env: Mapping[str, str] | None = None) -> str:
     return (env.get(TRANSPORT_VAR) or FASTDDS_DEFAULT).upper()
 
 
+def memory_profile(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The project's Fast DDS profile (``config/fastdds.xml``: sample buffers freed after use,
+    so a huge message does not stay in memory), unless the user set a profiles file."""
+    env = os.environ if env is None else env
+    if env.get(PROFILES_VAR):
+        return {}
+    from .launcher import LaunchError, resolve_config  # the launcher imports this module
+    try:
+        return {PROFILES_VAR: str(resolve_config("fastdds.xml")), XML_QOS_VAR: "1"}
+    except LaunchError:
+        return {}
+
+
 def graph_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """Variables for the processes of an omni_ros graph on top of ``env`` (default: this
     process's): the project's transport, unless the user exported one on purpose (then every
-    node gets the user's, so the graph stays consistent with the user's other processes)."""
+    node gets the user's, so the graph stays consistent with the user's other processes), and
+    the project's memory profile (:func:`memory_profile`)."""
     env = os.environ if env is None else env
-    return {TRANSPORT_VAR: env.get(TRANSPORT_VAR) or PROJECT_TRANSPORT}
+    return {TRANSPORT_VAR: env.get(TRANSPORT_VAR) or PROJECT_TRANSPORT, **memory_profile(env)}
 
 
 def isolated_env(domain_id: int | None = None) -> dict[str, str]:
@@ -59,7 +75,7 @@ def isolated_env(domain_id: int | None = None) -> dict[str, str]:
     project's transport. For tests, benchmarks and the demo."""
     if domain_id is None:
         domain_id = random.SystemRandom().randint(*ISOLATED_DOMAINS)
-    return {DOMAIN_VAR: str(domain_id), RANGE_VAR: "LOCALHOST", PEERS_VAR: "",
+    return {**memory_profile(), DOMAIN_VAR: str(domain_id), RANGE_VAR: "LOCALHOST", PEERS_VAR: "",
             TRANSPORT_VAR: PROJECT_TRANSPORT}
 
 

@@ -13,10 +13,12 @@ recording of the bridge are the same by construction.
 from __future__ import annotations
 
 import importlib
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
+from scipy.signal import resample_poly
 from omni_ros_msgs.msg import PrimitiveStatus, SceneUnderstanding, TeleopCommand
 from sensor_msgs.msg import CameraInfo
 
@@ -54,22 +56,34 @@ def _decode_joints(msg) -> dict:
     return {"position": pos, "velocity": vel}
 
 
+def _audio_codec(rate: str) -> Codec:
+    """Mono int16 at ``rate`` Hz whatever the chunk's rate and encoding (resampled; channel 0)."""
+    def decode(msg):
+        x = cv.audio_chunk_to_numpy(msg, as_float=False)[:, 0]
+        if msg.sample_rate == int(rate):
+            return x
+        g = math.gcd(int(rate), int(msg.sample_rate))
+        y = resample_poly(x.astype(np.float32), int(rate) // g, int(msg.sample_rate) // g)
+        return np.clip(np.rint(y), -32768, 32767).astype(np.int16)
+    return Codec(decode, lambda d, f, t, ctx: cv.numpy_to_audio_chunk(
+        d, ctx.audio_rate_hz, frame_id=f, stamp_ns=t))
+
+
 def _image_codec(encoding: str) -> Codec:
     return Codec(lambda m: np.array(cv.image_to_numpy(m)),
                  lambda d, f, t, ctx: cv.numpy_to_image(d, encoding, f, t))
 
 
 # How each kind of sensor message becomes numpy and back; a modality names one in its streams
-# ("image:16UC1" = an Image of that encoding). A sensor with a new kind of message adds one here.
+# ("image:16UC1" = an Image of that encoding, "audio:16000" = mono int16 resampled to 16 kHz).
+# A sensor with a new kind of message adds one here.
 CODECS: dict[str, Callable[[str], Codec]] = {
     "joints": lambda _: Codec(_decode_joints, lambda d, f, t, ctx: cv.arrays_to_joint_state(
         JOINT_NAMES, d["position"], d["velocity"], stamp_ns=t)),
     "wrench": lambda _: Codec(cv.wrench_to_numpy, lambda d, f, t, ctx: cv.numpy_to_wrench(d, f, t)),
     "tactile": lambda _: Codec(cv.tactile_to_dict,
                                lambda d, f, t, ctx: cv.dict_to_tactile(d, ctx.taxel_pitch_m, f, t)),
-    "audio": lambda _: Codec(lambda m: cv.audio_chunk_to_numpy(m, as_float=False)[:, 0],
-                             lambda d, f, t, ctx: cv.numpy_to_audio_chunk(
-                                 d, ctx.audio_rate_hz, frame_id=f, stamp_ns=t)),
+    "audio": _audio_codec,
     "pointcloud": lambda _: Codec(
         lambda m: cv.pointcloud2_to_array(m, cv.pointcloud.XYZI, organised=True),
         lambda d, f, t, ctx: cv.array_to_pointcloud2(d, cv.pointcloud.XYZI, f, t)),

@@ -114,7 +114,7 @@ def test_a_robot_recording_with_other_topic_names_and_missing_sensors(tmp_path):
     from omni_ros.dataset.mcap_io import McapWriter
     from omni_ros.samples import SampleSizes, sensor_sample
 
-    sizes = SampleSizes(cloud_points=500)
+    sizes = SampleSizes(cloud_points=500, image_width=96, image_height=96)  # the model's input
     path = tmp_path / "robot.mcap"
     writer = McapWriter(path)
     names = {"color": "/robot/rgb", "depth": "/robot/depth", "lidar": "/robot/points",

@@ -35,9 +35,13 @@ def test_isolated_env_is_localhost_only_without_peers_on_a_random_domain():
     assert dds_env.transport() == dds_env.PROJECT_TRANSPORT
 
 
-def test_graph_env_sets_the_project_transport_unless_the_user_chose_one():
-    assert dds_env.graph_env({}) == {dds_env.TRANSPORT_VAR: "LARGE_DATA"}
-    assert dds_env.graph_env({dds_env.TRANSPORT_VAR: "UDPv4"}) == {dds_env.TRANSPORT_VAR: "UDPv4"}
+def test_graph_env_sets_the_project_transport_and_profile_unless_the_user_chose_them():
+    profile = {dds_env.PROFILES_VAR: str(ROOT / "config" / "fastdds.xml"), dds_env.XML_QOS_VAR: "1"}
+    assert dds_env.graph_env({}) == {dds_env.TRANSPORT_VAR: "LARGE_DATA", **profile}
+    assert dds_env.graph_env({dds_env.TRANSPORT_VAR: "UDPv4"}) == {dds_env.TRANSPORT_VAR: "UDPv4",
+                                                                   **profile}
+    mine = {dds_env.PROFILES_VAR: "/etc/my_fastdds.xml"}
+    assert dds_env.graph_env(mine) == {dds_env.TRANSPORT_VAR: "LARGE_DATA"}
     assert dds_env.transport({}) == "DEFAULT"
 
 

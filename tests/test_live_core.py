@@ -4,6 +4,8 @@ pipeline's staleness mask, grounding, lidar objects and the action node's task l
 import numpy as np
 import pytest
 
+from omni_ros.core.errors import InputError
+
 from omni_ros.core.manipulation.tasks import ActionConfig, TaskManager
 from omni_ros.core.perception.grounding import ground
 from omni_ros.core.perception.sync import ApproximateTimeSync
@@ -169,7 +171,7 @@ def test_async_pipeline_drops_a_stale_camera_to_gate_zero_and_keeps_objects_from
         w.close()
 
 
-def test_sync_baseline_fuses_complete_sets_only_and_a_clock_jump_back_clears_the_cache():
+def test_sync_baseline_fuses_complete_sets_only_and_an_odd_stamp_is_refused_not_a_reset():
     from omni_ros.core.model.checkpoint import load_checkpoint
     from omni_ros.core.perception.pipeline import SyncPerception
 
@@ -190,9 +192,20 @@ def test_sync_baseline_fuses_complete_sets_only_and_a_clock_jump_back_clears_the
     scene = pipe.push_sync("wrench", t + 5 * MS, reading["wrench"], lambda: t + 10 * MS)
     assert scene is not None and all(scene.present)
     assert scene.ages[scene.modalities.index("force")] == pytest.approx(0.005)
-    # The clock jumps back 10 s (a sim reset): everything cached is dropped.
-    pipe.push("wrench", 5 * MS, reading["wrench"])
-    assert list(pipe.cache) == ["force"] and pipe.cache["force"].stamp_ns == 5 * MS
+    # A reading stamped 10 s in the past is refused (counted by the node), nothing is dropped;
+    # so is one stamped 1 h ahead of the clock. A slightly early stamp (clock skew) is fresh.
+    pipe.target_id = "red_cube"
+    with pytest.raises(InputError, match=r"header.stamp: 10.005 s older than this node's clock"):
+        pipe.push("wrench", 5 * MS, reading["wrench"], now_ns=t + 10 * MS)
+    with pytest.raises(InputError, match=r"header.stamp: 3600.000 s ahead of this node's clock"):
+        pipe.push("wrench", t + 3600 * 10**9, reading["wrench"], now_ns=t)
+    assert len(pipe.cache) == 5 and pipe.target_id == "red_cube"   # the five modalities
+    pipe.push("wrench", t + 40 * MS, reading["wrench"], now_ns=t + 20 * MS)
+    assert pipe.ages(t + 20 * MS)[pipe.names.index("force")] == 0.0
+    assert pipe.fresh(t + 20 * MS)[pipe.names.index("force")]
+    # Only a real clock jump (the node sees its clock go back: the world was reset) resets.
+    pipe.reset()
+    assert not pipe.cache and pipe.target_id == ""
 
 
 def test_a_duplicate_camera_detection_does_not_take_the_real_objects_lidar_cluster():

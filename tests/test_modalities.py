@@ -90,5 +90,5 @@ def test_sync_baseline_waits_for_the_models_streams_only():
 
 def test_a_wrong_sized_image_is_a_clear_error():
     w = REGISTRY["thermal"].window(ModelConfig().thermal)
-    with pytest.raises(ValueError, match=r"thermal: shape \(10, 10\), the model expects \(60, 80\)"):
+    with pytest.raises(ValueError, match=r"thermal: shape \(10, 10\); the model reads \(60, 80\)"):
         w.push("thermal", 0, np.zeros((10, 10), np.uint16))

@@ -77,7 +77,8 @@ def test_pick_up_the_hot_one_grounds_the_hot_object_and_stop_clears_it():
     cold_cube = OperatorCommand(0, "text", "grab the cold cube", "pick", "cold cube")
     assert apply_command(pipe, cold_cube, 0, "panda_link0").detail == "o2"
     objs[1].temperature_c = 22.0   # it cooled down: nothing is hot
-    assert apply_command(pipe, pick, 0, "panda_link0").detail == ""
+    out = apply_command(pipe, pick, 0, "panda_link0")
+    assert (out.action, out.detail, pipe.target_id) == ("refused", "nothing hot in view", "")
     stop = OperatorCommand(0, "voice", "stop", "stop", "")
     assert apply_command(pipe, stop, 0, "panda_link0").action == "cleared" and pipe.target_id == ""
     far = OperatorCommand(0, "text", "pick up the red cube", "pick", "red cube",

@@ -6,7 +6,9 @@ on a replayed sim stream; writes bench/RESULTS.md-style tables and a latency plo
 (voice + point pick-and-place episodes with the whole graph, all sensors and each of camera and
 lidar killed), speech (recogniser accuracy per voice and noise level, false accepts), transport
 (message conversion and DDS), sim (expert, RTF, sensors, dataset), model (encoder and fused-step
-latency), thermal (finding the hot object: camera + thermal vs each alone).
+latency), thermal (finding the hot object: camera + thermal vs each alone), reliability (a soak
+of the whole graph: memory slope, scene rate, absent-with-fresh-data; kill -9 and respawn
+recovery times).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from . import checkpoint_arg
 
 HELP = ("run benchmarks (pipeline: perception async vs sync latency; live: voice pick-and-place "
         "episodes; speech; transport; sim; model)")
-SUITES = ("pipeline", "live", "speech", "transport", "sim", "model", "thermal")
+SUITES = ("pipeline", "live", "speech", "transport", "sim", "model", "thermal", "reliability")
 
 
 def add_arguments(parser) -> None:
@@ -33,6 +35,10 @@ def add_arguments(parser) -> None:
                         help="live: episodes with the camera, then the lidar, killed")
     parser.add_argument("--hot-episodes", type=int, default=5,
                         help='live: "pick up the hot one" episodes (the thermal camera finds it)')
+    parser.add_argument("--soak", type=float, default=600.0,
+                        help="reliability: soak length [s] (default 600)")
+    parser.add_argument("--kills", type=int, default=3,
+                        help="reliability: SIGKILLs per node for the respawn times")
     parser.add_argument("--model", action="store_true", help="same as --suite model")
     parser.add_argument("--checkpoint", default="omni_small.pt", type=checkpoint_arg,
                         help="model: checkpoint to time (a path, or a name in the package's models/)")
@@ -70,6 +76,11 @@ def run(args) -> int:
 
         result = thermal.run(40 if args.episodes is None else args.episodes)
         table = thermal.markdown(result)
+    elif args.suite == "reliability":
+        from ..benchmarks import reliability
+
+        result = reliability.run(args.soak, args.kills)
+        table = reliability.markdown(result)
     elif args.suite == "transport":
         result = transport.run(args.duration or 4.0)
         table = transport.markdown(result)

@@ -31,6 +31,7 @@ def run(args) -> int:
     import yaml
 
     from ..core.config import ConfigError, flatten_tree, from_flat_dict
+    from ..core.errors import InputError
     from ..dataset.generate import from_mcap, generate
     from omni_ros_sim.config import SimConfig
 
@@ -52,7 +53,11 @@ def run(args) -> int:
             print(f"error: --remap takes FROM:=TO, got {bad}")
             return 2
         remap = dict(r.split(":=", 1) for r in args.remap)
-        manifest = from_mcap(args.from_mcap, args.out, args.samples_per_shard, cfg, remap)
+        try:
+            manifest = from_mcap(args.from_mcap, args.out, args.samples_per_shard, cfg, remap)
+        except InputError as err:  # e.g. images of another size than the model reads
+            print(f"error: {args.from_mcap}: {err}")
+            return 2
     else:
         manifest = generate(args.out, args.episodes, args.seed, args.workers, cfg,
                             args.samples_per_shard, frame_stride=args.frame_stride)

@@ -72,7 +72,8 @@ def object_to_msg(obj: ObjectEstimate) -> DetectedObject:
                          confidence=f32(obj.confidence), mass=f32(obj.mass),
                          pose=_pose(obj.position, obj.orientation),
                          size=Vector3(x=obj.size[0], y=obj.size[1], z=obj.size[2]),
-                         temperature=float(obj.temperature_c))
+                         has_temperature=bool(np.isfinite(obj.temperature_c)),
+                         temperature=float(np.nan_to_num(obj.temperature_c, nan=0.0)))
     if obj.latent is not None:
         msg.latent = to_typed_array(obj.latent, "f")
     return msg
@@ -89,14 +90,16 @@ def msg_to_object(msg: DetectedObject, field: str = "object") -> ObjectEstimate:
                           confidence=_in_unit_interval(msg.confidence, f"{field}.confidence"),
                           mass=_non_negative(msg.mass, f"{field}.mass"), position=position,
                           orientation=orientation, size=size, latent=latent,
-                          temperature_c=_temperature(msg.temperature, f"{field}.temperature"))
+                          temperature_c=_temperature(msg, f"{field}.temperature"))
 
 
-def _temperature(t: float, field: str) -> float:
-    """NaN (unknown) or a physical surface temperature [deg C]."""
-    t = float(t)
-    require(np.isnan(t) or -273.15 < t < 5000.0, field,
-            f"{t} deg C: expected NaN (unknown) or a temperature above absolute zero")
+def _temperature(msg: DetectedObject, field: str) -> float:
+    """The measured surface temperature [deg C], NaN when there is none."""
+    if not msg.has_temperature:
+        return float("nan")
+    t = float(msg.temperature)
+    require(-273.15 < t < 5000.0, field, f"{t} deg C: expected a temperature above absolute "
+            "zero and below 5000 deg C")
     return t
 
 

@@ -8,6 +8,15 @@ from scipy.spatial.transform import Rotation
 
 from .camera import CameraIntrinsics, look_at
 
+MAX_DEPTH_M = 100.0  # a depth reading beyond this (or <= 0, NaN, inf) is no return
+
+
+def valid_depth(depth_m: np.ndarray) -> np.ndarray:
+    """Where ``depth_m`` holds a usable return: finite, > 0 and <= MAX_DEPTH_M."""
+    d = np.asarray(depth_m)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(d) & (d > 0) & (d <= MAX_DEPTH_M)
+
 
 def signed_distance(points: np.ndarray, shape: str, extents, pos, orn) -> np.ndarray:
     """Signed distance [m] from (N, 3) points to an object's surface (< 0 inside).
@@ -51,7 +60,8 @@ class CameraGeometry:
 
     def points_base(self, depth_m: np.ndarray, stride: int = 1) -> np.ndarray:
         """(H/stride, W/stride, 3) base-frame points of every ``stride``-th pixel (offset
-        stride // 2 ... the centre of each block); NaN where depth is NaN."""
+        stride // 2 ... the centre of each block); NaN where depth is no return."""
+        depth_m = np.where(valid_depth(depth_m), depth_m, np.nan)
         pts = self.intrinsics.backproject(depth_m)
         o = stride // 2
         pts = pts[o::stride, o::stride]

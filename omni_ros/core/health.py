@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 NS_PER_S = 1_000_000_000
+MAX_FIELDS = 32  # distinct rejection fields kept per input; more are counted under "other"
 
 
 @dataclass
@@ -71,5 +72,27 @@ class HealthBook:
 
     def reject(self, name: str, now_ns: int, field: str, reason: str) -> None:
         s = self._receive(name, now_ns)
+        if field not in s.rejected and len(s.rejected) >= MAX_FIELDS:
+            field = "other"  # hostile input must not grow the book (pads[0] ... pads[99999])
         s.rejected[field] += 1
-        s.last_reason = reason
+        s.last_reason = reason[:500]
+
+
+class RateLimiter:
+    """A token bucket per source: on average at most ``rate_hz`` events per second, in bursts
+    of up to ``burst``. At most ``max_sources`` buckets are kept (further sources share one), so
+    a flood of made-up source names cannot grow it. Times are integer nanoseconds."""
+
+    def __init__(self, rate_hz: float, burst: int, max_sources: int = 16):
+        self.rate_hz, self.burst, self.max_sources = float(rate_hz), float(burst), max_sources
+        self._buckets: dict[str, tuple[float, int]] = {}  # source -> (tokens, last update [ns])
+
+    def allow(self, source: str, now_ns: int) -> bool:
+        """True (and one token spent) if ``source`` may pass an event at ``now_ns``."""
+        if source not in self._buckets and len(self._buckets) >= self.max_sources:
+            source = "other"
+        tokens, last = self._buckets.get(source, (self.burst, now_ns))
+        tokens = min(self.burst, tokens + max(0, now_ns - last) / NS_PER_S * self.rate_hz)
+        ok = tokens >= 1.0
+        self._buckets[source] = (tokens - 1.0 if ok else tokens, now_ns)
+        return ok

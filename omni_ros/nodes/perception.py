@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 
 import numpy as np
 import torch
@@ -29,9 +29,11 @@ from .. import conversions as cv
 from ..core.model.checkpoint import CheckpointError, load_checkpoint
 from ..core.config import param
 from ..core.perception.commands import apply_command
-from ..core.perception.pipeline import Perception, PipelineConfig, SyncPerception
+from ..core.errors import InputError
+from ..core.health import RateLimiter
+from ..core.perception.pipeline import Perception, PipelineConfig, SyncPerception, scene_problems
 from ..core.model.modalities import sensors
-from ..streams import BASE_FRAME, BY_KEY
+from ..streams import BASE_FRAME, BY_KEY, SENSOR_STREAMS
 from .common import QOS_CHOICES, RELIABLE_QOS, GuardedInputs, qos_for, spin_node
 from .params import declare_config
 
@@ -42,6 +44,15 @@ def input_streams(model_names) -> list[str]:
     the modalities that annotate objects (thermal) whether or not the model fuses them."""
     return [s.key for m in sensors() if m.name in model_names or m.annotate is not None
             for s in m.streams]
+
+
+# frames.<stream>: the frame id each sensor stream must carry (its modality file's default; ""
+# accepts any, as joint states carry none).
+Frames = make_dataclass("Frames", [
+    (s.key, str, param(s.frame_id, f"{s.topic}: required header.frame_id ('' = any)"))
+    for s in SENSOR_STREAMS],
+    namespace={"__module__": __name__,
+               "__doc__": "The header.frame_id every sensor stream must carry ('' = any)."})
 
 
 @dataclass
@@ -60,7 +71,12 @@ class PerceptionConfig:
     torch_threads: int = param(1, "CPU threads torch may use", min=1, max=64)
     autostart: bool = param(True, "configure and activate on start (else wait for lifecycle "
                             "transitions)")
+    command_rate_hz: float = param(5.0, "operator commands accepted per second and source on "
+                                   "average (a stop always passes)", min=0.1, max=1000.0)
+    command_burst: int = param(10, "operator commands a source may send at once", min=1, max=1000)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    limits: cv.InputLimits = field(default_factory=cv.InputLimits)
+    frames: Frames = field(default_factory=Frames)
 
 
 class PerceptionNode(LifecycleNode):
@@ -73,6 +89,9 @@ class PerceptionNode(LifecycleNode):
         self.fuse_ms: list[float] = []
         self.last_fuse_ns = 0
         self.published = 0
+        self.invalid_scenes = 0
+        self.clock_jumps = 0
+        self.last_now_ns = 0
         self.done = False
         self.exit_code = 0
         if self.cfg.autostart:
@@ -99,10 +118,12 @@ class PerceptionNode(LifecycleNode):
         self.guard.extra_statuses = self._pipeline_status
         for key in input_streams(model.names):
             s = BY_KEY[key]
+            check = cv.checker(s.codec or "camera_info", cfg.limits, getattr(cfg.frames, key))
             self.guard.subscribe(key, s.msg_type, s.topic, s.decode, self._on_sensor,
-                                 qos_for(cfg.qos))
+                                 qos_for(cfg.qos), check=check)
         self.guard.subscribe("teleop", TeleopCommand, "/omni/teleop", cv.msg_to_command,
                              self._on_command, RELIABLE_QOS)
+        self.command_limit = RateLimiter(cfg.command_rate_hz, cfg.command_burst)
         params = sum(p.numel() for p in model.parameters())
         self.get_logger().info(f"configured: {cfg.checkpoint} ({params / 1e6:.2f} M parameters), "
                                f"mode {cfg.mode}"
@@ -136,33 +157,36 @@ class PerceptionNode(LifecycleNode):
 
     # --- callbacks ------------------------------------------------------------------------------
     def _now(self) -> int:
-        return self.get_clock().now().nanoseconds
+        """The node's clock [ns]. When it goes back (the sim's world was reset: /clock
+        restarted) the pipeline starts over, target included; logged and counted."""
+        now = self.get_clock().now().nanoseconds
+        if now < self.last_now_ns and self.pipe is not None:
+            self.clock_jumps += 1
+            self.get_logger().warning(f"the clock jumped back {(self.last_now_ns - now) / 1e9:.3f} s "
+                                      "(world reset): perception starts over")
+            self.pipe.reset()
+            self.last_fuse_ns = 0
+        self.last_now_ns = now
+        return now
 
     def _on_sensor(self, key: str, value, msg) -> None:
+        """Hand one decoded reading to the pipeline; a stamp too far from the clock or a
+        reading the model cannot read raises InputError, which the guard counts."""
         if self.pipe is None:  # cleaned up
             return
         stamp = cv.stamp_to_ns(msg.header.stamp)
-        try:
-            if self.cfg.mode == "sync":
-                scene = self.pipe.push_sync(key, stamp, value, self._now)
-                if scene is not None and self.active:
-                    self._publish(scene)
-                return
-            updated = self.pipe.push(key, stamp, value)
-        except ValueError as err:  # the modality's window refused it (e.g. another image size)
-            self.guard.health.reject(key, self._now(), "data", str(err))
-            self.get_logger().warning(f"rejected {key}: {err}", throttle_duration_sec=5.0)
+        if self.cfg.mode == "sync":
+            scene = self.pipe.push_sync(key, stamp, value, self._now)
+            if scene is not None and self.active:
+                self._publish(scene)
             return
+        updated = self.pipe.push(key, stamp, value, self._now())
         if updated and self.active and self.cfg.fuse_on_arrival:
             # Slightly early (3 %) so that timer jitter does not skip a period.
             if self._now() - self.last_fuse_ns >= 0.97 * self.period_ns:
                 self._fuse()
 
     def _on_timer(self) -> None:
-        if self._now() < self.last_fuse_ns:  # the clock jumped back (sim reset): start over
-            # (the pipeline drops its cache itself when the first older stamp arrives)
-            self.get_logger().warning("time jumped back: fusion restarts on the new clock")
-            self.last_fuse_ns = 0
         if self._now() - self.last_fuse_ns >= 0.97 * self.period_ns or not self.cfg.fuse_on_arrival:
             self._fuse()
 
@@ -177,6 +201,12 @@ class PerceptionNode(LifecycleNode):
     def _publish(self, scene) -> None:
         # Stamp = publish time; ages and latency move with it, so stamp - age[i] is exactly the
         # stamp of modality i's newest input (fusing, and in sync mode encoding, included).
+        problems = scene_problems(scene)
+        if problems:  # never publish NaN or out-of-range numbers; say so
+            self.invalid_scenes += 1
+            self.get_logger().error(f"scene not published: {'; '.join(problems)}",
+                                    throttle_duration_sec=5.0)
+            return
         now = self._now()
         shift = (now - scene.stamp_ns) / 1e9
         scene.ages = [a + shift if a >= 0 else a for a in scene.ages]
@@ -193,10 +223,15 @@ class PerceptionNode(LifecycleNode):
     def _on_command(self, key: str, cmd, msg) -> None:
         if self.pipe is None:
             return
+        if cmd.intent != "stop" and not self.command_limit.allow(cmd.source, self._now()):
+            raise InputError("rate", f"more than {self.cfg.command_rate_hz:g} commands/s from "
+                             f"{cmd.source!r} (command_rate_hz, command_burst)")
         out = apply_command(self.pipe, cmd, self._now(), self.cfg.frame_id)
         if out.action == "rejected":
-            self.guard.health.reject(key, self._now(), "point.header.frame_id", out.detail)
-            self.get_logger().warning(f"ignoring command {cmd.raw_text!r}: {out.detail}")
+            raise InputError("point.header.frame_id", out.detail)
+        if out.action == "refused":
+            self.guard.health.reject("grounding", self._now(), "not_in_view", out.detail)
+            self.get_logger().warning(f"command {cmd.raw_text!r} refused: {out.detail}")
         elif out.action == "target":
             self.get_logger().info(f"command {cmd.raw_text!r}: target {out.detail or '(none)'}")
 
@@ -206,6 +241,7 @@ class PerceptionNode(LifecycleNode):
         now = self._now()
         fresh = self.pipe.fresh(now)
         values = {"mode": self.cfg.mode, "published": self.published,
+                  "invalid_scenes": self.invalid_scenes, "clock_jumps": self.clock_jumps,
                   "fuse_ms_p50": f"{np.median(self.fuse_ms[-300:]):.2f}" if self.fuse_ms else "nan"}
         for n, a, f in zip(self.pipe.names, self.pipe.ages(now), fresh):
             c = self.pipe.cache.get(n)

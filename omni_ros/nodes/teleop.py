@@ -8,11 +8,19 @@ and a rejection gate drops out-of-grammar speech (counted on /diagnostics as
 ``point_window_s`` before the end of the utterance (or typed text) goes with it; a command that
 points ("put it here") but has no point yet waits up to ``point_wait_s`` for one. "stop" is
 published at once (fast path). Times are the node's clock (sim time under /clock).
+
+Nothing can queue a stop behind work: audio is only queued by its callback (at most
+``max_audio_backlog_s`` seconds of it, newest kept, older dropped and counted) and decoded on a
+worker thread, so a typed "stop" is served by the executor however much speech is waiting, and
+a spoken one waits at most for that bounded backlog. Commands other than "stop" are rate-limited
+per source (``command_rate_hz``, ``command_burst``; a flood is counted as ``rate``).
 """
 
 from __future__ import annotations
 
 import sys
+import threading
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +33,8 @@ from .. import conversions as cv
 from ..conversions.errors import require
 from ..core.speech.pairing import PointPairing, make_command
 from ..core.config import param
+from ..core.errors import InputError
+from ..core.health import RateLimiter
 from ..core.speech.audio import VoiceActivityDetector, resample
 from ..core.speech.recognizer import CommandRecognizer
 from ..core.types import OperatorCommand
@@ -52,12 +62,24 @@ class TeleopConfig:
     retry_min_f0_hz: float = param(165.0, "median pitch above which a rejected utterance gets "
                                    "the second look [Hz] (400: never)", min=50.0, max=400.0)
     qos: str = param("sensor_data", "QoS of the /audio subscription", choices=("sensor_data", "reliable"))
+    max_audio_backlog_s: float = param(3.0, "audio waiting for the recogniser beyond this is "
+                                       "dropped, oldest first (counted) [s]", min=0.5, max=60.0)
+    command_rate_hz: float = param(2.0, "commands accepted per second and source on average "
+                                   "(a stop always passes)", min=0.1, max=1000.0)
+    command_burst: int = param(5, "commands a source may send at once", min=1, max=1000)
+    max_coordinate_m: float = param(100.0, "largest |x|, |y|, |z| of a clicked point [m]",
+                                    min=1.0, max=1e6)
 
 
 def _decode_point(msg: PointStamped):
     p = np.array([msg.point.x, msg.point.y, msg.point.z], float)
     require(bool(np.all(np.isfinite(p))), "point", "contains NaN or inf")
     return p
+
+
+def _point_check(cfg: TeleopConfig):
+    limits = cv.InputLimits(max_coordinate_m=cfg.max_coordinate_m)
+    return lambda msg: cv.limits.check_point([msg.point.x, msg.point.y, msg.point.z], limits)
 
 
 def _decode_text(msg: String) -> str:
@@ -76,15 +98,30 @@ class TeleopNode(Node):
                                             retry_min_f0_hz=cfg.retry_min_f0_hz)
         self.pub = self.create_publisher(TeleopCommand, "/omni/teleop", RELIABLE_QOS)
         self.guard = GuardedInputs(self)
+        self.lock = threading.Lock()      # pairing, rate limits, publishing: both threads
+        self.limit = RateLimiter(cfg.command_rate_hz, cfg.command_burst)
+        self.pairing = PointPairing(cfg.frame_id, cfg.point_window_s, cfg.point_wait_s)
+        self.backlog: deque = deque()     # (samples at cfg.sample_rate, stamp [ns])
+        self.backlog_samples = 0
+        self.wake = threading.Condition()
+        self.running = True
+        self.worker = threading.Thread(target=self._recognise_loop, name="teleop-asr", daemon=True)
+        self.worker.start()
         self.guard.subscribe("audio", AudioChunk, "/audio",
                              lambda m: (cv.audio_chunk_to_numpy(m, as_float=True)[:, 0], m.sample_rate),
                              self._on_audio, qos_for(cfg.qos, depth=AUDIO_QUEUE))
         self.guard.subscribe("command_text", String, "/omni/command_text", _decode_text,
                              self._on_text, RELIABLE_QOS)
         self.guard.subscribe("clicked_point", PointStamped, "/clicked_point", _decode_point,
-                             self._on_point, RELIABLE_QOS)
-        self.pairing = PointPairing(cfg.frame_id, cfg.point_window_s, cfg.point_wait_s)
+                             self._on_point, RELIABLE_QOS, check=_point_check(cfg))
         self.create_timer(0.05, self._check_waiting)
+
+    def destroy_node(self):
+        with self.wake:
+            self.running = False
+            self.wake.notify()
+        self.worker.join(timeout=5.0)
+        super().destroy_node()
 
     def _now(self) -> int:
         return self.get_clock().now().nanoseconds
@@ -97,13 +134,48 @@ class TeleopNode(Node):
             self.get_logger().warning(f"ignoring a point in frame {msg.header.frame_id!r}: "
                                       f"click in {self.cfg.frame_id!r}")
             return
-        for cmd in self.pairing.point(point, self._now()):
-            self._publish(cmd)
+        with self.lock:
+            for cmd in self.pairing.point(point, self._now()):
+                self._publish(cmd)
 
     def _on_audio(self, key, value, msg) -> None:
+        """Queue the chunk for the worker (cheap: at most 1 s of audio, 8-48 kHz)."""
         samples, rate = value
         samples = resample(samples, rate, self.cfg.sample_rate)
-        for utt in self.vad.push(samples, cv.stamp_to_ns(msg.header.stamp)):
+        limit = int(self.cfg.max_audio_backlog_s * self.cfg.sample_rate)
+        with self.wake:
+            self.backlog.append((samples, cv.stamp_to_ns(msg.header.stamp)))
+            self.backlog_samples += len(samples)
+            while self.backlog_samples > limit and len(self.backlog) > 1:
+                old, _ = self.backlog.popleft()
+                self.backlog_samples -= len(old)
+                self.guard.health.reject("speech", self._now(), "backlog",
+                                         f"recogniser more than {self.cfg.max_audio_backlog_s:g} s "
+                                         "behind: oldest audio dropped")
+            self.wake.notify()
+
+    def _recognise_loop(self) -> None:
+        """Worker thread: VAD and recognition of the queued audio, in order."""
+        while True:
+            with self.wake:
+                while self.running and not self.backlog:
+                    self.wake.wait()
+                if not self.running:
+                    return
+                samples, stamp_ns = self.backlog.popleft()
+                self.backlog_samples -= len(samples)
+            try:
+                self._recognise(samples, stamp_ns)
+            except InputError as err:  # e.g. a flood of spoken commands
+                self.guard.reject("voice_command", self._now(), err)
+            except Exception as err:  # a bug: say so, keep listening
+                if not self.context.ok():
+                    return
+                self.guard.health.reject("speech", self._now(), "internal", repr(err))
+                self.get_logger().error(f"speech worker: {err!r}")
+
+    def _recognise(self, samples: np.ndarray, stamp_ns: int) -> None:
+        for utt in self.vad.push(samples, stamp_ns):
             rec = self.recognizer.recognize(utt.samples)
             if not rec.accepted:
                 self.guard.health.reject("speech", self._now(), "out_of_grammar", rec.reason)
@@ -126,13 +198,21 @@ class TeleopNode(Node):
                                      f"{text!r} is not a command")
             self.get_logger().warning(f"not a command: {text!r}")
             return
-        released = self.pairing.command(*made, self._now())
-        for cmd in released:
-            self._publish(cmd)
+        with self.lock:
+            if made[0].intent != "stop" and not self.limit.allow(source, self._now()):
+                raise InputError("rate", f"more than {self.cfg.command_rate_hz:g} commands/s "
+                                 f"from {source} (command_rate_hz, command_burst)")
+            released = self.pairing.command(*made, self._now())
+            for cmd in released:
+                self._publish(cmd)
         if not released:
             self.get_logger().info(f"'{text}': waiting up to {self.cfg.point_wait_s} s for a clicked point")
 
     def _check_waiting(self) -> None:
+        with self.lock:
+            self._release_waiting()
+
+    def _release_waiting(self) -> None:
         released, dropped = self.pairing.tick(self._now())
         for cmd in released:
             self._publish(cmd)

@@ -2,7 +2,8 @@
 ``OperatorCommand`` here).
 
   pick / move          ground the target object (text + clicked point; "hot" / "cold" filter
-                       by the thermal camera) - the scene then carries its id
+                       by the thermal camera) - the scene then carries its id; refused when
+                       nothing in view fits the description ("no red cube in view")
   place with a point   the place point (the target object stays: it is the held one)
   stop / home          forget target and point
   anything else        nothing (e.g. place without a point: put down where it is)
@@ -22,8 +23,8 @@ NO_OBJECT = ("", "here", "there", "it")   # descriptions that name no object
 
 @dataclass
 class CommandOutcome:
-    action: str       # "target", "place", "cleared", "none" or "rejected"
-    detail: str       # target id, or the reason for a rejection
+    action: str       # "target", "refused", "place", "cleared", "none" or "rejected"
+    detail: str       # target id, or the reason for a refusal ("no red cube in view") or rejection
 
 
 def apply_command(pipe, cmd: OperatorCommand, now_ns: int, frame_id: str) -> CommandOutcome:
@@ -36,7 +37,9 @@ def apply_command(pipe, cmd: OperatorCommand, now_ns: int, frame_id: str) -> Com
         return CommandOutcome("place", pipe.target_id)
     if cmd.intent in ("pick", "move"):
         desc = "" if cmd.target_description in NO_OBJECT else cmd.target_description
-        return CommandOutcome("target", pipe.set_target(desc, cmd.point, now_ns))
+        target = pipe.set_target(desc, cmd.point, now_ns)
+        return CommandOutcome("refused", pipe.refusal) if pipe.refusal else \
+            CommandOutcome("target", target)
     if cmd.intent in ("stop", "home"):
         pipe.target_id, pipe.target_point = "", None
         return CommandOutcome("cleared", "")

@@ -6,14 +6,16 @@ score_i = (text . latent_i) / temperature - |p_i - point|^2 / (2 sigma^2)
 An object without a latent (seen by the lidar only) gets no text evidence (0); without a point
 only the text counts, without text only the point. A temperature word ("the hot cube") is not
 text evidence but a filter: only objects whose measured surface temperature (thermal camera)
-is in that band are candidates; with nothing else said, the most extreme one is meant.
+is in that band are candidates; with nothing else said, the most extreme one is meant. Colour and
+shape words are filters too: "the red cube" never means a red sphere; when nothing in view fits
+the description, the command is refused rather than mapped to the nearest object.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..labels import TEMPERATURES, temperature_label
+from ..labels import COLOURS, SHAPES, TEMPERATURES, temperature_label
 from ..types import ObjectEstimate
 
 TEXT_TEMPERATURE = 0.1   # cosine similarity -> logit scale
@@ -55,3 +57,24 @@ def temperature_candidates(objects: list[ObjectEstimate], temperature: str) -> l
     idx = [i for i, o in enumerate(objects) if temperature_label(o.temperature_c) == temperature]
     return sorted(idx, key=lambda i: -objects[i].temperature_c if temperature == "hot"
                   else objects[i].temperature_c)
+
+
+def named_attributes(description: str) -> dict[str, str]:
+    """The colour and shape words of a description: "red cube" -> {"color": "red", "shape": "cube"}."""
+    words = description.split()
+    out = {}
+    for attr, vocab in (("color", COLOURS), ("shape", SHAPES)):
+        named = next((w for w in words if w in vocab), None)
+        if named:
+            out[attr] = named
+    return out
+
+
+def attribute_candidates(objects: list[ObjectEstimate], description: str,
+                         keep: list[int] | None = None) -> list[int]:
+    """Indices (among ``keep``, default all) of the objects whose colour and shape fit the
+    words of ``description``; an attribute the sensors could not tell (lidar-only: "") fits."""
+    named = named_attributes(description)
+    keep = list(range(len(objects))) if keep is None else keep
+    return [i for i in keep
+            if all(getattr(objects[i], a) in ("", v) for a, v in named.items())]

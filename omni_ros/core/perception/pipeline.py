@@ -26,16 +26,16 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from ..config import param
+from ..errors import require
 from ..geometry import CameraGeometry
-from .grounding import ground, split_temperature, temperature_candidates
+from .grounding import (attribute_candidates, ground, split_temperature,
+                        temperature_candidates)
 from .lidar_objects import lidar_objects
 from ..model.omni import SHAPES, OmniModel
 from ..model.modalities import REGISTRY, sensors, stream_owner
 from .objects import extract_objects
 from .sync import ApproximateTimeSync
 from ..types import ObjectEstimate, SceneEventData, SceneState
-
-TIME_JUMP_S = 1.0  # an input this much older than the newest seen: the clock jumped back
 
 # pipeline.max_age.<modality>: one field per registered sensor modality, its file's default.
 MaxAge = make_dataclass("MaxAge", [
@@ -53,6 +53,12 @@ class PipelineConfig:
     lidar_confirm_m: float = param(0.03, "a lidar cluster this close to a remembered object "
                                    "confirms it [m]", min=0.005, max=0.2)
     contributions: bool = param(True, "compute leave-one-out contributions every fusion")
+    max_stamp_lead_s: float = param(0.5, "an input stamped up to this far ahead of the node's "
+                                    "clock counts as fresh (clock skew); further ahead it is "
+                                    "refused [s]", min=0.0, max=60.0)
+    max_stamp_lag_s: float = param(2.0, "an input stamped this much older than the node's clock "
+                                   "is refused (counted), never a reason to reset [s]",
+                                   min=0.1, max=3600.0)
 
 
 @dataclass
@@ -77,8 +83,9 @@ class Perception:
         self.reset()
 
     def reset(self) -> None:
-        """Forget every cached latent, window, object and target (also what to do when the
-        clock jumps back: a sim reset or a replayed bag)."""
+        """Forget every cached latent, window, object and target: what to do when the clock
+        jumps back (the sim's world was reset). An odd input stamp never resets (see
+        :meth:`check_stamp`)."""
         self.cache: dict[str, Cached] = {}
         # every registered sensor's input window (the same classes build the training samples)
         self.windows = {m.name: m.window(getattr(self.mcfg, m.name)) for m in sensors()}
@@ -93,21 +100,39 @@ class Perception:
         self._impact_prev = False
         self.target_id = ""
         self.target_point: np.ndarray | None = None
+        self.refusal = ""                    # why the last command's object was not grounded
         self.last_fused: dict | None = None
         self.newest_ns = -1
 
     # --- inputs ---------------------------------------------------------------------------------
-    def push(self, key: str, stamp_ns: int, value) -> str | None:
-        """Feed one decoded reading; returns the modality it updated (None if none). A stamp
-        more than ``TIME_JUMP_S`` older than the newest seen means the clock jumped back:
-        everything cached is dropped first."""
-        if stamp_ns < self.newest_ns - TIME_JUMP_S * 1e9:
-            self.reset()
-        self.newest_ns = max(self.newest_ns, stamp_ns)
+    def check_stamp(self, stamp_ns: int, now_ns: int | None = None) -> None:
+        """Refuse (:class:`InputError` on ``header.stamp``) a stamp more than
+        ``max_stamp_lead_s`` ahead of the clock ``now_ns`` or ``max_stamp_lag_s`` behind it.
+        Without a clock (offline, or sim time before the first /clock) the newest stamp seen
+        is the reference for the lag."""
+        lead_s, lag_s = self.cfg.max_stamp_lead_s, self.cfg.max_stamp_lag_s
+        reference = "this node's clock" if now_ns else "the newest input"
+        if now_ns:
+            d = (stamp_ns - now_ns) / 1e9
+            require(d <= lead_s, "header.stamp", f"{d:.3f} s ahead of {reference}; at most "
+                    f"{lead_s:g} s (pipeline.max_stamp_lead_s)")
+        d = ((now_ns or self.newest_ns) - stamp_ns) / 1e9
+        require(d <= lag_s, "header.stamp", f"{d:.3f} s older than {reference}; at most "
+                f"{lag_s:g} s (pipeline.max_stamp_lag_s)")
+
+    def push(self, key: str, stamp_ns: int, value, now_ns: int | None = None) -> str | None:
+        """Feed one decoded reading (refused with :class:`InputError` if its stamp is too far
+        from the clock ``now_ns``, or the window refuses it); returns the modality it updated
+        (None if none)."""
+        self.check_stamp(stamp_ns, now_ns)
         name = self.owner.get(key)
         if name is None:
             return None
         window = self.windows[name]
+        last = window.latest.get(key, (stamp_ns, None))[0]
+        require(stamp_ns >= last, "header.stamp", f"{(last - stamp_ns) / 1e9:.3f} s older than "
+                "the previous message of this stream (out of order)")
+        self.newest_ns = max(self.newest_ns, stamp_ns)
         if not window.push(key, stamp_ns, value) or name not in self.names:
             return None
         batch = {k: np.asarray(v)[None] for k, v in window.read().items()}
@@ -135,9 +160,15 @@ class Perception:
 
     # --- fusion ---------------------------------------------------------------------------------
     def ages(self, now_ns: int) -> list[float]:
-        """Age [s] of each modality's newest input at ``now_ns``; -1 if never seen."""
-        return [(now_ns - self.cache[n].stamp_ns) / 1e9 if n in self.cache else -1.0
-                for n in self.names]
+        """Age [s] of each modality's newest input at ``now_ns``; -1 if never seen. An input
+        stamped slightly ahead of the clock (up to ``max_stamp_lead_s``: clock skew) is 0 s old;
+        one further ahead (cached before the clock jumped back) counts as never seen."""
+        lead_ns = self.cfg.max_stamp_lead_s * 1e9
+        out = []
+        for n in self.names:
+            age_ns = now_ns - self.cache[n].stamp_ns if n in self.cache else None
+            out.append(-1.0 if age_ns is None or age_ns < -lead_ns else max(age_ns, 0) / 1e9)
+        return out
 
     def fresh(self, now_ns: int) -> list[bool]:
         return [0 <= a <= getattr(self.cfg.max_age, n) for n, a in zip(self.names, self.ages(now_ns))]
@@ -257,13 +288,18 @@ class Perception:
     def set_target(self, description: str, point: np.ndarray | None, now_ns: int) -> str:
         """Ground a command's target among the current objects (text latent + point; a
         temperature word filters by the thermal camera's reading); returns the object id (''
-        when the command names only a place, or no object is in the named temperature band)."""
+        when the command names only a place, or nothing in view fits the description: then
+        ``refusal`` says so, e.g. "no red cube in view")."""
         self.target_point = None if point is None else np.asarray(point, float)
         objects = self.annotate(self.objects(now_ns, self.fresh(now_ns)[self.names.index("camera")]
                                              if "camera" in self.names else False), now_ns)
         temperature, description = split_temperature(description)
         keep = (temperature_candidates(objects, temperature) if temperature
                 else list(range(len(objects))))
+        keep = attribute_candidates(objects, description, keep)
+        named = " ".join(filter(None, (temperature, description)))
+        self.refusal = ("" if keep or not named else f"no {named} in view" if description
+                        else f"nothing {temperature} in view")
         text = self.text_latent(description) if description else None
         if temperature and text is None and point is None:
             i = keep[0] if keep else -1
@@ -275,6 +311,36 @@ class Perception:
         self.target_id = objects[i].id if i >= 0 else ""
         self.target_object = objects[i] if i >= 0 else None
         return self.target_id
+
+
+def scene_problems(scene: SceneState) -> list[str]:
+    """What makes ``scene`` unfit to publish: any NaN or inf, a confidence or gate outside
+    [0, 1]. Empty when it is valid (an unknown temperature, NaN, is not a problem)."""
+    bad = []
+
+    def finite(name, values):
+        if not np.all(np.isfinite(np.asarray(values, np.float64))):
+            bad.append(f"{name} is not finite")
+
+    def unit(name, values):
+        v = np.asarray(values, np.float64)
+        if v.size and not np.all((v >= 0) & (v <= 1)):
+            bad.append(f"{name} outside [0, 1]")
+
+    finite("grasp_confidence", [scene.grasp_confidence])
+    unit("grasp_confidence", [scene.grasp_confidence])
+    for name in ("ages", "gate_weights", "contributions", "fused_latent"):
+        finite(name, getattr(scene, name))
+    unit("gate_weights", scene.gate_weights)
+    finite("pipeline_latency", [scene.pipeline_latency])
+    if scene.target_point is not None:
+        finite("target_point", scene.target_point)
+    for o in scene.objects:
+        finite(f"object {o.id!r}", [*o.position, *o.orientation, *o.size, o.mass])
+        unit(f"object {o.id!r} confidence", [o.confidence])
+    for e in scene.events:
+        finite(f"event {e.kind!r}", [e.magnitude, e.confidence])
+    return bad
 
 
 class SyncPerception(Perception):
@@ -296,8 +362,9 @@ class SyncPerception(Perception):
         """Queue one reading; returns a fused scene when it completes a set (fused at
         ``clock()`` [ns], read after the set was encoded)."""
         if key not in self.inputs:
-            super().push(key, stamp_ns, value)
+            super().push(key, stamp_ns, value, clock())
             return None
+        self.check_stamp(stamp_ns, clock())
         match = self.sync.add(key, stamp_ns, value)
         if match is None:
             return None

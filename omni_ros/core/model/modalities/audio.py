@@ -66,7 +66,7 @@ def preprocess(batch: dict, cfg: AudioModalityConfig) -> dict:
     return {"log_mel": torch.as_tensor((log_mel(batch["audio"], cfg) + 12.0) / 4.0)}
 
 
-STREAMS = (Stream("audio", "/audio", "omni_ros_msgs/msg/AudioChunk", "microphone_link", "audio:int16"),)
+STREAMS = (Stream("audio", "/audio", "omni_ros_msgs/msg/AudioChunk", "microphone_link", "audio:16000"),)
 
 
 def window(cfg: AudioModalityConfig) -> Samples:

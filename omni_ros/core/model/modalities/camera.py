@@ -20,6 +20,8 @@ from torch.nn import functional as F
 
 from ...camera import CameraViewConfig
 from ...config import param
+from ...errors import require
+from ...geometry import valid_depth
 from . import register
 from .windows import Stream, Window
 
@@ -41,8 +43,9 @@ IN_CHANNELS = 6  # r, g, b, depth, valid, relief
 
 def preprocess(batch: dict, cfg: CameraModalityConfig) -> dict:
     rgb = torch.as_tensor(np.asarray(batch["color"]), dtype=torch.float32).permute(0, 3, 1, 2) / 255.0
-    depth = torch.as_tensor(np.asarray(batch["depth"], np.float32))
-    valid = torch.isfinite(depth)
+    depth = np.asarray(batch["depth"], np.float32)
+    valid = torch.as_tensor(valid_depth(depth))
+    depth = torch.as_tensor(depth)
     d = torch.where(valid, (depth - cfg.depth_centre_m) / cfg.depth_scale_m, torch.zeros_like(depth))
     v = valid[:, None].float()
     dz = torch.where(valid, depth, torch.zeros_like(depth))[:, None]
@@ -72,6 +75,13 @@ class CameraWindow(Window):
     def __init__(self, cfg: CameraModalityConfig):
         super().__init__()
         self.hw = (cfg.height, cfg.width)
+
+    def convert(self, key, payload):
+        a = np.asarray(payload)
+        want = (*self.hw, 3) if key == "color" else self.hw
+        require(a.shape == want, key, f"image of {a.shape[1::-1] if a.ndim >= 2 else a.shape} "
+                f"(width, height); the model reads {self.hw[1]}x{self.hw[0]}")
+        return a
 
     def empty(self, key):
         return np.zeros((*self.hw, 3), np.uint8) if key == "color" else np.full(self.hw, np.nan, np.float32)

@@ -76,13 +76,26 @@ class LidarWindow(Window):
     def __init__(self, cfg: LidarModalityConfig):
         super().__init__()
         self.shape = (cfg.rings, cfg.columns)
+        self.voxel_m = cfg.voxel_m
 
     def convert(self, key, payload):
         cloud = np.asarray(payload, np.float32)
         if cloud.shape[:2] == self.shape:
             return cloud
+        # another layout: its finite points fill the grid row by row (NaN after the last); more
+        # than the grid holds are voxel-downsampled, then an even subset (a fixed seed, so
+        # training and serving pick the same) is kept: never just the first rows
         grid = self.empty(key)
-        flat = cloud.reshape(-1, 4)[: grid.shape[0] * grid.shape[1]]
+        n = grid.shape[0] * grid.shape[1]
+        flat = cloud.reshape(-1, cloud.shape[-1])[:, :4]
+        flat = flat[np.isfinite(flat).all(axis=1)]
+        if len(flat) > n and self.voxel_m > 0:
+            pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(flat[:, :3].astype(np.float64)))
+            pc.colors = o3d.utility.Vector3dVector(np.repeat(flat[:, 3:4], 3, axis=1).astype(np.float64))
+            pc = pc.voxel_down_sample(self.voxel_m)
+            flat = np.c_[np.asarray(pc.points), np.asarray(pc.colors)[:, :1]].astype(np.float32)
+        if len(flat) > n:
+            flat = flat[np.sort(np.random.default_rng(0).choice(len(flat), n, replace=False))]
         grid.reshape(-1, 4)[: len(flat)] = flat
         return grid
 

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ...config import param
+from ...errors import require
 from . import mlp, register
 from .windows import Stream, Window
 
@@ -56,6 +57,11 @@ class TactileWindow(Window):
         if key == "joints":
             return np.asarray(payload["position"], np.float32)[-JOINTS:]
         if isinstance(payload, dict):  # decoded TactileArray: pad name -> (rows, cols) [N]
+            unknown = sorted(set(payload) - set(PADS))
+            require(not unknown, "pads", f"unknown pad(s) {unknown}; the model reads {list(PADS)}")
+            for name, grid in payload.items():
+                require(np.shape(grid) == self.pad_shape, f"pads[{name!r}]",
+                        f"{np.shape(grid)} taxels; the model reads {self.pad_shape}")
             return np.stack([np.asarray(payload.get(p, np.zeros(self.pad_shape)), np.float32)
                              for p in PADS])
         return np.asarray(payload, np.float32)

@@ -5,7 +5,9 @@ each camera frame to make a sample, and the live pipeline encodes ``read()`` whe
 says a new input is ready. So the encoder sees the same arrays in both, by construction
 (tests/test_modalities.py feeds the same readings through both and compares).
 
-Readings are the numpy payloads ``omni_ros.streams`` decodes (stamps: integer ns). ``read``
+Readings are the numpy payloads ``omni_ros.streams`` decodes (stamps: integer ns). A reading the
+model cannot read (another image size, unknown tactile pads) is refused in ``push`` with an
+:class:`~omni_ros.core.errors.InputError` naming the stream and what the model reads. ``read``
 returns unbatched arrays keyed by stream key; a stream without a reading no older than
 ``stale_s`` reads as its ``empty`` array (zeros, or NaN where a sensor marks no return).
 """
@@ -16,6 +18,8 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+
+from ...errors import require
 
 
 @dataclass(frozen=True)
@@ -92,10 +96,9 @@ class Latest(Window):
         self.shape, self.dtype, self.fill = tuple(shape), dtype, fill
 
     def convert(self, key, payload):
-        a = np.asarray(payload, self.dtype)
-        if a.shape != self.shape:
-            raise ValueError(f"{key}: shape {a.shape}, the model expects {self.shape}")
-        return a
+        a = np.asarray(payload)
+        require(a.shape == self.shape, key, f"shape {a.shape}; the model reads {self.shape}")
+        return a.astype(self.dtype, copy=False)
 
     def empty(self, key):
         return np.full(self.shape, self.fill, self.dtype)
