@@ -5,8 +5,11 @@
     ros2 launch omni_ros sim_demo.launch.py params_file:=/path/to/my_params.yaml
 
 params_file: one parameter file with a section per node ("/sim_bridge: ros__parameters: seed: 3",
-"/**" for every node), applied after each node's defaults. Without ROS 2's launch tools (pip
-install) the same graph starts with ``omni-ros up --sim [--params FILE]``.
+"/**" for every node), applied after each node's defaults. respawn: nodes restarted when they
+die (true, false, or names: respawn:=perception,teleop), respawn_delay:=S seconds later.
+Without ROS 2's launch tools (pip install) the same graph starts with
+``omni-ros up --sim [--params FILE] [--respawn NODES]`` (which backs off exponentially between
+restarts).
 """
 
 import os
@@ -24,24 +27,43 @@ TRANSPORT = SetEnvironmentVariable(
     EnvironmentVariable("FASTDDS_BUILTIN_TRANSPORTS", default_value="LARGE_DATA"))
 
 
+def respawned(value, names):
+    """The nodes the respawn argument names, in order: "true" or "all" (every node), "false" or
+    "" (none), or node names separated by commas (as `omni-ros up --respawn`)."""
+    text = value.strip()
+    if text.lower() in ("all", "true"):
+        return list(names)
+    if text.lower() in ("", "false"):
+        return []
+    chosen = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in chosen if n not in names]
+    if unknown:
+        raise ValueError(f"respawn: {', '.join(unknown)}: not a node of this graph "
+                         f"({', '.join(names)})")
+    return [n for n in names if n in chosen]
+
+
 def nodes(context):
     config = os.path.join(get_package_share_directory("omni_ros"), "config")
     user_file = LaunchConfiguration("params_file").perform(context)
     user = [user_file] if user_file else []  # after the defaults: the user's values win
     sim_time = {"use_sim_time": True}  # every node follows the bridge's /clock
+    restart = respawned(LaunchConfiguration("respawn").perform(context),
+                        ["sim_bridge", "perception", "teleop", "action"])
+    delay = float(LaunchConfiguration("respawn_delay").perform(context))
     return [
         Node(package="omni_ros", executable="sim_bridge", name="sim_bridge",
              parameters=[os.path.join(config, "sim_bridge.yaml")] + user + [sim_time],
-             output="screen"),
+             output="screen", respawn="sim_bridge" in restart, respawn_delay=delay),
         Node(package="omni_ros", executable="perception", name="perception",
              parameters=[os.path.join(config, "perception.yaml")] + user + [sim_time],
-             output="screen"),
+             output="screen", respawn="perception" in restart, respawn_delay=delay),
         Node(package="omni_ros", executable="teleop", name="teleop",
              parameters=[os.path.join(config, "teleop.yaml")] + user + [sim_time],
-             output="screen"),
+             output="screen", respawn="teleop" in restart, respawn_delay=delay),
         Node(package="omni_ros", executable="action", name="action",
              parameters=[os.path.join(config, "action.yaml")] + user + [sim_time],
-             output="screen"),
+             output="screen", respawn="action" in restart, respawn_delay=delay),
     ]
 
 
@@ -51,5 +73,11 @@ def generate_launch_description():
         DeclareLaunchArgument(
             "params_file", default_value="",
             description="parameter file with sections per node, applied after the defaults"),
+        DeclareLaunchArgument(
+            "respawn", default_value="false",
+            description="restart nodes that die: true (every node), false, or names a,b"),
+        DeclareLaunchArgument(
+            "respawn_delay", default_value="1.0",
+            description="seconds before a restart (a fixed delay: ros2 launch has no back-off)"),
         OpaqueFunction(function=nodes),
     ])

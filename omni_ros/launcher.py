@@ -12,6 +12,10 @@ stops the nodes in order: SIGINT to every node, a wait, then SIGTERM and finally
 that are still running. rcl applies parameter sources in command-line order, later wins: the
 package defaults, then the user's file, then sim time, then the per-node overrides.
 
+A node that dies stops the graph, unless it is started with respawn (:class:`RespawnPolicy`):
+then it is restarted with the same command line after an exponential back-off while the rest of
+the graph keeps running, and every restart is logged with the dead node's exit code.
+
 Parameter files are resolved against the installed package, never the working directory (as
 models are in :mod:`omni_ros.core.model.checkpoint`): first the source checkout's ``config/`` (this is
 where an editable ``pip install -e .`` finds them, since it installs no data files), then
@@ -67,6 +71,69 @@ GRAPH: tuple[NodeSpec, ...] = (
 # Exit codes after our SIGINT that count as a clean stop: 0 (the node shut down), or killed by
 # the SIGINT itself (it arrived before rclpy installed its handler, e.g. during imports).
 CLEAN_STOP_CODES = (0, -signal.SIGINT)
+
+
+@dataclass(frozen=True)
+class RespawnPolicy:
+    """How the launcher restarts a node that died (a non-zero exit code or a signal; a node that
+    finishes by itself with 0 ends the graph, respawn or not). Seconds.
+
+    The first restart comes ``delay_s`` after the death, each next one waits twice as long, up
+    to ``max_delay_s``; a node that had stayed up ``reset_after_s`` before dying starts again
+    from ``delay_s``. A node that died ``max_restarts`` times within ``window_s`` after as many
+    restarts is given up: it then counts as failed, as without respawn (``omni-ros up`` stops
+    the graph with exit code 1)."""
+
+    delay_s: float = 1.0
+    max_delay_s: float = 30.0
+    reset_after_s: float = 60.0
+    max_restarts: int = 5
+    window_s: float = 300.0
+
+    def __post_init__(self):
+        if not 0 < self.delay_s <= self.max_delay_s:
+            raise LaunchError(f"respawn delay {self.delay_s:g} s: must be > 0 and <= the "
+                              f"largest delay ({self.max_delay_s:g} s)")
+        if self.max_restarts < 1 or self.window_s <= 0 or self.reset_after_s <= 0:
+            raise LaunchError(f"respawn: max_restarts ({self.max_restarts}), window_s "
+                              f"({self.window_s:g}) and reset_after_s ({self.reset_after_s:g}) "
+                              f"must be > 0")
+
+    def delay(self, streak: int) -> float:
+        """Back-off before restart number ``streak`` + 1 of a run of quick deaths [s]."""
+        return min(self.delay_s * 2.0 ** streak, self.max_delay_s)
+
+
+@dataclass
+class Restart:
+    """One restart of a node, in ``time.monotonic()`` seconds (for benches): when the launcher
+    saw the node dead and its exit code, the back-off it waited, and when the new process
+    started (with its pid; None until then)."""
+
+    died_s: float
+    code: int
+    delay_s: float
+    started_s: float | None = None
+    pid: int | None = None
+
+
+def respawn_names(value: str, names: Iterable[str]) -> list[str]:
+    """The nodes ``--respawn`` / ``respawn:=`` asks for, in graph order: ``all`` or ``true``
+    (every node), ``false`` or empty (none), or node names separated by commas. Raises
+    :class:`LaunchError` for a name that is not in ``names``. (The launch files parse their
+    ``respawn`` argument the same way; ``tests/test_launch.py`` checks that they agree.)"""
+    names = list(names)
+    text = value.strip()
+    if text.lower() in ("all", "true"):
+        return names
+    if text.lower() in ("", "false"):
+        return []
+    chosen = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in chosen if n not in names]
+    if unknown:
+        raise LaunchError(f"respawn: {', '.join(unknown)}: not a node of this graph "
+                          f"({', '.join(names)})")
+    return [n for n in names if n in chosen]
 
 
 class LaunchError(Exception):
@@ -176,16 +243,24 @@ class Graph:
     process starts (:class:`LaunchError`).
 
     Every output line of a node (stdout and stderr) is written to ``out`` (default stdout)
-    prefixed with ``[name] ``; with ``capture`` the lines are also kept (:meth:`lines`).
-    Every node gets this process's environment plus :func:`omni_ros.dds_env.graph_env` (one
-    Fast DDS transport for the whole graph) plus ``env``. While it runs, the graph leaves a
-    record for ``omni-ros doctor`` (:func:`omni_ros.dds_env.record_graph`).
+    prefixed with ``[name] ``; with ``capture`` the lines are also kept (:meth:`lines`,
+    :meth:`timed_lines`). Every node gets this process's environment plus
+    :func:`omni_ros.dds_env.graph_env` (one Fast DDS transport for the whole graph) plus
+    ``env``. While it runs, the graph leaves a record for ``omni-ros doctor``
+    (:func:`omni_ros.dds_env.record_graph`).
+
+    ``respawn``: names of nodes restarted when they die, under ``respawn_policy``, by a
+    supervisor thread that :meth:`start` starts (so restarts happen whether or not
+    :meth:`run_until_exit` runs). Each restart is in :attr:`restarts`; a node given up is in
+    :attr:`gave_up` with its last exit code. For benches: :meth:`kill` a node, then read
+    :attr:`restarts` and the new process's first lines in :meth:`timed_lines`.
     """
 
     def __init__(self, specs: Iterable[NodeSpec], *, params_file: str | Path | None = None,
                  sim_time: bool = False, overrides: Mapping[str, Mapping[str, Any]] | None = None,
                  capture: bool = False, out: TextIO | None = None,
-                 env: Mapping[str, str] | None = None, tag: str = "launcher"):
+                 env: Mapping[str, str] | None = None, tag: str = "launcher",
+                 respawn: Iterable[str] = (), respawn_policy: RespawnPolicy = RespawnPolicy()):
         self.specs = list(specs)
         names = [s.name for s in self.specs]
         if len(set(names)) != len(names):
@@ -198,6 +273,13 @@ class Graph:
         if unknown:
             raise LaunchError(f"overrides for {unknown}: not nodes of this graph ({names})")
         self.overrides = {n: dict((overrides or {}).get(n, {})) for n in names}
+        respawn = list(respawn)
+        unknown = sorted(set(respawn) - set(names))
+        if unknown:
+            raise LaunchError(f"respawn for {unknown}: not nodes of this graph ({names})")
+        self.respawn = {n: respawn_policy for n in names if n in respawn}
+        self.restarts: dict[str, list[Restart]] = {n: [] for n in names}
+        self.gave_up: dict[str, int] = {}        # node -> its last exit code
         self.sim_time = sim_time
         self.defaults = {s.name: None if s.params_file is None else resolve_config(s.params_file)
                          for s in self.specs}
@@ -208,8 +290,17 @@ class Graph:
         self.procs: dict[str, subprocess.Popen] = {}
         self._record: Path | None = None
         self._readers: list[threading.Thread] = []
-        self._lines: list[tuple[str, str]] = []
+        self._lines: list[tuple[str, str, float, int]] = []  # name, text, time, incarnation
         self._lock = threading.Lock()
+        self._env: dict[str, str] = {}
+        self._started_s: dict[str, float] = {}   # when each node's current process started
+        self._spawns: dict[str, int] = {}        # processes started per node
+        self._streak: dict[str, int] = {}        # quick deaths in a row (the back-off's exponent)
+        self._pending: dict[str, Restart] = {}   # dead nodes waiting for their restart
+        self._procs_lock = threading.Lock()      # starting processes vs. stopping the graph
+        self._stopping = False
+        self._done = threading.Event()
+        self._supervisor: threading.Thread | None = None
 
     # -- command lines -----------------------------------------------------------------------
 
@@ -229,10 +320,10 @@ class Graph:
 
     # -- output ------------------------------------------------------------------------------
 
-    def _emit(self, name: str, text: str) -> None:
+    def _emit(self, name: str, text: str, incarnation: int = 0) -> None:
         with self._lock:
             if self.capture:
-                self._lines.append((name, text))
+                self._lines.append((name, text, time.monotonic(), incarnation))
             out = self.out or sys.stdout
             try:
                 out.write(f"[{name}] {text}\n")
@@ -249,12 +340,18 @@ class Graph:
         each with its ``[name] `` prefix, when ``name`` is None."""
         with self._lock:
             if name is None:
-                return [f"[{n}] {t}" for n, t in self._lines]
-            return [t for n, t in self._lines if n == name]
+                return [f"[{n}] {t}" for n, t, _, _ in self._lines]
+            return [t for n, t, _, _ in self._lines if n == name]
 
-    def _pump(self, name: str, stream) -> None:
+    def timed_lines(self, name: str) -> list[tuple[float, int, str]]:
+        """Captured lines of node ``name`` as (``time.monotonic()`` when read, incarnation,
+        text); incarnation 0 is the first process, k the one after the k-th restart."""
+        with self._lock:
+            return [(t, i, text) for n, text, t, i in self._lines if n == name]
+
+    def _pump(self, name: str, stream, incarnation: int) -> None:
         for line in iter(stream.readline, ""):
-            self._emit(name, line.rstrip("\n"))
+            self._emit(name, line.rstrip("\n"), incarnation)
         stream.close()
 
     # -- processes ---------------------------------------------------------------------------
@@ -265,28 +362,94 @@ class Graph:
         if self.procs:
             raise LaunchError("the graph is already started")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **dds_env.graph_env(), **self.env}
+        self._env = env
         self.say(f"DDS: {dds_env.describe(env)}")
         self._record = dds_env.record_graph(env, [s.name for s in self.specs])
         if self.unused_sections:
             self.say(f"{self.user_params}: not started, so not used: "
                      f"{', '.join(map(str, self.unused_sections))}")
         for spec in self.specs:
-            cmd = self.command(spec.name)
             try:
-                proc = subprocess.Popen(
-                    cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1, env=env,
-                    start_new_session=True,
-                    preexec_fn=_die_with_parent if _PRCTL is not None else None)
+                proc = self._spawn(spec.name)
             except OSError as err:
                 self.stop()
                 raise LaunchError(f"cannot start {spec.name}: {err}") from None
-            self.procs[spec.name] = proc
-            reader = threading.Thread(target=self._pump, args=(spec.name, proc.stdout),
-                                      name=f"output of {spec.name}", daemon=True)
-            reader.start()
-            self._readers.append(reader)
-            self.say(f"started {spec.name} (pid {proc.pid}): {' '.join(cmd)}")
+            self.say(f"started {spec.name} (pid {proc.pid}): {' '.join(proc.args)}")
+        if self.respawn:
+            self.say(f"respawn: {', '.join(self.respawn)}")
+            self._supervisor = threading.Thread(target=self._supervise, name="respawn",
+                                                daemon=True)
+            self._supervisor.start()
+
+    def _spawn(self, name: str) -> subprocess.Popen:
+        """Start node ``name``'s process (its first, or a restart) and the reader of its output."""
+        proc = subprocess.Popen(
+            self.command(name), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1, env=self._env,
+            start_new_session=True, preexec_fn=_die_with_parent if _PRCTL is not None else None)
+        self.procs[name] = proc
+        self._started_s[name] = time.monotonic()
+        incarnation = self._spawns.get(name, 0)  # 0: the first process, k: the k-th restart
+        self._spawns[name] = incarnation + 1
+        reader = threading.Thread(target=self._pump, args=(name, proc.stdout, incarnation),
+                                  name=f"output of {name}", daemon=True)
+        reader.start()
+        self._readers.append(reader)
+        return proc
+
+    # -- respawn -----------------------------------------------------------------------------
+
+    def _supervise(self, poll_s: float = 0.05) -> None:
+        """The supervisor thread: restart dead respawning nodes until the graph is stopped. It
+        lives until :meth:`stop` has finished: the nodes it started get SIGTERM when it ends
+        (:func:`_die_with_parent`)."""
+        while not self._done.wait(poll_s):
+            with self._procs_lock:
+                if self._stopping:
+                    continue
+                for name, policy in self.respawn.items():
+                    try:
+                        self._respawn(name, policy, time.monotonic())
+                    except OSError as err:  # e.g. out of processes: try again next round
+                        self.say(f"cannot restart {name}: {err}")
+
+    def _respawn(self, name: str, policy: RespawnPolicy, now: float) -> None:
+        """One supervision step for node ``name``: note its death and when to restart it, or
+        restart it when its back-off is over."""
+        pending = self._pending.get(name)
+        if pending is not None:
+            if now >= pending.died_s + pending.delay_s:
+                proc = self._spawn(name)
+                pending.started_s, pending.pid = self._started_s[name], proc.pid
+                del self._pending[name]
+                self.say(f"restarted {name} (pid {proc.pid})")
+            return
+        code = self.procs[name].poll()
+        if code in (None, 0) or name in self.gave_up:
+            return
+        recent = [r for r in self.restarts[name] if now - r.died_s < policy.window_s]
+        if len(recent) >= policy.max_restarts:
+            self.gave_up[name] = code
+            self.say(f"{name} exited with code {code}{_code_hint(code)} after {len(recent)} "
+                     f"restarts within {policy.window_s:g} s: giving up on it")
+            return
+        if now - self._started_s[name] >= policy.reset_after_s:
+            self._streak[name] = 0  # it had been up a while: the back-off starts over
+        streak = self._streak.get(name, 0)
+        self._streak[name] = streak + 1
+        restart = Restart(died_s=now, code=code, delay_s=policy.delay(streak))
+        self.restarts[name].append(restart)
+        self._pending[name] = restart
+        self.say(f"{name} exited with code {code}{_code_hint(code)}; restarting it in "
+                 f"{restart.delay_s:g} s (restart {len(recent) + 1}, at most "
+                 f"{policy.max_restarts} within {policy.window_s:g} s)")
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> float:
+        """Send ``sig`` to node ``name`` (and its process group), e.g. to test respawn; returns
+        the ``time.monotonic()`` at which it was sent."""
+        sent = time.monotonic()
+        self._signal(name, sig)
+        return sent
 
     def poll(self) -> dict[str, int | None]:
         """Exit code of every started node, None while it runs (negative: killed by that
@@ -313,6 +476,9 @@ class Graph:
         """Stop every running node: SIGINT to all, wait up to ``timeout`` s, then SIGTERM to the
         ones left, ``term_timeout`` s more, then SIGKILL. A Ctrl-C while waiting goes straight
         to SIGKILL. Returns every node's exit code."""
+        with self._procs_lock:  # no restart from here on
+            self._stopping = True
+            self._pending.clear()
         running = [n for n, c in self.poll().items() if c is None]
         try:
             for name in running:
@@ -331,6 +497,9 @@ class Graph:
                 self._signal(name, signal.SIGKILL)
         for proc in self.procs.values():
             proc.wait()
+        self._done.set()  # every node is reaped: the supervisor may end
+        if self._supervisor is not None:
+            self._supervisor.join()
         for reader in self._readers:
             reader.join(timeout=2.0)  # the rest of their output, unless a grandchild holds it
         dds_env.forget_graph(self._record)
@@ -342,9 +511,10 @@ class Graph:
 
         Returns 0 after Ctrl-C (or SIGTERM) once every node stopped cleanly; as soon as a node
         dies with a non-zero code, says which and with what, stops the rest and returns that
-        code (1 if it was a signal); when a node finishes by itself with 0 (e.g. the sim bridge
-        with ``duration_s``), stops the rest and returns 0 if they stop cleanly. Returns 1 when
-        a node had to be killed or failed while stopping.
+        code (1 if it was a signal) - a node with respawn only once it is given up (the
+        supervisor restarts it meanwhile, the rest keeps running); when a node finishes by
+        itself with 0 (e.g. the sim bridge with ``duration_s``), stops the rest and returns 0
+        if they stop cleanly. Returns 1 when a node had to be killed or failed while stopping.
         """
         restore = _sigterm_as_interrupt()
         try:
@@ -352,7 +522,8 @@ class Graph:
                 self.start()
             while True:
                 codes = self.poll()
-                failed = {n: c for n, c in codes.items() if c not in (None, 0)}
+                failed = {n: c for n, c in codes.items() if c not in (None, 0)
+                          and (n not in self.respawn or n in self.gave_up)}
                 if failed:
                     for name, code in failed.items():
                         self.say(f"{name} exited with code {code}{_code_hint(code)}; stopping "
@@ -367,7 +538,8 @@ class Graph:
                 time.sleep(poll_s)
         except KeyboardInterrupt:
             self.say("interrupted; stopping the graph")
-            return self._stop_rest(stop_timeout, set(self.procs))
+            down = set(self._pending)  # dead, waiting for their restart: nothing to judge
+            return self._stop_rest(stop_timeout, set(self.procs) - down)
         finally:
             restore()
             if any(c is None for c in self.poll().values()):  # an unexpected error: no orphans
@@ -388,7 +560,7 @@ class Graph:
         return self
 
     def __exit__(self, *exc) -> None:
-        if any(c is None for c in self.poll().values()):
+        if self.procs and not self._done.is_set():
             self.stop()
 
 
@@ -420,8 +592,9 @@ _PRCTL = _prctl()
 
 def _die_with_parent() -> None:
     """In the child before exec: get SIGTERM when the launcher dies, even by SIGKILL, so a killed
-    launcher leaves no nodes behind (Linux; strictly: when the thread that called
-    :meth:`Graph.start` ends, so start the graph from a thread that outlives it)."""
+    launcher leaves no nodes behind (Linux; strictly: when the thread that started the process
+    ends - :meth:`Graph.start`'s caller, or the respawn supervisor for a restarted node - so
+    start the graph from a thread that outlives it)."""
     if _PRCTL is not None:
         _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 

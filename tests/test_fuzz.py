@@ -21,10 +21,10 @@ from geometry_msgs.msg import PointStamped, WrenchStamped
 from omni_ros_msgs.msg import AudioChunk, SceneUnderstanding, TactileArray, TeleopCommand
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState, PointCloud2
-from std_msgs.msg import String
 
 from omni_ros import conversions as cv
 from omni_ros.benchmarks.live import live_graph
+from omni_ros.core.types import OperatorCommand
 from omni_ros.nodes.common import RELIABLE_QOS
 from omni_ros.streams import JOINT_NAMES
 
@@ -291,4 +291,11 @@ def test_a_command_flood_is_rate_limited_and_an_absent_object_is_refused(fuzz):
                                      for s in op.statuses[n_status:]), 120)
     assert fuzz.more_scenes(30)
     assert all(m.target_object_id == "" for m in fuzz.scenes[mark:])
+    # the same flood straight onto /omni/teleop (bypassing teleop): perception and action
+    # rate-limit it per source and count it
+    cmd = cv.command_to_msg(OperatorCommand(op.now_ns(), "text", text, "pick", f"{colour} {shape}"))
+    for _ in range(100):
+        fuzz.send("teleop", cmd)
+    for node in ("perception", "action"):
+        assert op.spin_until(lambda: fuzz.rejected(node, "teleop", "rate") > 0, 120), node
     assert fuzz.alive()

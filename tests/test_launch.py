@@ -1,6 +1,6 @@
 """One node graph, started two ways: launch/*.launch.py (ROS 2 installs) and ``omni-ros up``
-(omni_ros.launcher, pip installs) name the same nodes and parameter files; the launcher starts,
-supervises and stops real processes."""
+(omni_ros.launcher, pip installs) name the same nodes and parameter files and respawn the same
+nodes; the launcher starts, supervises (respawn with back-off) and stops real processes."""
 
 import ast
 import io
@@ -17,7 +17,8 @@ import yaml
 
 from omni_ros import dds_env
 from omni_ros.launcher import (CLEAN_STOP_CODES, GRAPH, Graph, LaunchError, NodeSpec,
-                               config_dirs, format_param, graph, load_user_params)
+                               RespawnPolicy, config_dirs, format_param, graph, load_user_params,
+                               respawn_names)
 
 from _util import ROOT, run_py
 
@@ -106,6 +107,59 @@ def test_launch_file_starts_the_graph_of_omni_ros_up(sim):
                 for a in n.names} | {n.module for n in ast.walk(ast.parse(text))
                                      if isinstance(n, ast.ImportFrom)}
     assert not [m for m in imported if m.split(".")[0].startswith("omni_ros")], imported
+
+
+RESPAWN_FILES = {"omni_ros.launch.py": graph(sim=False), "sim_demo.launch.py": graph(sim=True),
+                 "sim.launch.py": [s for s in GRAPH if s.name == "sim_bridge"]}
+
+
+def _launch_config(expr: ast.AST, assigns) -> set[str]:
+    """Names of the launch arguments ``LaunchConfiguration("...")`` read in ``expr``."""
+    return {n.args[0].value for n in _expand(expr, assigns) if isinstance(n, ast.Call)
+            and getattr(n.func, "id", "") == "LaunchConfiguration" and n.args
+            and isinstance(n.args[0], ast.Constant)}
+
+
+@pytest.mark.parametrize("name", sorted(RESPAWN_FILES))
+def test_launch_files_respawn_the_nodes_omni_ros_up_would(name):
+    """Every node gets ``respawn`` (from the ``respawn`` argument, parsed as ``omni-ros up
+    --respawn`` parses it) and ``respawn_delay`` (the ``respawn_delay`` argument)."""
+    path = ROOT / "launch" / name
+    text = path.read_text()
+    tree = ast.parse(text)
+    for arg, default in (("respawn", "false"), ("respawn_delay", "1.0")):
+        assert re.search(rf'DeclareLaunchArgument\(\s*"{arg}", default_value="{default}"', text), arg
+    assigns = {t.id: n.value for n in ast.walk(tree) if isinstance(n, ast.Assign)
+               for t in n.targets if isinstance(t, ast.Name)}
+    specs = RESPAWN_FILES[name]
+    calls = [c for c in ast.walk(tree) if isinstance(c, ast.Call)
+             and getattr(c.func, "id", "") == "Node"]
+    assert sorted(ast.literal_eval(c.keywords[[k.arg for k in c.keywords].index("name")].value)
+                  for c in calls) == sorted(s.name for s in specs)
+    for call in calls:
+        kw = {k.arg: k.value for k in call.keywords}
+        node = kw["name"].value
+        # respawn="<node>" in restart, restart = respawned(<the respawn argument>, [graph nodes])
+        test = kw["respawn"]
+        assert isinstance(test, ast.Compare) and isinstance(test.ops[0], ast.In), node
+        assert test.left.value == node
+        chosen = assigns[test.comparators[0].id]
+        assert getattr(chosen.func, "id", "") == "respawned", node
+        assert _launch_config(chosen.args[0], assigns) == {"respawn"}
+        assert ast.literal_eval(chosen.args[1]) == [s.name for s in specs]
+        assert _launch_config(kw["respawn_delay"], assigns) == {"respawn_delay"}, node
+    # The file's parser of the respawn argument agrees with the launcher's.
+    func = next(f for f in tree.body if isinstance(f, ast.FunctionDef) and f.name == "respawned")
+    scope: dict = {}
+    exec(compile(ast.Module([func], []), str(path), "exec"), scope)
+    names = [s.name for s in specs]
+    for value in ("true", "all", "false", "", " False ", names[-1], ",".join(reversed(names)),
+                  f" {names[0]} , "):
+        assert scope["respawned"](value, names) == respawn_names(value, names), value
+    with pytest.raises(ValueError, match="bogus"):
+        scope["respawned"]("bogus", names)
+    with pytest.raises(LaunchError, match="bogus"):
+        respawn_names(f"{names[0]},bogus", names)
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "launch").glob("*.launch.py")), ids=lambda p: p.name)
@@ -213,7 +267,8 @@ def test_a_good_params_file_is_accepted(tmp_path):
 def test_up_help_and_a_bad_params_file_through_the_cli(tmp_path):
     out = run_py("-m", "omni_ros.cli", "up", "--help", timeout=60)
     assert out.returncode == 0, out.stderr
-    for flag in ("--sim", "--params", "--seed", "--real-time-factor"):
+    for flag in ("--sim", "--params", "--seed", "--real-time-factor", "--respawn",
+                 "--respawn-delay", "--respawn-max-delay", "--respawn-limit"):
         assert flag in out.stdout
     out = run_py("-m", "omni_ros.cli", "up", "--params", str(tmp_path / "nope.yaml"), timeout=60)
     assert out.returncode == 2
@@ -221,6 +276,8 @@ def test_up_help_and_a_bad_params_file_through_the_cli(tmp_path):
     assert "started" not in out.stdout
     out = run_py("-m", "omni_ros.cli", "up", "--seed", "3", timeout=60)
     assert out.returncode == 2 and "add --sim" in out.stderr
+    out = run_py("-m", "omni_ros.cli", "up", "--respawn", "perception,sim_bridge", timeout=60)
+    assert out.returncode == 2 and "respawn: sim_bridge: not a node of this graph" in out.stderr
 
 
 # -- real processes -------------------------------------------------------------------------
@@ -334,3 +391,96 @@ def test_nodes_that_ignore_sigint_are_terminated_then_killed(tmp_path):
     assert "still running 0.3 s after SIGINT: stubborn, deaf; SIGTERM" in said
     assert "killing deaf" in said
     assert not os.path.exists(f"/proc/{g.procs['deaf'].pid}")
+
+
+# -- respawn: the supervisor restarts dead nodes with back-off (plain processes, no ROS) ------
+
+CRASHY = """
+import os, sys, time
+print("up", os.getpid(), flush=True)
+if "__node:=crashy" in sys.argv:
+    sys.exit(3)
+time.sleep(600)
+"""
+
+
+def until(condition, timeout: float = 60.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+def test_respawn_policy_backs_off_exponentially_to_its_cap():
+    p = RespawnPolicy(delay_s=1.0, max_delay_s=10.0)
+    assert [p.delay(k) for k in range(6)] == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+    with pytest.raises(LaunchError, match="respawn delay"):
+        RespawnPolicy(delay_s=0.0)
+    with pytest.raises(LaunchError, match="max_restarts"):
+        RespawnPolicy(max_restarts=0)
+    with pytest.raises(LaunchError, match="respawn for"):
+        Graph(graph(sim=False), respawn=["sim_bridge"])
+    assert respawn_names("perception, teleop", [s.name for s in graph(sim=False)]) == [
+        "perception", "teleop"]
+
+
+def test_a_respawning_node_is_restarted_with_back_off_then_given_up(tmp_path):
+    """The dead node is restarted after 0.2, 0.4, then 0.5 s (the cap), each restart logged with
+    its exit code, while the other node keeps running; after 3 restarts it is given up and the
+    graph stops with its exit code, as without respawn."""
+    (tmp_path / "crashy_node.py").write_text(CRASHY)
+    specs = [NodeSpec("crashy", "crashy", "crashy_node", None),
+             NodeSpec("steady", "steady", "crashy_node", None)]
+    policy = RespawnPolicy(delay_s=0.2, max_delay_s=0.5, max_restarts=3, window_s=120)
+    g = Graph(specs, capture=True, out=io.StringIO(), env={"PYTHONPATH": str(tmp_path)},
+              respawn=["crashy"], respawn_policy=policy)
+    assert g.run_until_exit(stop_timeout=30) == 3, g.lines()
+    restarts = g.restarts["crashy"]
+    assert [r.delay_s for r in restarts] == [0.2, 0.4, 0.5]
+    assert all(r.code == 3 and r.started_s - r.died_s >= r.delay_s for r in restarts)
+    assert len({r.pid for r in restarts}) == 3 and g.gave_up == {"crashy": 3}
+    assert [i for _, i, text in g.timed_lines("crashy") if text.startswith("up")] == [0, 1, 2, 3]
+    # The other node ran through all of it: one process, stopped at the end.
+    assert {i for _, i, _ in g.timed_lines("steady")} == {0} and g.restarts["steady"] == []
+    assert g.poll()["steady"] in CLEAN_STOP_CODES
+    said = g.lines("launcher")
+    assert "respawn: crashy" in said
+    assert ("crashy exited with code 3; restarting it in 0.2 s (restart 1, at most 3 within "
+            "120 s)") in said
+    assert f"restarted crashy (pid {restarts[0].pid})" in said
+    assert "crashy exited with code 3 after 3 restarts within 120 s: giving up on it" in said
+    assert "crashy exited with code 3; stopping the graph" in said
+
+
+def test_kill_a_node_and_time_its_restart_back_off_resets_after_it_stayed_up(tmp_path):
+    """What a reliability bench does: kill a node, read the restart record and the new
+    process's first output line; a quick second death doubles the back-off, a death after
+    ``reset_after_s`` of uptime starts it over."""
+    (tmp_path / "crashy_node.py").write_text(CRASHY)
+    policy = RespawnPolicy(delay_s=0.3, max_delay_s=5.0, reset_after_s=1.5)
+    with Graph([NodeSpec("sleepy", "sleepy", "crashy_node", None)], capture=True,
+               out=io.StringIO(), env={"PYTHONPATH": str(tmp_path)}, respawn=["sleepy"],
+               respawn_policy=policy) as g:
+        g.start()
+
+        def first_line(incarnation):
+            return next((t for t, i, _ in g.timed_lines("sleepy") if i == incarnation), None)
+
+        until(lambda: first_line(0) is not None, what=str(g.lines()))
+        delays = []
+        for k in (1, 2, 3):
+            if k == 3:  # up longer than reset_after_s before this death
+                until(lambda: time.monotonic() - g.restarts["sleepy"][-1].started_s > 1.6)
+            sent = g.kill("sleepy")
+            until(lambda: first_line(k) is not None, what=str(g.lines()))
+            r = g.restarts["sleepy"][-1]
+            assert r.code == -signal.SIGKILL and r.died_s >= sent
+            assert r.started_s - sent >= r.delay_s and first_line(k) >= r.started_s
+            delays.append(r.delay_s)
+        assert delays == [0.3, 0.6, 0.3]
+        assert g.poll() == {"sleepy": None} and g.procs["sleepy"].pid == r.pid
+        said = g.lines("launcher")
+        assert ("sleepy exited with code -9 (killed by SIGKILL); restarting it in 0.3 s "
+                "(restart 1, at most 5 within 300 s)") in said
+    assert g.poll()["sleepy"] in CLEAN_STOP_CODES
+    assert len(g.restarts["sleepy"]) == 3   # stopping the graph restarts nothing

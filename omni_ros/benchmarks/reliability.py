@@ -64,7 +64,9 @@ def soak(soak_s: float = 600.0, sample_s: float = 5.0, seed: int = 21) -> dict:
         assert op.spin_until(lambda: op.scene is not None, 180), "no /omni/scene"
         pid = graph.procs["perception"].pid
         n0, sim0, t0 = len(op.scenes), op.scenes[-1][0], time.monotonic()
-        rss, absent_fresh, slots, checked = [], 0, 0, len(op.scenes)
+        rss, slots, checked = [], 0, len(op.scenes)
+        absent_fresh = {name: 0 for name in max_age}
+        load = [os.getloadavg()[0]]
         while time.monotonic() - t0 < soak_s:
             op.spin_until(lambda: False, sample_s)
             rss.append((time.monotonic() - t0, rss_mb(pid)))
@@ -72,8 +74,9 @@ def soak(soak_s: float = 600.0, sample_s: float = 5.0, seed: int = 21) -> dict:
                 for name, present in zip(scene.modalities, scene.present):
                     slots += 1
                     if not present and stamps.fresh_before(name, scene.stamp_ns, max_age[name]):
-                        absent_fresh += 1
+                        absent_fresh[name] += 1
             checked = len(op.scenes)
+            load.append(os.getloadavg()[0])
             assert all(c is None for c in graph.poll().values()), graph.poll()
         scenes = len(op.scenes) - n0
         sim_s = (op.scenes[-1][0] - sim0) / 1e9
@@ -86,7 +89,9 @@ def soak(soak_s: float = 600.0, sample_s: float = 5.0, seed: int = 21) -> dict:
             "rss_start_mb": round(float(mb[0]), 1), "rss_end_mb": round(float(mb[-1]), 1),
             "rss_peak_mb": round(float(mb.max()), 1), "rss_slope_mb_per_h": round(slope, 1),
             "rss_budget_mb": RSS_BUDGET_MB, "modality_slots": slots,
-            "absent_with_fresh_data": absent_fresh}
+            "absent_with_fresh_data": sum(absent_fresh.values()),
+            "absent_with_fresh_by_modality": {k: v for k, v in absent_fresh.items() if v},
+            "load_average_1min_median": round(float(np.median(load)), 2)}
 
 
 def recovery(kills: int = 3, seed: int = 23, timeout_s: float = 120.0) -> dict:
@@ -153,7 +158,9 @@ def markdown(result: dict) -> str:
         f"({s['rss_peak_mb']}) MB, budget {s['rss_budget_mb']:.0f} |",
         f"| perception RSS slope (least squares) | {s['rss_slope_mb_per_h']} MB/h |",
         f"| modality slots marked absent with fresh data | {s['absent_with_fresh_data']} of "
-        f"{s['modality_slots']} |",
+        f"{s['modality_slots']} {s.get('absent_with_fresh_by_modality', '')} |",
+        f"| machine load (1-min load average, median; {result.get('cpu_count')} cores) | "
+        f"{s.get('load_average_1min_median', 'n/a')} |",
         "",
         "## Kill -9 and respawn (wall seconds from the kill; median of each node's kills)",
         "",

@@ -7,7 +7,10 @@ or "/**" for all) after the defaults. Every output line is prefixed with its nod
 
 Ctrl-C stops every node (exit code 0 after a clean shutdown). If a node dies with an error, the
 others are stopped and the exit code is non-zero; if one finishes by itself (e.g. the sim bridge
-with duration_s), the graph is stopped with exit code 0.
+with duration_s), the graph is stopped with exit code 0. --respawn [NODES] restarts the nodes
+named (all without a list) when they die instead, after a back-off that doubles from
+--respawn-delay up to --respawn-max-delay; a node that died --respawn-limit times within 5 minutes
+is given up and the graph stops as without respawn.
 """
 
 from __future__ import annotations
@@ -29,10 +32,21 @@ def add_arguments(parser) -> None:
     parser.add_argument("--stop-timeout", type=float, default=10.0, metavar="S",
                         help="seconds each node gets to exit after SIGINT before it is "
                              "terminated (default 10)")
+    parser.add_argument("--respawn", nargs="?", const="all", default="", metavar="NODES",
+                        help="restart nodes that die (exit code != 0) instead of stopping the "
+                             "graph: every node, or a comma-separated list "
+                             "(--respawn perception,teleop)")
+    parser.add_argument("--respawn-delay", type=float, default=1.0, metavar="S",
+                        help="seconds before the first restart; doubled for each quick death "
+                             "in a row (default 1)")
+    parser.add_argument("--respawn-max-delay", type=float, default=30.0, metavar="S",
+                        help="the longest back-off before a restart [s] (default 30)")
+    parser.add_argument("--respawn-limit", type=int, default=5, metavar="N",
+                        help="give a node up after N restarts within 5 minutes (default 5)")
 
 
 def run(args) -> int:
-    from ..launcher import Graph, LaunchError, graph
+    from ..launcher import Graph, LaunchError, RespawnPolicy, graph, respawn_names
 
     bridge = {}
     if args.seed is not None:
@@ -42,8 +56,13 @@ def run(args) -> int:
     try:
         if bridge and not args.sim:
             raise LaunchError("--seed and --real-time-factor set the sim bridge: add --sim")
-        g = Graph(graph(sim=args.sim), params_file=args.params, sim_time=args.sim,
-                  overrides={"sim_bridge": bridge} if bridge else None, tag="up")
+        specs = graph(sim=args.sim)
+        policy = RespawnPolicy(delay_s=args.respawn_delay, max_delay_s=args.respawn_max_delay,
+                               max_restarts=args.respawn_limit)
+        g = Graph(specs, params_file=args.params, sim_time=args.sim,
+                  overrides={"sim_bridge": bridge} if bridge else None, tag="up",
+                  respawn=respawn_names(args.respawn, [s.name for s in specs]),
+                  respawn_policy=policy)
         return g.run_until_exit(stop_timeout=args.stop_timeout)
     except LaunchError as err:
         print(f"omni-ros up: error: {err}", file=sys.stderr)

@@ -1,7 +1,9 @@
 """action: operator commands (/omni/teleop) + fused scenes (/omni/scene) -> primitive sequences
 on /omni/action, one at a time, advanced by /omni/action_status; what it is doing and why it
 stopped on /omni/task_status. Watches /wrist/wrench and /tactile to stop on unexpected contact;
-"stop" halts at once. The logic is ``omni_ros.core.manipulation.tasks.TaskManager``."""
+"stop" halts at once; so does perception going silent (no /omni/scene for
+``task.scene_timeout_s`` while a task runs, checked ``tick_rate`` times a second). The logic is
+``omni_ros.core.manipulation.tasks.TaskManager``."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from omni_ros_msgs.msg import (PrimitiveCommand, PrimitiveStatus, SceneUnderstan
 from rclpy.node import Node
 
 from .. import conversions as cv
+from ..core.errors import InputError
+from ..core.health import RateLimiter
 from ..core.manipulation.tasks import ActionConfig, TaskManager
 from ..core.config import param
 from ..streams import BASE_FRAME
@@ -26,7 +30,11 @@ from .params import declare_config
 class ActionNodeConfig:
     frame_id: str = param(BASE_FRAME, "frame of the commanded poses")
     tick_rate: float = param(10.0, "timeout checks per second [Hz]", min=1.0, max=100.0)
+    command_rate_hz: float = param(5.0, "operator commands accepted per second and source on "
+                                   "average (a stop always passes)", min=0.1, max=1000.0)
+    command_burst: int = param(10, "operator commands a source may send at once", min=1, max=1000)
     task: ActionConfig = field(default_factory=ActionConfig)
+    limits: cv.InputLimits = field(default_factory=cv.InputLimits)
 
 
 class ActionNode(Node):
@@ -43,9 +51,10 @@ class ActionNode(Node):
         g.subscribe("action_status", PrimitiveStatus, "/omni/action_status", cv.msg_to_status,
                     self._on_status, RELIABLE_QOS)
         g.subscribe("wrench", WrenchStamped, "/wrist/wrench", cv.wrench_to_numpy, self._on_wrench,
-                    qos_for("sensor_data"))
+                    qos_for("sensor_data"), check=cv.checker("wrench", self.cfg.limits))
         g.subscribe("tactile", TactileArray, "/tactile", cv.tactile_to_dict, self._on_tactile,
-                    qos_for("sensor_data"))
+                    qos_for("sensor_data"), check=cv.checker("tactile", self.cfg.limits))
+        self.command_limit = RateLimiter(self.cfg.command_rate_hz, self.cfg.command_burst)
         self.create_timer(1.0 / self.cfg.tick_rate, lambda: self._emit(self.tasks.tick(self._now())))
         self._emit([])
 
@@ -72,6 +81,9 @@ class ActionNode(Node):
                 self.get_logger().info(text)
 
     def _on_command(self, key, cmd, msg) -> None:
+        if cmd.intent != "stop" and not self.command_limit.allow(cmd.source, self._now()):
+            raise InputError("rate", f"more than {self.cfg.command_rate_hz:g} commands/s from "
+                             f"{cmd.source!r} (command_rate_hz, command_burst)")
         if cmd.point is not None and cmd.point_frame not in ("", self.cfg.frame_id):
             self.guard.health.reject(key, self._now(), "point.header.frame_id",
                                      f"point in {cmd.point_frame!r}, expected {self.cfg.frame_id!r}")

@@ -13,8 +13,9 @@ from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 
-from ..conversions import ConversionError, health_to_diagnostics, stamp_to_ns
+from ..conversions import health_to_diagnostics, stamp_to_ns
 from ..core.config import ConfigError
+from ..core.errors import InputError
 from ..core.health import HealthBook
 
 RELIABLE_QOS = QoSProfile(depth=10)
@@ -43,7 +44,9 @@ def message_size(msg: Any) -> int:
 class GuardedInputs:
     """Subscriptions whose callbacks never take the node down.
 
-    Each message is decoded; a :class:`ConversionError` is counted under its field, logged
+    Each message is first checked (``check(msg)``: bounds, frame; before any work) and
+    decoded; an :class:`~omni_ros.core.errors.InputError` (a ``ConversionError``, or a bound
+    broken further in, e.g. by a modality's window) is counted under its field, logged
     (throttled) and dropped; an unexpected exception is counted as ``internal`` and logged with
     its traceback. Good messages go to ``handler(key, decoded, msg)``.
     """
@@ -67,16 +70,18 @@ class GuardedInputs:
         self.node.destroy_publisher(self._diag_pub)
 
     def subscribe(self, key: str, msg_type: type, topic: str, decode: Callable[[Any], Any],
-                  handler: Callable[[str, Any, Any], None], qos: QoSProfile):
+                  handler: Callable[[str, Any, Any], None], qos: QoSProfile,
+                  check: Callable[[Any], None] | None = None, callback_group=None):
         self.health.stats(key)
 
         def callback(msg):
             now = self.node.get_clock().now().nanoseconds
             try:
+                if check is not None:
+                    check(msg)
                 value = decode(msg)
-            except ConversionError as err:
-                self.health.reject(key, now, err.field, str(err))
-                self._log(key, now, f"rejected {topic}: {err}")
+            except InputError as err:
+                self.reject(key, now, err, topic)
                 return
             except Exception as err:  # a bug, not bad data: keep running, say so loudly
                 self.health.reject(key, now, "internal", repr(err))
@@ -84,18 +89,26 @@ class GuardedInputs:
                 return
             header = getattr(msg, "header", None)
             stamp_ns = stamp_to_ns(header.stamp) if header is not None else None
-            self.health.accept(key, now, stamp_ns, message_size(msg))
             try:
                 handler(key, value, msg)
+                self.health.accept(key, now, stamp_ns, message_size(msg))
+            except InputError as err:  # out of bounds further in (a window, the clock)
+                self.reject(key, now, err, topic)
             except Exception as err:  # a bug in the node: say so loudly, keep serving the rest
                 if not self.node.context.ok():
                     return  # shutting down: publishers are gone, nothing is wrong
                 self.health.reject(key, now, "internal", repr(err))
                 self._log(key, now, f"error handling {topic}: {traceback.format_exc()}", error=True)
 
-        sub = self.node.create_subscription(msg_type, topic, callback, qos)
+        sub = self.node.create_subscription(msg_type, topic, callback, qos,
+                                            callback_group=callback_group)
         self.subscriptions.append(sub)
         return sub
+
+    def reject(self, key: str, now_ns: int, err: InputError, topic: str = "") -> None:
+        """Count ``err`` against input ``key`` under its field and log it (throttled)."""
+        self.health.reject(key, now_ns, err.field, str(err))
+        self._log(key, now_ns, f"rejected {topic or key}: {err}")
 
     def _log(self, key: str, now_ns: int, text: str, error: bool = False) -> None:
         """Log ``text`` unless this input logged within the last log period (per input, so one
@@ -117,24 +130,61 @@ class GuardedInputs:
         self._diag_pub.publish(msg)
 
 
-def spin_node(factory: Callable[[], Node], args=None) -> int:
-    """Init rclpy, build the node and spin it until Ctrl-C, shutdown, or ``node.done`` turns
-    true. A node with ``tick()`` and ``wait_s()`` is driven by its own loop: callbacks are
-    served for up to ``wait_s()`` seconds between ticks. Exit code: 2 on bad parameters, else
-    ``node.exit_code`` (default 0)."""
-    rclpy.init(args=args)
+def spin_node(factory: Callable[[], Node], args=None, stop_grace_s: float = 8.0) -> int:
+    """Init rclpy, build the node and spin it until SIGINT / SIGTERM, shutdown, or ``node.done``
+    turns true. A node with ``tick()`` and ``wait_s()`` is driven by its own loop: callbacks are
+    served for up to ``wait_s()`` seconds (at most 0.1 s) between ticks. Exit code: 2 on bad
+    parameters, else ``node.exit_code`` (default 0) - also after SIGINT or SIGTERM.
+
+    Stopping (when called in the main thread, as every node's ``main`` is): the first SIGINT or
+    SIGTERM only sets a flag, checked before the node is built and between callbacks and ticks
+    (at least every 0.1 s); the node is then destroyed and rclpy shut down here, in this thread,
+    before the interpreter exits. From then on a SIGTERM kills at once (its default action: how
+    the launcher and ROS 2 launch escalate); more SIGINTs change nothing (a terminal's Ctrl-C
+    and ROS 2 launch both send one). A teardown stuck for ``stop_grace_s`` seconds prints every
+    thread's traceback and exits with 1.
+
+    rclpy's own signal handlers are not installed. They shut the context down from rclpy's
+    signal thread while this thread is still building the node or ticking (RCLError: "context
+    is invalid", exit 1), raise KeyboardInterrupt at whatever line runs (in rclpy, in the
+    physics, in ``destroy_node``) - and, with the context already down, ``rclpy.shutdown`` was
+    skipped: the DDS teardown was left to interpreter exit (sim_bridge: 3.4-5.4 s instead of
+    2.2-3.3 s on an idle machine), during which rclpy's handler was still installed and
+    swallowed every SIGTERM - the launcher's escalation after its SIGINT - so a ``sim_bridge``
+    slow to exit could only be SIGKILLed.
+    """
+    import faulthandler
+    import signal
+    import threading
+
+    from rclpy.signals import SignalHandlerOptions
+
+    stopping: list[int] = []  # the signal that asked this node to stop
+
+    def on_signal(signum, frame) -> None:
+        if not stopping:
+            stopping.append(signum)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    main = threading.current_thread() is threading.main_thread()
+    if main:  # (in another thread, e.g. a test's, rclpy's handlers and exceptions stop it)
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO if main else None)
     node = None
     try:
-        node = factory()
+        if not stopping:  # (a signal during rclpy.init: no node at all)
+            node = factory()
         tick = getattr(node, "tick", None)
-        while rclpy.ok() and not getattr(node, "done", False):
+        while not stopping and rclpy.ok() and not getattr(node, "done", False):
             try:
-                rclpy.spin_once(node, timeout_sec=0.1 if tick is None else node.wait_s())
-                if tick is not None and rclpy.ok():
+                rclpy.spin_once(node, timeout_sec=0.1 if tick is None else min(node.wait_s(), 0.1))
+                if tick is not None and not stopping and rclpy.ok():
                     tick()
             except (_rclpy.RCLError, RuntimeError):
-                # A Ctrl-C / SIGTERM shuts the context down under a wait or a take in progress;
-                # anything else is a real error.
+                # Someone shut the context down under a wait or a take in progress; anything
+                # else is a real error.
                 if rclpy.ok():
                     raise
     except ConfigError as err:
@@ -143,8 +193,12 @@ def spin_node(factory: Callable[[], Node], args=None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        if main:  # a teardown stuck for good (DDS, a library): say where, and end
+            faulthandler.dump_traceback_later(stop_grace_s, exit=True)
         if node is not None:
             node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()
+        if main:
+            faulthandler.cancel_dump_traceback_later()
     return int(getattr(node, "exit_code", 0))

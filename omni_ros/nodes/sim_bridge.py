@@ -79,7 +79,7 @@ class SimBridge(Node):
         self.guard.subscribe("action", PrimitiveCommand, "/omni/action", cv.msg_to_primitive,
                              self._on_action, RELIABLE_QOS)
         self.guard.subscribe("audio_in", AudioChunk, "/sim/audio_in",
-                             lambda m: (cv.audio_chunk_to_numpy(m)[:, 0], m.sample_rate),
+                             lambda m: (cv.audio_chunk_to_numpy(m, max_s=60.0)[:, 0], m.sample_rate),
                              self._on_audio_in, RELIABLE_QOS)
         self.create_service(ResetWorld, "/sim/reset", self._on_reset)
         self.create_service(SpawnObject, "/sim/spawn", self._on_spawn)
@@ -219,9 +219,10 @@ class SimBridge(Node):
         self.done = True
 
     def destroy_node(self):
-        if self.recorder is not None:
+        # (also for a bridge whose constructor failed half way: rclpy.shutdown destroys it)
+        if getattr(self, "recorder", None) is not None:
             self.recorder.close()
-        if self.world is not None:
+        if getattr(self, "world", None) is not None:
             self.world.close()
         super().destroy_node()
 

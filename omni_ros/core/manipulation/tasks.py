@@ -10,7 +10,10 @@ home  back to the home pose.   stop: halt now (a stop primitive), cancel the pla
 
 Every target is checked against the workspace box before anything moves. While the gripper
 moves through free space (approach, move), a wrist force change above ``force_stop_n`` or a
-tactile load above ``tactile_stop_n`` stops the arm. Base frame, metres, newtons; ns times.
+tactile load above ``tactile_stop_n`` stops the arm. A watchdog on perception: while a task is
+grounding or executing, no scene for longer than ``scene_timeout_s`` stops it the way "stop"
+does, with the reason, and nothing resumes by itself when scenes come back (armed by the first
+scene; a clock going back restarts the count). Base frame, metres, newtons; ns times.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class ActionConfig:
                                   "with the gripper open [N]", min=0.1, max=500.0)
     max_wrench_force: float = param(0.0, "wrench limit passed to the executor with every "
                                     "primitive [N]; 0 = the executor's default", min=0.0, max=500.0)
+    scene_timeout_s: float = param(1.0, "stop a grounding or executing task when no /omni/scene "
+                                   "arrived for this long [s]", min=0.1, max=60.0)
     plan: PlanConfig = field(default_factory=PlanConfig)
 
     def check(self) -> None:
@@ -75,6 +80,7 @@ class TaskManager:
         self.pending_grasp: GraspTarget | None = None
         self.held_id = ""
         self.scene: SceneState | None = None
+        self.scene_ns: int | None = None  # when the last scene arrived (this clock) [ns]
         self.force0: np.ndarray | None = None
         self.empty_scenes = 0
         self.changed = True
@@ -108,7 +114,7 @@ class TaskManager:
         return self._start([self._primitive("home", np.zeros(3), 0.0, now_ns)], "", now_ns)
 
     def on_scene(self, scene: SceneState, now_ns: int) -> list[Primitive]:
-        self.scene = scene
+        self.scene, self.scene_ns = scene, now_ns
         idle = self._current() is None
         self.empty_scenes = self.empty_scenes + 1 if idle and not scene.grasping else 0
         if self.grasp is not None and self.empty_scenes >= LOST_AFTER_SCENES:
@@ -174,6 +180,15 @@ class TaskManager:
         return []
 
     def tick(self, now_ns: int) -> list[Primitive]:
+        """Time-outs, called periodically: the scene watchdog, then grounding."""
+        if self.scene_ns is not None and now_ns < self.scene_ns:
+            self.scene_ns = now_ns  # the clock went back (sim reset): count silence from now
+        silent_s = None if self.scene_ns is None else (now_ns - self.scene_ns) / 1e9
+        if (self.status.state in ("grounding", "executing") and silent_s is not None
+                and silent_s > self.cfg.scene_timeout_s):
+            what = "stopped the arm" if self._current() is not None else "stopped the task"
+            return self._stop(f"perception silent for {silent_s:.1f} s (limit "
+                              f"{self.cfg.scene_timeout_s:g} s): {what}", now_ns)
         if self.status.state == "grounding" and (now_ns - self.command_ns) / 1e9 > self.cfg.grounding_timeout_s:
             return self._fail(f"no object matches '{self.cmd.target_description}'", now_ns)
         return []
