@@ -36,6 +36,7 @@ bench: setup
 	$(VENV)/bin/omni-ros bench --suite sim --markdown bench/sim.md --json bench/sim.json
 	$(VENV)/bin/omni-ros bench --suite model --markdown bench/model.md --json bench/model.json
 	$(VENV)/bin/omni-ros bench --suite thermal --markdown bench/thermal.md --json bench/thermal.json
+	$(VENV)/bin/omni-ros bench --suite reliability --markdown bench/reliability.md --json bench/reliability.json
 
 model: setup
 	tools/train_model.sh
