@@ -179,8 +179,12 @@ def test_a_command_naming_an_object_that_is_not_there_is_refused(pipe):
     out = apply_command(pipe, OperatorCommand(0, "text", "pick up the red sphere", "pick",
                                               "red sphere"), 0, "panda_link0")
     assert (out.action, pipe.target_id) == ("target", "red_sphere")
-    # an object whose colour and shape the sensors could not tell (lidar only) may be meant
+    # an object whose colour and shape the sensors could not tell (lidar only) is never meant
+    # by a description alone; it may be when the operator points at it
     pipe.objects = lambda now_ns, camera_fresh: [lidar_only]
+    out = apply_command(pipe, OperatorCommand(0, "text", "pick up the red cube", "pick", "red cube"),
+                        0, "panda_link0")
+    assert (out.action, out.detail, pipe.target_id) == ("refused", "no red cube in view", "")
     out = apply_command(pipe, OperatorCommand(0, "text", "pick up the red cube", "pick", "red cube",
                                               point=np.array([0.6, 0.1, 0.0])), 0, "panda_link0")
     assert (out.action, pipe.target_id) == ("target", "obj_1")

@@ -71,10 +71,13 @@ def named_attributes(description: str) -> dict[str, str]:
 
 
 def attribute_candidates(objects: list[ObjectEstimate], description: str,
-                         keep: list[int] | None = None) -> list[int]:
+                         keep: list[int] | None = None, pointed: bool = False) -> list[int]:
     """Indices (among ``keep``, default all) of the objects whose colour and shape fit the
-    words of ``description``; an attribute the sensors could not tell (lidar-only: "") fits."""
+    words of ``description``. An attribute the sensors could not tell (lidar-only: "") fits
+    only when the operator also ``pointed`` at the object: a description alone never picks an
+    object nobody has seen the colour and shape of."""
     named = named_attributes(description)
     keep = list(range(len(objects))) if keep is None else keep
+    unknown_fits = ("",) if pointed else ()
     return [i for i in keep
-            if all(getattr(objects[i], a) in ("", v) for a, v in named.items())]
+            if all(getattr(objects[i], a) in (*unknown_fits, v) for a, v in named.items())]

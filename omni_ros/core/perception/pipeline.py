@@ -296,7 +296,7 @@ class Perception:
         temperature, description = split_temperature(description)
         keep = (temperature_candidates(objects, temperature) if temperature
                 else list(range(len(objects))))
-        keep = attribute_candidates(objects, description, keep)
+        keep = attribute_candidates(objects, description, keep, pointed=point is not None)
         named = " ".join(filter(None, (temperature, description)))
         self.refusal = ("" if keep or not named else f"no {named} in view" if description
                         else f"nothing {temperature} in view")
