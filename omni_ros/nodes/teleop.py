@@ -10,17 +10,14 @@ points ("put it here") but has no point yet waits up to ``point_wait_s`` for one
 published at once (fast path). Times are the node's clock (sim time under /clock).
 
 Nothing can queue a stop behind work: audio is only queued by its callback (at most
-``max_audio_backlog_s`` seconds of it, newest kept, older dropped and counted); a worker thread
-cuts utterances (VAD) and hands each to the recogniser in a process of its own (pocketsphinx
-holds the GIL while it decodes: measured 5.5 s without a Python thread running on a loaded
-machine), so a typed "stop" is served by the executor however much speech is waiting, and a
-spoken one waits at most for that bounded backlog. Commands other than "stop" are rate-limited
+``max_audio_backlog_s`` seconds of it, newest kept, older dropped and counted) and decoded on a
+worker thread, so a typed "stop" is served by the executor however much speech is waiting, and
+a spoken one waits at most for that bounded backlog. Commands other than "stop" are rate-limited
 per source (``command_rate_hz``, ``command_burst``; a flood is counted as ``rate``).
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import sys
 import threading
 from collections import deque
@@ -39,7 +36,7 @@ from ..core.config import param
 from ..core.errors import InputError
 from ..core.health import RateLimiter
 from ..core.speech.audio import VoiceActivityDetector, resample
-from ..core.speech import recognizer
+from ..core.speech.recognizer import CommandRecognizer
 from ..core.types import OperatorCommand
 from ..streams import BASE_FRAME
 from .common import RELIABLE_QOS, GuardedInputs, qos_for, spin_node
@@ -96,11 +93,9 @@ class TeleopNode(Node):
         super().__init__("teleop", **kwargs)
         self.cfg = cfg = declare_config(self, TeleopConfig)
         self.vad = VoiceActivityDetector(sample_rate=cfg.sample_rate, hangover_s=cfg.vad_hangover_s)
-        # one recogniser process (spawned: no fork of a process that runs DDS threads)
-        self.recognizer = multiprocessing.get_context("spawn").Pool(
-            1, initializer=recognizer.start_worker,
-            initargs=({"sample_rate": cfg.sample_rate, "retry_warps": tuple(cfg.retry_warps),
-                       "retry_min_f0_hz": cfg.retry_min_f0_hz},))
+        self.recognizer = CommandRecognizer(sample_rate=cfg.sample_rate,
+                                            retry_warps=tuple(cfg.retry_warps),
+                                            retry_min_f0_hz=cfg.retry_min_f0_hz)
         self.pub = self.create_publisher(TeleopCommand, "/omni/teleop", RELIABLE_QOS)
         self.guard = GuardedInputs(self)
         self.lock = threading.Lock()      # pairing, rate limits, publishing: both threads
@@ -125,7 +120,6 @@ class TeleopNode(Node):
         with self.wake:
             self.running = False
             self.wake.notify()
-        self.recognizer.terminate()   # a decode in progress is not waited for
         self.worker.join(timeout=5.0)
         super().destroy_node()
 
@@ -182,9 +176,7 @@ class TeleopNode(Node):
 
     def _recognise(self, samples: np.ndarray, stamp_ns: int) -> None:
         for utt in self.vad.push(samples, stamp_ns):
-            rec = self._ask(utt.samples)
-            if rec is None:  # stopping
-                return
+            rec = self.recognizer.recognize(utt.samples)
             if not rec.accepted:
                 self.guard.health.reject("speech", self._now(), "out_of_grammar", rec.reason)
                 self.get_logger().info(f"speech rejected ({rec.reason}): {rec.text!r}")
@@ -194,15 +186,6 @@ class TeleopNode(Node):
             self.get_logger().info(f"heard {rec.text!r} (confidence {rec.confidence:.2f}, "
                                    f"{rec.decode_ms:.0f} ms{warp})")
             self._command(rec.text, "voice", rec.confidence, utt.end_ns)
-
-    def _ask(self, samples: np.ndarray):
-        """The recogniser process's Recognition of one utterance; None if the node stops first."""
-        pending = self.recognizer.apply_async(recognizer.recognize_in_worker, (samples,))
-        while not pending.ready():
-            if not self.running:
-                return None
-            pending.wait(0.1)
-        return pending.get()
 
     def _on_text(self, key, text, msg) -> None:
         self._command(text, "text", 1.0, self._now())

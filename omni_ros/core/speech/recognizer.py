@@ -300,23 +300,3 @@ class CommandRecognizer:
         if reason or conf < self.STOP_RESCUE_MIN_CONF:
             return None
         return _Passes(word, "", conf, gap, coverage, first.speech, first.loop)
-
-
-# A recogniser in a process of its own (the teleop node's): pocketsphinx holds the GIL while it
-# decodes, so decoding in a thread would stall every other callback of the node.
-_WORKER: CommandRecognizer | None = None
-
-
-def start_worker(kwargs: dict) -> None:
-    """Process-pool initializer: build this process's recogniser from ``kwargs``. A Ctrl-C
-    reaching the process group is for the node, which ends this process itself."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    global _WORKER
-    _WORKER = CommandRecognizer(**kwargs)
-
-
-def recognize_in_worker(samples: np.ndarray) -> Recognition:
-    """:meth:`CommandRecognizer.recognize` with the process's recogniser."""
-    return _WORKER.recognize(samples)
