@@ -240,9 +240,10 @@ def test_huge_messages_cost_no_scene_gap_and_no_memory_beyond_the_budget(fuzz):
             fuzz.send(key, make())
             op.spin_until(lambda: False, 0.5)   # one huge message at a time, as a user sends it
     assert fuzz.more_scenes(60)
-    # The bar is 1 s: it held next to two busy loops; with a second test session on the
-    # same 2 cores, moving 50-67 MB messages (sender and DDS) starved perception for 1.6-2.4 s.
-    assert fuzz.max_gap_s(mark) <= max(3.0, fuzz.gap_bound_s)
+    # The bar, 1 s (measured 0.27 s quiet, 0.20-0.41 s next to two busy loops; with a
+    # whole second test session on the same 2 cores it reached 1.6-2.4 s, and so did normal
+    # traffic's gaps, which gap_bound_s then follows).
+    assert fuzz.max_gap_s(mark) <= fuzz.gap_bound_s
     rss = fuzz.rss_mb()
     assert rss <= RSS_BUDGET_MB, f"perception RSS {rss:.0f} MB"
     assert fuzz.alive(), fuzz.graph.poll()
@@ -273,15 +274,15 @@ def test_a_typed_stop_is_not_delayed_by_audio_floods(fuzz):
                                             data=bytes(640)),
         "1 s chunks at 48 kHz": lambda: loud(48000),
     }
-    # The sample-rate flood (the 35.5 s case) is refused at the door: the stop is as fast
-    # as without it. Loud noise is decoded, and pocketsphinx holds the GIL while it decodes (a
-    # 5.5 s stall of every other thread measured on a loaded machine): bounded more loosely.
-    bounds = {"sample rate 1": 5.0, "1 s chunks at 48 kHz": 12.0}
+    # The sample-rate flood (the 35.5 s case) is refused at the door; loud noise is
+    # decoded, by the recogniser's own process (pocketsphinx holds the GIL while it decodes: in
+    # the node's process that stalled every other thread for up to 5.5 s). Either way the stop
+    # is as fast as without the flood (the margin is for a loaded machine, not for a queue).
     for name, make in floods.items():
         for _ in range(20):
             fuzz.send("audio", make())
         latency = _stop_latency_s(fuzz)
-        assert latency <= base + bounds[name], (name, latency, base)
+        assert latency <= base + 2.0, (name, latency, base)
     assert fuzz.alive()
 
 

@@ -89,6 +89,11 @@ def test_the_health_book_and_the_rate_limiter_cannot_be_grown_by_hostile_names()
     for i in range(100):
         limit.allow(f"made-up-{i}", 0)
     assert len(limit._buckets) <= 5
+    flood = RateLimiter(rate_hz=1.0, burst=1)
+    flood.require("voice", 0)
+    with pytest.raises(InputError, match="more than 1 commands/s from 'voice'"):
+        flood.require("voice", 1)
+    flood.require("voice", 2, exempt=True)   # a stop always passes
 
 
 @pytest.fixture(scope="module")

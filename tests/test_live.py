@@ -68,7 +68,8 @@ def _halted_after(op, t_ns: int, speed: float = 0.02) -> float:
 
 def test_out_of_grammar_speech_is_rejected_and_stop_halts_motion():
     with live_graph(7) as (graph, op):
-        assert op.spin_until(lambda: op.scene is not None and op.truth is not None, 90)
+        assert op.spin_until(lambda: op.scene is not None and op.truth is not None
+                             and op.teleop_listening(), 90)
         # Out-of-grammar speech: heard as speech, rejected (counted on /diagnostics), no command
         # and no motion.
         n_heard, n_status = len(op.heard), len(op.statuses)

@@ -316,3 +316,42 @@ def test_speech_benchmark_cell_and_table():
     assert [s["gap_threshold"] for s in r["gap_sweep"]] == list(speech.GAP_SWEEP)
     table = speech.markdown(r)
     assert "| us_male (en-us, 140 wpm) | clean |" in table and "false accepts" in table
+
+
+def test_recogniser_process_answers_as_the_recogniser_does_and_survives_its_child(recognizer, audio):
+    """The teleop node's recogniser runs in a child process (pocketsphinx holds the GIL): same
+    answers; a killed child is started again; a bad parameter fails at start; close() from
+    another thread ends a waiting request."""
+    from omni_ros.core.speech.process import RecognizerProcess, RecognizerStopped
+
+    x = mic_stream(audio("pick up the red cube"), 0.3, 0.3)
+    here = recognizer.recognize(x)
+    with RecognizerProcess() as rec:
+        there = rec.recognize(x)
+        assert (there.text, there.accepted, there.gap) == (here.text, here.accepted, here.gap)
+        rec._proc.kill()
+        rec._proc.wait()
+        assert rec.recognize(x).text == here.text and rec.restarts == 1
+    with pytest.raises(RecognizerStopped):
+        rec.recognize(x)
+    with pytest.raises(ValueError):
+        RecognizerProcess(retry_warps=(3.0,))
+
+    rec = RecognizerProcess()
+    long_noise = np.random.default_rng(0).normal(0, 0.3, 16000 * 9).astype(np.float32)
+    errors = []
+    worker = threading.Thread(target=lambda: errors.append(_stopped(rec, long_noise, RecognizerStopped)))
+    worker.start()
+    rec.close()
+    worker.join(60)
+    assert not worker.is_alive() and errors in ([True], [False])
+    assert rec._proc.poll() is not None
+
+
+def _stopped(rec, x, stopped_error) -> bool:
+    """True if the request was cut short by close(), False if it finished first."""
+    try:
+        rec.recognize(x)
+        return False
+    except stopped_error:
+        return True

@@ -200,7 +200,7 @@ def run_episode(op, seed: int, voice: str = VOICES[0].name, kill: str = "",
     t_wall = time.monotonic()
     # Volatile topics: a click or speech before discovery matched would be lost.
     op.spin_until(lambda: op.point_pub.get_subscription_count() > 0
-                  and op.audio_pub.get_subscription_count() > 0, timeout_s)
+                  and op.audio_pub.get_subscription_count() > 0 and op.teleop_listening(), timeout_s)
     if not op.spin_until(lambda: op.scene is not None and op.truth is not None, timeout_s):
         return EpisodeReport(seed, voice, "", kill, failure="no /omni/scene or ground truth")
     op.spin_until(lambda: all(op.scene.present), 5.0)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import InputError
+
 NS_PER_S = 1_000_000_000
 MAX_FIELDS = 32  # distinct rejection fields kept per input; more are counted under "other"
 
@@ -83,8 +85,10 @@ class RateLimiter:
     of up to ``burst``. At most ``max_sources`` buckets are kept (further sources share one), so
     a flood of made-up source names cannot grow it. Times are integer nanoseconds."""
 
-    def __init__(self, rate_hz: float, burst: int, max_sources: int = 16):
+    def __init__(self, rate_hz: float, burst: int, max_sources: int = 16,
+                 what: str = "commands", params: str = "command_rate_hz, command_burst"):
         self.rate_hz, self.burst, self.max_sources = float(rate_hz), float(burst), max_sources
+        self.what, self.params = what, params  # for the rejection's text
         self._buckets: dict[str, tuple[float, int]] = {}  # source -> (tokens, last update [ns])
 
     def allow(self, source: str, now_ns: int) -> bool:
@@ -96,3 +100,10 @@ class RateLimiter:
         ok = tokens >= 1.0
         self._buckets[source] = (tokens - 1.0 if ok else tokens, now_ns)
         return ok
+
+    def require(self, source: str, now_ns: int, exempt: bool = False) -> None:
+        """Spend a token of ``source`` or raise InputError("rate", ...); ``exempt`` events (a
+        stop) always pass and spend nothing."""
+        if not exempt and not self.allow(source, now_ns):
+            raise InputError("rate", f"more than {self.rate_hz:g} {self.what}/s from {source!r} "
+                             f"({self.params})")

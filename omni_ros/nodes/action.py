@@ -17,7 +17,6 @@ from omni_ros_msgs.msg import (PrimitiveCommand, PrimitiveStatus, SceneUnderstan
 from rclpy.node import Node
 
 from .. import conversions as cv
-from ..core.errors import InputError
 from ..core.health import RateLimiter
 from ..core.manipulation.tasks import ActionConfig, TaskManager
 from ..core.config import param
@@ -81,9 +80,7 @@ class ActionNode(Node):
                 self.get_logger().info(text)
 
     def _on_command(self, key, cmd, msg) -> None:
-        if cmd.intent != "stop" and not self.command_limit.allow(cmd.source, self._now()):
-            raise InputError("rate", f"more than {self.cfg.command_rate_hz:g} commands/s from "
-                             f"{cmd.source!r} (command_rate_hz, command_burst)")
+        self.command_limit.require(cmd.source, self._now(), exempt=cmd.intent == "stop")
         if cmd.point is not None and cmd.point_frame not in ("", self.cfg.frame_id):
             self.guard.health.reject(key, self._now(), "point.header.frame_id",
                                      f"point in {cmd.point_frame!r}, expected {self.cfg.frame_id!r}")

@@ -126,6 +126,11 @@ class SimOperator(Node):
                     return {kv.key: kv.value for kv in status.values}
         return {}
 
+    def teleop_listening(self) -> bool:
+        """teleop is up (its recogniser process included) and microphone audio reaches it: its
+        /diagnostics report accepted /audio chunks. Speech said before this may be lost."""
+        return int(self.diagnostic("teleop: audio").get("accepted", 0)) > 0
+
     def last_status(self) -> TaskStatus | None:
         return self.statuses[-1] if self.statuses else None
 

@@ -223,9 +223,7 @@ class PerceptionNode(LifecycleNode):
     def _on_command(self, key: str, cmd, msg) -> None:
         if self.pipe is None:
             return
-        if cmd.intent != "stop" and not self.command_limit.allow(cmd.source, self._now()):
-            raise InputError("rate", f"more than {self.cfg.command_rate_hz:g} commands/s from "
-                             f"{cmd.source!r} (command_rate_hz, command_burst)")
+        self.command_limit.require(cmd.source, self._now(), exempt=cmd.intent == "stop")
         out = apply_command(self.pipe, cmd, self._now(), self.cfg.frame_id)
         if out.action == "rejected":
             raise InputError("point.header.frame_id", out.detail)

@@ -10,9 +10,11 @@ points ("put it here") but has no point yet waits up to ``point_wait_s`` for one
 published at once (fast path). Times are the node's clock (sim time under /clock).
 
 Nothing can queue a stop behind work: audio is only queued by its callback (at most
-``max_audio_backlog_s`` seconds of it, newest kept, older dropped and counted) and decoded on a
-worker thread, so a typed "stop" is served by the executor however much speech is waiting, and
-a spoken one waits at most for that bounded backlog. Commands other than "stop" are rate-limited
+``max_audio_backlog_s`` seconds of it, newest kept, older dropped and counted); a worker thread
+cuts utterances (VAD) and waits, without holding the GIL, for the recogniser, which runs in a
+process of its own (``omni_ros.core.speech.process``: pocketsphinx holds the GIL while it
+decodes). So a typed "stop" is served by the executor however much speech is waiting, and a
+spoken one waits at most for that bounded backlog. Commands other than "stop" are rate-limited
 per source (``command_rate_hz``, ``command_burst``; a flood is counted as ``rate``).
 """
 
@@ -36,7 +38,7 @@ from ..core.config import param
 from ..core.errors import InputError
 from ..core.health import RateLimiter
 from ..core.speech.audio import VoiceActivityDetector, resample
-from ..core.speech.recognizer import CommandRecognizer
+from ..core.speech.process import RecognizerProcess, RecognizerStopped
 from ..core.types import OperatorCommand
 from ..streams import BASE_FRAME
 from .common import RELIABLE_QOS, GuardedInputs, qos_for, spin_node
@@ -93,7 +95,7 @@ class TeleopNode(Node):
         super().__init__("teleop", **kwargs)
         self.cfg = cfg = declare_config(self, TeleopConfig)
         self.vad = VoiceActivityDetector(sample_rate=cfg.sample_rate, hangover_s=cfg.vad_hangover_s)
-        self.recognizer = CommandRecognizer(sample_rate=cfg.sample_rate,
+        self.recognizer = RecognizerProcess(sample_rate=cfg.sample_rate,
                                             retry_warps=tuple(cfg.retry_warps),
                                             retry_min_f0_hz=cfg.retry_min_f0_hz)
         self.pub = self.create_publisher(TeleopCommand, "/omni/teleop", RELIABLE_QOS)
@@ -120,6 +122,7 @@ class TeleopNode(Node):
         with self.wake:
             self.running = False
             self.wake.notify()
+        self.recognizer.close()  # a decode in progress is not waited for
         self.worker.join(timeout=5.0)
         super().destroy_node()
 
@@ -166,6 +169,11 @@ class TeleopNode(Node):
                 self.backlog_samples -= len(samples)
             try:
                 self._recognise(samples, stamp_ns)
+            except RecognizerStopped as err:
+                if not self.running:
+                    return
+                self.guard.health.reject("speech", self._now(), "recogniser", str(err))
+                self.get_logger().error(f"speech: {err}; restarting the recogniser")
             except InputError as err:  # e.g. a flood of spoken commands
                 self.guard.reject("voice_command", self._now(), err)
             except Exception as err:  # a bug: say so, keep listening
@@ -199,9 +207,7 @@ class TeleopNode(Node):
             self.get_logger().warning(f"not a command: {text!r}")
             return
         with self.lock:
-            if made[0].intent != "stop" and not self.limit.allow(source, self._now()):
-                raise InputError("rate", f"more than {self.cfg.command_rate_hz:g} commands/s "
-                                 f"from {source} (command_rate_hz, command_burst)")
+            self.limit.require(source, self._now(), exempt=made[0].intent == "stop")
             released = self.pairing.command(*made, self._now())
             for cmd in released:
                 self._publish(cmd)
