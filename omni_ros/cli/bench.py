@@ -8,7 +8,8 @@ lidar killed), speech (recogniser accuracy per voice and noise level, false acce
 (message conversion and DDS), sim (expert, RTF, sensors, dataset), model (encoder and fused-step
 latency), thermal (finding the hot object: camera + thermal vs each alone), reliability (a soak
 of the whole graph: memory slope, scene rate, absent-with-fresh-data; kill -9 and respawn
-recovery times).
+recovery times), cells (object perception with cameras mounted and built differently from the
+training one: geometry as input vs the baked-in view).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from . import checkpoint_arg
 
 HELP = ("run benchmarks (pipeline: perception async vs sync latency; live: voice pick-and-place "
         "episodes; speech; transport; sim; model)")
-SUITES = ("pipeline", "live", "speech", "transport", "sim", "model", "thermal", "reliability")
+SUITES = ("pipeline", "live", "speech", "transport", "sim", "model", "thermal", "reliability",
+          "cells")
 
 
 def add_arguments(parser) -> None:
@@ -30,18 +32,23 @@ def add_arguments(parser) -> None:
                              "time per run (default 4)")
     parser.add_argument("--episodes", type=int, default=None,
                         help="sim: expert episodes (default 50); live: episodes with every "
-                             "sensor (default 20)")
+                             "sensor (default 20); cells: held-out episodes per cell (default 8)")
     parser.add_argument("--kill-episodes", type=int, default=5,
                         help="live: episodes with the camera, then the lidar, killed")
     parser.add_argument("--hot-episodes", type=int, default=5,
                         help='live: "pick up the hot one" episodes (the thermal camera finds it)')
+    parser.add_argument("--cell", default="",
+                        help="live: run with this camera of the cells suite (e.g. 'moved 12 "
+                             "cm'; see bench/cells.md) instead of the training one (perception "
+                             "is given its camera.pose)")
     parser.add_argument("--soak", type=float, default=600.0,
                         help="reliability: soak length [s] (default 600)")
     parser.add_argument("--kills", type=int, default=3,
                         help="reliability: SIGKILLs per node for the respawn times")
     parser.add_argument("--model", action="store_true", help="same as --suite model")
     parser.add_argument("--checkpoint", default="omni_small.pt", type=checkpoint_arg,
-                        help="model: checkpoint to time (a path, or a name in the package's models/)")
+                        help="model, cells: the checkpoint (a path, or a name in the package's "
+                             "models/)")
     parser.add_argument("--plot", type=Path, default=Path("bench/pipeline_latency.png"),
                         help="pipeline: latency plot")
     parser.add_argument("--json", type=Path, help="write the raw results here")
@@ -63,7 +70,8 @@ def run(args) -> int:
         print(f"wrote {pipeline.plot(result, args.plot)}")
     elif args.suite == "live":
         result = live.run(episodes=20 if args.episodes is None else args.episodes,
-                          kill_episodes=args.kill_episodes, hot_episodes=args.hot_episodes)
+                          kill_episodes=args.kill_episodes, hot_episodes=args.hot_episodes,
+                          cell=args.cell)
         table = live.markdown(result)
     elif args.suite == "speech":
         result = speech.run()
@@ -81,6 +89,11 @@ def run(args) -> int:
 
         result = reliability.run(args.soak, args.kills)
         table = reliability.markdown(result)
+    elif args.suite == "cells":
+        from ..benchmarks import cells
+
+        result = cells.run(8 if args.episodes is None else args.episodes, checkpoint=args.checkpoint)
+        table = cells.markdown(result)
     elif args.suite == "transport":
         result = transport.run(args.duration or 4.0)
         table = transport.markdown(result)

@@ -106,7 +106,7 @@ def _check(name: str, value: Any, f: dataclasses.Field) -> None:
                 or (m.get("min") is not None and v < m["min"]) \
                 or (m.get("max") is not None and v > m["max"])
         if bad:
-            raise ConfigError(f"parameter '{name}' = {value!r}: must be {allowed_text(f)} "
+            raise ConfigError(f"parameter '{name}' = {value!r}: must be {allowed_text(f) or 'finite'} "
                               f"({m.get('help', '')})")
 
 

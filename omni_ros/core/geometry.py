@@ -1,12 +1,12 @@
 """Geometry shared by the simulator and the model: signed distance fields of the object shapes
-and the static camera's pixel -> base-frame mapping. Metres, REP 103 base frame."""
+and a camera's pixel <-> base-frame mapping. Metres, REP 103 base frame."""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from .camera import CameraIntrinsics, look_at
+from .camera import CameraIntrinsics, look_at, optical_to_pose, pose_to_optical
 
 MAX_DEPTH_M = 100.0  # a depth reading beyond this (or <= 0, NaN, inf) is no return
 
@@ -35,18 +35,42 @@ def signed_distance(points: np.ndarray, shape: str, extents, pos, orn) -> np.nda
 
 
 class CameraGeometry:
-    """A pinhole camera of ``width`` x ``height`` with vertical FOV ``fov_deg`` at ``eye``
-    looking at ``target``; maps depth images to points in the base frame."""
+    """A pinhole camera (``intrinsics``) whose optical frame sits at ``position`` [m] with
+    ``rotation`` (3x3, optical axes as columns) in the base frame; maps depth images to points
+    in the base frame and base-frame points to pixels."""
 
-    def __init__(self, width: int, height: int, fov_deg: float, eye, target):
-        f = height / (2 * np.tan(np.radians(fov_deg) / 2))
-        self.intrinsics = CameraIntrinsics(width, height, f, f, (width - 1) / 2, (height - 1) / 2)
-        self.position, orn = look_at(eye, target)
-        self.rotation = Rotation.from_quat(orn).as_matrix()
+    def __init__(self, intrinsics: CameraIntrinsics, position, rotation):
+        self.intrinsics = intrinsics
+        self.position = np.asarray(position, float)
+        self.rotation = np.asarray(rotation, float)
+
+    @classmethod
+    def look(cls, width: int, height: int, fov_deg: float, eye, target) -> "CameraGeometry":
+        """A camera of vertical FOV ``fov_deg`` at ``eye`` looking at ``target`` (base frame)."""
+        position, orn = look_at(eye, target)
+        return cls(CameraIntrinsics.from_fov(width, height, fov_deg), position,
+                   Rotation.from_quat(orn).as_matrix())
 
     @classmethod
     def from_config(cls, cfg) -> "CameraGeometry":
-        return cls(cfg.width, cfg.height, cfg.fov_deg, cfg.eye, cfg.target)
+        """The camera of a :class:`~.camera.CameraViewConfig` (the view a model was trained with)."""
+        return cls.look(cfg.width, cfg.height, cfg.fov_deg, cfg.eye, cfg.target)
+
+    @classmethod
+    def from_pose(cls, intrinsics: CameraIntrinsics, pose) -> "CameraGeometry":
+        """A camera with mounting pose ``pose`` [x, y, z, roll, pitch, yaw] (body frame)."""
+        return cls(intrinsics, *pose_to_optical(pose))
+
+    @property
+    def pose(self) -> list[float]:
+        """Mounting pose [x, y, z, roll, pitch, yaw] of the camera's body frame [m, rad]."""
+        return optical_to_pose(self.position, self.rotation)
+
+    def matrix(self) -> np.ndarray:
+        """4x4 transform optical frame -> base frame."""
+        m = np.eye(4)
+        m[:3, :3], m[:3, 3] = self.rotation, self.position
+        return m
 
     def project(self, points_base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, 2) pixel coordinates (u right, v down) and (N,) depth along the optical axis [m]

@@ -13,7 +13,8 @@ Arrays (O = max objects; the rest is what each modality file documents):
   <stream> (...)         every sensor stream's array as its window reads it, e.g. color
                          (H, W, 3) uint8, depth (H, W) [m], lidar (R, C, 4), wrench (12, 6),
                          tactile (2, rows, cols), joints (9,), audio (4000,) int16, thermal
-                         (60, 80) uint16 centi-kelvin
+                         (60, 80) uint16 centi-kelvin; camera_K (3, 3) and camera_pose (6,):
+                         the camera's geometry at that frame (NaN where unknown)
   present_<stream> ()    bool    the stream had a reading no older than STALE_S; else its
                                  array is the window's empty value (zeros / NaN)
   labelled ()            bool    ground truth was available (sim); else every label is empty
@@ -33,7 +34,8 @@ from omni_ros_sim.scene import COLOURS as _COLOURS
 from omni_ros_sim.scene import MATERIALS as _MATERIALS
 from omni_ros_sim.scene import SHAPES
 
-from ..core.model.modalities import sensors
+from ..core.geometry import CameraGeometry
+from ..core.model.modalities import sensors, stream_owner
 from ..core.model.model_config import ModelConfig
 
 COLOURS = tuple(_COLOURS)
@@ -57,7 +59,7 @@ class SampleAssembler:
         cfg = cfg or ModelConfig()
         self.windows = {m.name: m.window(getattr(cfg, m.name)) for m in sensors()}
         self.streams = {m.name: [s.key for s in m.streams] for m in sensors()}
-        self.owner = {k: name for name, keys in self.streams.items() for k in keys}
+        self.owner = stream_owner()
         self.events: list = []
         self.task = None
         self.ground_truth = None
@@ -65,14 +67,15 @@ class SampleAssembler:
     @classmethod
     def for_config(cls, sim_cfg) -> "SampleAssembler":
         """Windows sized for an omni_ros_sim SimConfig's sensors (lidar layout, taxel grid,
-        camera and thermal images)."""
+        thermal image; camera images of any size are resized to the model's input by the
+        camera window) and placed at its camera's mount."""
         cfg = ModelConfig()
         cfg.lidar.rings, cfg.lidar.columns = sim_cfg.lidar.rings, sim_cfg.lidar.columns
         cfg.tactile.rows, cfg.tactile.cols = sim_cfg.tactile.rows, sim_cfg.tactile.cols
-        for name in ("camera", "thermal"):
-            view = getattr(sim_cfg, name)
-            getattr(cfg, name).width, getattr(cfg, name).height = view.width, view.height
-        return cls(cfg)
+        cfg.thermal.width, cfg.thermal.height = sim_cfg.thermal.width, sim_cfg.thermal.height
+        out = cls(cfg)
+        out.windows["camera"].set_pose(CameraGeometry.from_config(sim_cfg.camera).pose)
+        return out
 
     def push(self, key: str, stamp_ns: int, payload) -> dict | None:
         """Feed one reading; returns a sample when ``key`` is a camera colour frame."""

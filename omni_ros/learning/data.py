@@ -17,6 +17,7 @@ from tqdm import tqdm
 from ..core.geometry import CameraGeometry, signed_distance
 from ..core.labels import temperature_label
 from ..core.model.modalities import REGISTRY, load_all
+from ..core.model.modalities.camera import camera_geometry
 from ..core.model.omni import COLOURS, MATERIALS, SHAPES, object_class
 from ..core.model.model_config import ModelConfig
 from ..dataset.shards import load_datasets
@@ -88,7 +89,6 @@ class ShardData:
         self.names = list(cfg.modalities)
         self.rng = np.random.default_rng(seed)
         self.paraphrase_rng = np.random.default_rng(seed + 1) if paraphrases else None
-        self.geometry = CameraGeometry.from_config(cfg.camera)
         for name in self.names:
             missing = [k for k in REGISTRY[name].arrays if k not in self.a]
             if missing:
@@ -101,6 +101,12 @@ class ShardData:
                 self.cache[name] = self._preprocess_all(name, progress)
         self.present = self._presence()
         self.labels = self._labels(progress)
+
+    def geometry_of(self, i: int) -> CameraGeometry:
+        """The camera geometry of sample ``i``: recorded with it (camera_K, camera_pose), or
+        the model's configured view where it was not (datasets recorded before it was)."""
+        keys = ("camera_K", "camera_pose", "depth")
+        return camera_geometry({k: self.a[k][i] for k in keys if k in self.a}, self.cfg.camera)
 
     @staticmethod
     def _stride_mask(episodes: np.ndarray, stride: int) -> np.ndarray:
@@ -129,7 +135,8 @@ class ShardData:
 
     def _labels(self, progress: bool) -> dict:
         a, n = self.a, self.n
-        pts = np.stack([self.geometry.points_base(d, stride=2) for d in a["depth"]])  # (N, h, w, 3)
+        pts = np.stack([self.geometry_of(i).points_base(a["depth"][i], stride=2)
+                        for i in range(n)])  # (N, h, w, 3)
         h, w = pts.shape[1:3]
         slot = np.full((n, h, w), -1, np.int8)
         best = np.full((n, h, w), SURFACE_TOL_M, np.float32)

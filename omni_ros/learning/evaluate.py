@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..core.geometry import CameraGeometry
 from ..core.model.heads import object_latents
 from ..core.model.omni import COLOURS, SHAPES
 from ..core.perception.grounding import ground
@@ -23,11 +22,16 @@ MASS_SIGMA_KG = 0.03
 
 
 @torch.no_grad()
-def run_model(model, data: ShardData, present: torch.Tensor, batch: int = 64) -> dict:
-    """Outputs for every sample (object-head maps only where asked via the camera)."""
+def run_model(model, data: ShardData, present: torch.Tensor, batch: int = 64,
+              objects: bool = False) -> dict:
+    """Outputs for every sample. With ``objects``, also the perceived objects of each sample
+    (``preds``: a list per sample, placed with the sample's camera geometry), extracted batch by
+    batch: the per-pixel head outputs are never kept for the whole set (they were ~6 MB a
+    sample)."""
     keep = ("contact_logits", "impact_logit", "impact_material_logits", "held_shape_logits",
             "held_width", "held_mass", "fused", "gates", "present")
     out: dict[str, list] = {}
+    preds: list = []
     for s in range(0, data.n, batch):
         idx = np.arange(s, min(s + batch, data.n))
         o = model(data.inputs(idx), present[idx])
@@ -39,13 +43,16 @@ def run_model(model, data: ShardData, present: torch.Tensor, batch: int = 64) ->
         if "objects" in o:
             out.setdefault("gt_object_latents", []).append(
                 object_latents(o["objects"]["embed"], slot_masks(lab["slot"])))
-            out.setdefault("objects", []).append({k: v for k, v in o["objects"].items()})
+            if objects:
+                preds += [extract_objects({k: v[j] for k, v in o["objects"].items()},
+                                          data.a["depth"][i], data.geometry_of(i))
+                          for j, i in enumerate(idx)]
         for key in ("text", "text_paraphrase"):
             if key in lab:
                 out.setdefault(key, []).append(model.encode_text(lab[key]))
-    merged = {k: torch.cat(v) for k, v in out.items() if k != "objects"}
-    if "objects" in out:
-        merged["objects"] = {k: torch.cat([o[k] for o in out["objects"]]) for k in out["objects"][0]}
+    merged = {k: torch.cat(v) for k, v in out.items()}
+    if objects:
+        merged["preds"] = preds
     return merged
 
 
@@ -101,14 +108,14 @@ def grasp_errors(pred: ObjectEstimate, truth: ObjectEstimate) -> tuple[float, fl
 
 
 def object_metrics(out: dict, data: ShardData, lab: dict, rng: np.random.Generator) -> dict:
-    geo = CameraGeometry.from_config(data.cfg.camera)
+    """Detection, localisation, classes, grasp targets and grounding of the perceived objects
+    (``out`` from :func:`run_model` with ``objects``)."""
     a = data.a
     errors, visible, class_ok, detected = [], 0, 0, 0
     grasp = []  # (position, yaw, width) errors of the commanded object's grasp before grasping
     ground_text = ground_point = ground_total = ground_seen = ground_para = 0
     for i in range(data.n):
-        head = {k: v[i] for k, v in out["objects"].items()}
-        preds = extract_objects(head, a["depth"][i], geo)
+        preds = out["preds"][i]
         slot = lab["slot"][i].numpy()
         for k in np.flatnonzero(a["obj_valid"][i]):
             if (slot == k).sum() < 3:
@@ -175,8 +182,8 @@ def evaluate(model, data: ShardData, concat_model=None, seed: int = 0) -> dict:
     lab = data.batch_labels(np.arange(data.n))
     full = data.present.clone()
 
-    def task_metrics(mdl, present):
-        o = run_model(mdl, data, present)
+    def task_metrics(mdl, present, objects=False):
+        o = run_model(mdl, data, present, objects=objects)
         m = state_metrics(o, lab)
         m["held_identity_acc"] = held_identity(o, lab, data)
         m["fused_score"] = fused_score(m)
@@ -188,7 +195,7 @@ def evaluate(model, data: ShardData, concat_model=None, seed: int = 0) -> dict:
                            else 0.0 for i, n in enumerate(names)}
         return m, o
 
-    metrics, out = task_metrics(model, full)
+    metrics, out = task_metrics(model, full, objects=True)
     metrics.update(object_metrics(out, data, lab, np.random.default_rng(seed)))
     metrics["retrieval_touch_to_camera_r1"] = retrieval_r1(out, lab)
     no_cam = full.clone()

@@ -27,11 +27,13 @@ from visualization_msgs.msg import MarkerArray
 
 from .. import conversions as cv
 from ..core.model.checkpoint import CheckpointError, load_checkpoint
-from ..core.config import param
 from ..core.perception.commands import apply_command
 from ..core.errors import InputError
 from ..core.health import RateLimiter
-from ..core.perception.pipeline import Perception, PipelineConfig, SyncPerception, scene_problems
+from ..core.camera import optical_to_pose
+from ..core.config import ConfigError, param
+from ..core.perception.pipeline import (CameraMount, LidarMount, Perception, PipelineConfig,
+                                        SyncPerception, scene_problems)
 from ..core.model.modalities import sensors
 from ..streams import BASE_FRAME, BY_KEY, SENSOR_STREAMS
 from .common import QOS_CHOICES, RELIABLE_QOS, GuardedInputs, qos_for, spin_node
@@ -74,6 +76,10 @@ class PerceptionConfig:
     command_rate_hz: float = param(5.0, "operator commands accepted per second and source on "
                                    "average (a stop always passes)", min=0.1, max=1000.0)
     command_burst: int = param(10, "operator commands a source may send at once", min=1, max=1000)
+    camera: CameraMount = field(default_factory=CameraMount)
+    lidar: LidarMount = field(default_factory=LidarMount)
+    tf_timeout_s: float = param(5.0, "how long configure waits for a /tf mount (from_tf) [s]",
+                                min=0.1, max=120.0)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     limits: cv.InputLimits = field(default_factory=cv.InputLimits)
     frames: Frames = field(default_factory=Frames)
@@ -109,8 +115,13 @@ class PerceptionNode(LifecycleNode):
         except CheckpointError as err:
             self.get_logger().error(f"cannot load checkpoint {cfg.checkpoint!r}: {err}")
             return TransitionCallbackReturn.FAILURE
-        self.pipe = (SyncPerception(model, cfg.pipeline, cfg.slop, cfg.queue_size)
-                     if cfg.mode == "sync" else Perception(model, cfg.pipeline))
+        try:
+            mounts = {name: self._mount(name) for name in ("camera", "lidar")}
+        except ConfigError as err:
+            self.get_logger().error(f"cannot configure: {err}")
+            return TransitionCallbackReturn.FAILURE
+        self.pipe = (SyncPerception(model, cfg.pipeline, cfg.slop, cfg.queue_size, mounts)
+                     if cfg.mode == "sync" else Perception(model, cfg.pipeline, mounts))
         # lifecycle publishers: they publish only while the node is active
         self.scene_pub = self.create_lifecycle_publisher(SceneUnderstanding, "/omni/scene", 10)
         self.marker_pub = self.create_lifecycle_publisher(MarkerArray, "/omni/scene_markers", 10)
@@ -128,8 +139,40 @@ class PerceptionNode(LifecycleNode):
         self.get_logger().info(f"configured: {cfg.checkpoint} ({params / 1e6:.2f} M parameters), "
                                f"mode {cfg.mode}"
                                + (f" at {cfg.fuse_rate:g} Hz" if cfg.mode == "async" else "")
-                               + f", modalities {self.pipe.names}")
+                               + f", modalities {self.pipe.names}, camera at "
+                               f"{np.round(mounts['camera'], 3).tolist()}, lidar at "
+                               f"{np.round(mounts['lidar'], 3).tolist()} (x y z roll pitch yaw)")
         return TransitionCallbackReturn.SUCCESS
+
+    def _mount(self, name: str) -> list[float]:
+        """The mounting pose of the camera or lidar: its parameter, or /tf (``from_tf``)."""
+        mount = getattr(self.cfg, name)
+        if not mount.from_tf:
+            return list(mount.pose)
+        frame = getattr(self.cfg.frames, "color" if name == "camera" else "lidar")
+        try:
+            import tf2_ros
+            from rclpy.duration import Duration
+            from rclpy.time import Time
+        except ImportError:
+            raise ConfigError(f"{name}.from_tf: tf2_ros is not installed (a pip install has no "
+                              f"/tf); set {name}.pose instead") from None
+        buffer = tf2_ros.Buffer()
+        listener = tf2_ros.TransformListener(buffer, self, spin_thread=True)
+        try:
+            t = buffer.lookup_transform(self.cfg.frame_id, frame, Time(),
+                                        timeout=Duration(seconds=self.cfg.tf_timeout_s)).transform
+        except Exception as err:  # tf2's LookupException, TimeoutException, ...
+            raise ConfigError(f"{name}.from_tf: no transform {self.cfg.frame_id} -> {frame} on /tf "
+                              f"within {self.cfg.tf_timeout_s:g} s ({err})") from None
+        finally:
+            listener.unregister()
+        from scipy.spatial.transform import Rotation
+        position = [t.translation.x, t.translation.y, t.translation.z]
+        rotation = Rotation.from_quat([t.rotation.x, t.rotation.y, t.rotation.z, t.rotation.w]).as_matrix()
+        if name == "camera":  # the optical frame's pose -> the body frame's
+            return optical_to_pose(position, rotation)
+        return [*position, *Rotation.from_matrix(rotation).as_euler("xyz")]
 
     def on_activate(self, state) -> TransitionCallbackReturn:
         super().on_activate(state)  # enables the lifecycle publishers
@@ -240,6 +283,7 @@ class PerceptionNode(LifecycleNode):
         fresh = self.pipe.fresh(now)
         values = {"mode": self.cfg.mode, "published": self.published,
                   "invalid_scenes": self.invalid_scenes, "clock_jumps": self.clock_jumps,
+                  "camera_frames_without_camera_info": self.pipe.assumed_intrinsics,
                   "fuse_ms_p50": f"{np.median(self.fuse_ms[-300:]):.2f}" if self.fuse_ms else "nan"}
         for n, a, f in zip(self.pipe.names, self.pipe.ages(now), fresh):
             c = self.pipe.cache.get(n)

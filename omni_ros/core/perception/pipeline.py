@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from ..config import param
+from ..camera import CameraViewConfig, check_pose
+from ..config import ConfigError, param
 from ..errors import require
 from ..geometry import CameraGeometry
 from .grounding import (attribute_candidates, ground, split_temperature,
@@ -33,6 +34,7 @@ from .grounding import (attribute_candidates, ground, split_temperature,
 from .lidar_objects import lidar_objects
 from ..model.omni import SHAPES, OmniModel
 from ..model.modalities import REGISTRY, sensors, stream_owner
+from ..model.modalities.camera import camera_geometry
 from .objects import extract_objects
 from .sync import ApproximateTimeSync
 from ..types import ObjectEstimate, SceneEventData, SceneState
@@ -61,6 +63,45 @@ class PipelineConfig:
                                    min=0.1, max=3600.0)
 
 
+# The sim cell's mounts (its camera's view, its lidar's position): the defaults of the
+# perception node's camera.pose / lidar.pose.
+SIM_CAMERA_POSE = [round(v, 6) for v in CameraGeometry.from_config(CameraViewConfig()).pose]
+SIM_LIDAR_POSE = [0.5, -0.55, 0.45, 0.0, 0.0, 0.0]
+_POSE_HELP = ("mounting pose in the base frame: [x, y, z, roll, pitch, yaw] of the sensor's "
+              "body frame (x forward, z up; REP 103) [m, rad]; the default is the sim cell's")
+_TF_HELP = ("take the pose from /tf at configure instead (the transform from frame_id to the "
+            "sensor's frames.<stream>); needs tf2_ros (a ROS install)")
+
+
+@dataclass
+class CameraMount:
+    """Where the RGB-D camera is: its images are placed with this pose and their CameraInfo."""
+
+    pose: list[float] = param(SIM_CAMERA_POSE, "camera " + _POSE_HELP)
+    from_tf: bool = param(False, _TF_HELP)
+
+    def check(self) -> None:
+        _check_mount(self.pose, "camera.pose")
+
+
+@dataclass
+class LidarMount:
+    """Where the lidar is: its points are placed with this pose."""
+
+    pose: list[float] = param(SIM_LIDAR_POSE, "lidar " + _POSE_HELP)
+    from_tf: bool = param(False, _TF_HELP)
+
+    def check(self) -> None:
+        _check_mount(self.pose, "lidar.pose")
+
+
+def _check_mount(pose, name: str) -> None:
+    try:
+        check_pose(pose, name, max_m=10.0)
+    except ValueError as err:
+        raise ConfigError(f"parameter '{name}': {err}") from None
+
+
 @dataclass
 class Cached:
     latent: torch.Tensor       # (1, D)
@@ -73,12 +114,17 @@ class Perception:
 
     MEMORY_FRAMES = 8  # camera frames (about 0.5 s) whose median object poses are remembered
 
-    def __init__(self, model: OmniModel, cfg: PipelineConfig = PipelineConfig()):
+    def __init__(self, model: OmniModel, cfg: PipelineConfig = PipelineConfig(),
+                 mounts: dict[str, list[float]] | None = None):
+        """``mounts``: modality -> mounting pose [x, y, z, roll, pitch, yaw] of its sensor in the
+        base frame (m, rad; camera, lidar); a camera without one is where the model's training
+        camera was (its checkpoint's view), a lidar where its config says."""
         self.model = model.eval()
         self.cfg = cfg
         self.mcfg = model.cfg
         self.names = list(model.names)
-        self.geometry = CameraGeometry.from_config(self.mcfg.camera)
+        self.mounts = {"camera": CameraGeometry.from_config(self.mcfg.camera).pose, **(mounts or {})}
+        self.assumed_intrinsics = 0  # camera frames placed with the model's intrinsics (no CameraInfo)
         self.annotators = [m for m in sensors() if m.annotate is not None]
         self.reset()
 
@@ -89,6 +135,8 @@ class Perception:
         self.cache: dict[str, Cached] = {}
         # every registered sensor's input window (the same classes build the training samples)
         self.windows = {m.name: m.window(getattr(self.mcfg, m.name)) for m in sensors()}
+        for name, pose in self.mounts.items():
+            self.windows[name].set_pose(pose)
         self.owner = stream_owner()
         self.encoded: dict[str, dict] = {}   # modality -> the batch it last encoded
         self.camera_objects: list[ObjectEstimate] = []
@@ -138,7 +186,7 @@ class Perception:
         batch = {k: np.asarray(v)[None] for k, v in window.read().items()}
         raw = self._encode(name, window.stamp_ns, batch)
         if name == "camera":
-            self._camera_objects(window.stamp_ns, raw, batch["depth"][0])
+            self._camera_objects(window.stamp_ns, raw, {k: v[0] for k, v in batch.items()})
         return name
 
     @torch.no_grad()
@@ -151,10 +199,13 @@ class Perception:
         return raw[name]
 
     @torch.no_grad()
-    def _camera_objects(self, stamp_ns: int, raw: dict, depth: np.ndarray) -> None:
+    def _camera_objects(self, stamp_ns: int, raw: dict, arrays: dict) -> None:
+        """Objects of one camera frame, placed with that frame's geometry (CameraInfo + mount)."""
         if hasattr(self.model, "object_head"):
             head = {k: v[0] for k, v in self.model.object_head(raw["pixels"]).items()}
-            self.camera_objects = unique_ids(extract_objects(head, depth, self.geometry))
+            self.assumed_intrinsics += int(not np.all(np.isfinite(arrays["camera_K"])))
+            geometry = camera_geometry(arrays, self.mcfg.camera)
+            self.camera_objects = unique_ids(extract_objects(head, arrays["depth"], geometry))
             self.camera_objects_ns = stamp_ns
             self.camera_history.append(self.camera_objects)
 
@@ -348,11 +399,12 @@ class SyncPerception(Perception):
     stream the model's modalities wait for, within ``slop_s``)."""
 
     def __init__(self, model: OmniModel, cfg: PipelineConfig = PipelineConfig(),
-                 slop_s: float = 0.05, queue_size: int = 10):
+                 slop_s: float = 0.05, queue_size: int = 10,
+                 mounts: dict[str, list[float]] | None = None):
         self.inputs = tuple(s.key for m in sensors() if m.name in model.names
                             for s in m.streams if s.sync)
         self.sync = ApproximateTimeSync(list(self.inputs), slop_s, queue_size)
-        super().__init__(model, cfg)
+        super().__init__(model, cfg, mounts)
 
     def reset(self) -> None:
         super().reset()

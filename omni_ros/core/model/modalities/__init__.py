@@ -75,8 +75,11 @@ def sensors() -> list[Modality]:
 
 
 def stream_owner() -> dict[str, str]:
-    """Stream key -> the modality that reads it."""
-    return {s.key: m.name for m in sensors() for s in m.streams}
+    """Stream key -> the modality whose window reads it (CameraInfo streams too, for the
+    windows that read them: their ``info`` keys)."""
+    owner = {s.key: m.name for m in sensors() for s in m.streams}
+    owner.update({k: m.name for m in sensors() for k in getattr(m.window, "info", ())})
+    return owner
 
 
 def mlp(sizes: list[int], last_activation: bool = False) -> nn.Sequential:

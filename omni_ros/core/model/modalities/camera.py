@@ -1,7 +1,18 @@
 """Camera (RGB-D) modality: a small U-Net over colour + depth.
 
 Input: colour (B, H, W, 3) uint8 and depth (B, H, W) float32 metres (NaN = no return) in the
-optical frame ``camera_color_optical_frame``. Preprocessing stacks r, g, b in [0, 1], depth
+optical frame ``camera_color_optical_frame``, H x W the model's (``width``, ``height``). The
+window takes images of any size and lens: with the camera's CameraInfo each is resampled to the
+model's size at the focal length of the model's training camera (``fov_deg`` at ``height``),
+cropping a wider lens and padding a narrower one (black, no depth), so that objects keep the
+size in pixels the model learned; without CameraInfo it is cropped (centred) to the model's
+aspect ratio and resized. Colour by area averaging, depth by the nearest pixel (no depth is
+invented at object edges); the intrinsics are scaled the same way.
+With the camera's mounting pose (set by whoever owns the window: the perception node's
+``camera.pose``, the sim's camera for datasets) each input carries its geometry:
+``camera_K`` (3x3, of the model-size image) and ``camera_pose`` ([x, y, z, roll, pitch, yaw]
+of the camera body frame in the base frame, m and rad; NaN while unknown), from which
+:func:`camera_geometry` back-projects depth into the base frame. Preprocessing stacks r, g, b in [0, 1], depth
 centred on ``depth_centre_m`` and scaled by ``depth_scale_m`` (0 where invalid), a validity
 channel, and the local surface relief: depth minus its valid-pixel mean over a 5x5 window,
 scaled by ``relief_scale_m`` (a flat face reads 0, a curved one does not; at 96 px an object
@@ -18,10 +29,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ...camera import CameraViewConfig
+from ...camera import CameraIntrinsics, CameraViewConfig, check_pose
 from ...config import param
 from ...errors import require
-from ...geometry import valid_depth
+from ...geometry import CameraGeometry, valid_depth
 from . import register
 from .windows import Stream, Window
 
@@ -66,29 +77,114 @@ STREAMS = (
 )
 
 
+def crop(a: np.ndarray, box, fill) -> np.ndarray:
+    """The ``box`` (x0, y0, w, h) [px] of image ``a``; parts beyond the image read ``fill``."""
+    x0, y0, w, h = box
+    H, W = a.shape[:2]
+    pad = [(max(0, -y0), max(0, y0 + h - H)), (max(0, -x0), max(0, x0 + w - W))]
+    if any(p for pair in pad for p in pair):
+        a = np.pad(a, pad + [(0, 0)] * (a.ndim - 2), constant_values=fill)
+        x0, y0 = x0 + pad[1][0], y0 + pad[0][0]
+    return a[y0:y0 + h, x0:x0 + w]
+
+
+def resize_color(a: np.ndarray, box, hw) -> np.ndarray:
+    """The ``box`` of an (H, W, 3) uint8 image (black beyond it) resized to ``hw`` by area
+    averaging (bilinear when enlarging)."""
+    t = torch.as_tensor(np.ascontiguousarray(crop(a, box, 0)), dtype=torch.float32)
+    t = t.permute(2, 0, 1)[None]
+    mode = "area" if box[2] >= hw[1] and box[3] >= hw[0] else "bilinear"
+    out = F.interpolate(t, size=hw, mode=mode, **({} if mode == "area" else {"align_corners": False}))
+    return out[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
+
+
+def resize_depth(a: np.ndarray, box, hw) -> np.ndarray:
+    """The ``box`` of an (H, W) depth image [m] (no return beyond it) sampled at the target
+    pixels' centres (no depth is invented between pixels)."""
+    a = crop(a, box, np.nan)
+    w, h = box[2], box[3]
+    cols = np.minimum(((np.arange(hw[1]) + 0.5) * w / hw[1]).astype(int), w - 1)
+    rows = np.minimum(((np.arange(hw[0]) + 0.5) * h / hw[0]).astype(int), h - 1)
+    return np.ascontiguousarray(a[np.ix_(rows, cols)], dtype=np.float32)
+
+
+def camera_geometry(arrays: dict, cfg: CameraViewConfig) -> CameraGeometry:
+    """The geometry of one (unbatched) camera input: its ``camera_K`` and ``camera_pose``;
+    each that is missing or unknown (no CameraInfo yet, datasets recorded before they were) is
+    taken from the view ``cfg`` (the camera the model was trained with)."""
+    depth = np.asarray(arrays["depth"])
+    K, pose = arrays.get("camera_K"), arrays.get("camera_pose")
+    view = CameraGeometry.from_config(cfg)
+    intr = (CameraIntrinsics.from_K(K, depth.shape[1], depth.shape[0])
+            if K is not None and np.all(np.isfinite(K)) else view.intrinsics)
+    if pose is None or not np.all(np.isfinite(pose)):
+        return CameraGeometry(intr, view.position, view.rotation)
+    return CameraGeometry.from_pose(intr, pose)
+
+
 class CameraWindow(Window):
     """Colour + depth of one stamp (a frame is encoded once both halves have arrived); missing
-    depth reads NaN, missing colour black."""
+    depth reads NaN, missing colour black. Images of any size are cropped and resized to the
+    model's; the CameraInfo stream ("camera_info") gives the intrinsics, ``pose`` the mount."""
 
     trigger, primary = ("color", "depth"), "color"
+    info = ("camera_info",)
 
     def __init__(self, cfg: CameraModalityConfig):
         super().__init__()
         self.hw = (cfg.height, cfg.width)
+        self.focal = CameraIntrinsics.from_fov(cfg.width, cfg.height, cfg.fov_deg).fy  # [px]
+        self.source: CameraIntrinsics | None = None   # the latest CameraInfo (the camera's size)
+        self.box: tuple[int, int, int, int] | None = None  # what of its images the model reads
+        self.intrinsics: CameraIntrinsics | None = None  # ... scaled to the model's size
+        self.pose = np.full(6, np.nan)
+
+    def set_pose(self, pose) -> None:
+        """The camera's mounting pose [x, y, z, roll, pitch, yaw] in the base frame (m, rad)."""
+        self.pose = check_pose(pose, "camera.pose")
 
     def convert(self, key, payload):
+        if key == "camera_info":
+            require(isinstance(payload, CameraIntrinsics) and payload.fx > 0 and payload.fy > 0,
+                    key, "intrinsics with fx, fy > 0 (a calibrated camera)")
+            if payload != self.source:
+                self.source = payload
+                self.box, self.intrinsics = payload.fit(self.hw[1], self.hw[0], self.focal)
+            return payload
         a = np.asarray(payload)
-        want = (*self.hw, 3) if key == "color" else self.hw
-        require(a.shape == want, key, f"image of {a.shape[1::-1] if a.ndim >= 2 else a.shape} "
-                f"(width, height); the model reads {self.hw[1]}x{self.hw[0]}")
-        return a
+        want = 3 if key == "color" else 2
+        require(a.ndim == want and (key == "depth" or a.shape[2] == 3), key,
+                f"array of shape {a.shape}; expected (height, width{', 3' if key == 'color' else ''})")
+        src = self.source
+        if src is not None:
+            require((src.width, src.height) == (a.shape[1], a.shape[0]), key,
+                    f"image of {a.shape[1]}x{a.shape[0]} (width x height) but the CameraInfo says "
+                    f"{src.width}x{src.height}")
+        if src is None:  # the lens is unknown: the largest box of the model's aspect ratio
+            if a.shape[:2] == self.hw:
+                return a
+            box = CameraIntrinsics(a.shape[1], a.shape[0], 1, 1, 0, 0).fit(self.hw[1], self.hw[0])[0]
+        elif self.box == (0, 0, self.hw[1], self.hw[0]):
+            return a
+        else:
+            box = self.box
+        return resize_color(a, box, self.hw) if key == "color" else resize_depth(a, box, self.hw)
 
     def empty(self, key):
         return np.zeros((*self.hw, 3), np.uint8) if key == "color" else np.full(self.hw, np.nan, np.float32)
 
     def ready(self, key, stamp_ns):
+        if key == "camera_info":
+            return False
         other = self.latest.get("depth" if key == "color" else "color")
         return other is not None and other[0] == stamp_ns
+
+    def read(self, now_ns=None, stale_s=None):
+        out = super().read(now_ns, stale_s)
+        k = self.intrinsics
+        out["camera_K"] = (k.K if k is not None else np.full((3, 3), np.nan)).astype(np.float32)
+        out["camera_pose"] = self.pose.astype(np.float32)
+        return out
 
 
 @register("camera", CameraModalityConfig, preprocess, streams=STREAMS, window=CameraWindow,

@@ -4,7 +4,9 @@ PointNet.
 Preprocessing (numpy + open3d): points into the base frame, workspace crop, voxel down-sampling,
 then a fixed number of points (random subset with a per-sample seed, or zero padding plus a
 mask). Input: organised lidar (B, rings, cols, 4) [x, y, z in lidar_link, intensity] with NaN
-for no return; the lidar frame is parallel to the base frame at ``lidar_position``.
+for no return; the model's lidar frame is parallel to the base frame at ``lidar_position``.
+A lidar mounted elsewhere (the window's ``set_pose``: the perception node's ``lidar.pose``) has
+its points re-expressed in that frame, so the points reach the base frame where they are.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import open3d as o3d
 import torch
 from torch import nn
 
+from ...camera import pose_matrix
 from ...config import param
 from . import mlp, register
 from .windows import Stream, Window
@@ -77,9 +80,21 @@ class LidarWindow(Window):
         super().__init__()
         self.shape = (cfg.rings, cfg.columns)
         self.voxel_m = cfg.voxel_m
+        self.nominal = np.asarray(cfg.lidar_position, float)
+        self.transform: np.ndarray | None = None  # actual lidar frame -> the model's, 4x4
+
+    def set_pose(self, pose) -> None:
+        """The lidar's mounting pose [x, y, z, roll, pitch, yaw] in the base frame (m, rad)."""
+        m = pose_matrix(pose)
+        m[:3, 3] -= self.nominal
+        self.transform = None if np.allclose(m, np.eye(4), atol=1e-9) else m
 
     def convert(self, key, payload):
         cloud = np.asarray(payload, np.float32)
+        if self.transform is not None and cloud.ndim >= 2 and cloud.shape[-1] >= 3:
+            cloud = cloud.copy()
+            r, t = self.transform[:3, :3], self.transform[:3, 3]
+            cloud[..., :3] = cloud[..., :3] @ r.T.astype(np.float32) + t.astype(np.float32)
         if cloud.shape[:2] == self.shape:
             return cloud
         # another layout: its finite points fill the grid row by row (NaN after the last); more

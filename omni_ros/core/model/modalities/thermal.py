@@ -73,7 +73,7 @@ def preprocess(batch: dict, cfg: ThermalModalityConfig) -> dict:
 @functools.lru_cache(maxsize=4)
 def _geometry(width, height, fov_deg, eye, target) -> CameraGeometry:
     """The thermal camera's geometry (built once per view, not at every fusion)."""
-    return CameraGeometry(width, height, fov_deg, eye, target)
+    return CameraGeometry.look(width, height, fov_deg, eye, target)
 
 
 def annotate(objects: list, arrays: dict, cfg: ThermalModalityConfig) -> None:

@@ -63,6 +63,11 @@ class Window:
     def ready(self, key: str, stamp_ns: int) -> bool:
         return key in self.trigger
 
+    def set_pose(self, pose) -> None:
+        """The sensor's mounting pose [x, y, z, roll, pitch, yaw] in the base frame (m, rad),
+        for windows whose modality places its readings (camera, lidar)."""
+        raise ValueError(f"{type(self).__name__}: this sensor takes no mounting pose")
+
     # --- shared -----------------------------------------------------------------------------
     def push(self, key: str, stamp_ns: int, payload) -> bool:
         """Take one reading; True when the window holds a new input to encode."""

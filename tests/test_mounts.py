@@ -1,0 +1,168 @@
+"""Camera and lidar geometry are inputs: CameraInfo of any resolution (crop + resize, intrinsics
+scaled alike), mounting poses as parameters, per-sample geometry in datasets. Real renders from
+the sim where a camera is needed."""
+
+import numpy as np
+import pytest
+
+from omni_ros.core.camera import (CameraIntrinsics, check_pose, optical_to_pose, pose_matrix,
+                                  pose_to_optical)
+from omni_ros.core.config import ConfigError, from_flat_dict
+from omni_ros.core.errors import InputError
+from omni_ros.core.geometry import CameraGeometry
+from omni_ros.core.model.modalities import REGISTRY
+from omni_ros.core.model.modalities.camera import camera_geometry
+from omni_ros.core.model.model_config import ModelConfig
+from omni_ros.core.perception.pipeline import SIM_CAMERA_POSE
+from omni_ros_sim.config import SimConfig
+
+RNG = np.random.default_rng(0)
+
+
+@pytest.mark.parametrize("pose", [[1.05, 0.0, 0.62, 0.0, 0.8, np.pi], [0.1, -0.3, 1.2, 0.2, -0.4, 1.0],
+                                  [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
+def test_a_mounting_pose_is_the_body_frame_and_round_trips(pose):
+    position, rot = pose_to_optical(pose)
+    # REP 103: the optical z axis is the body's x (forward), optical x its -y (right)
+    body = pose_matrix(pose)[:3, :3]
+    assert np.allclose(rot[:, 2], body[:, 0]) and np.allclose(rot[:, 0], -body[:, 1])
+    assert np.allclose(pose_to_optical(optical_to_pose(position, rot))[1], rot)
+    assert np.allclose(optical_to_pose(position, rot)[:3], pose[:3])
+
+
+def test_the_sim_cameras_default_mount_is_its_view():
+    view = CameraGeometry.from_config(SimConfig().camera)
+    assert np.allclose(view.pose, SIM_CAMERA_POSE, atol=1e-5)
+    # the nominal camera looks down at the table: optical z points to -x and down
+    assert view.rotation[0, 2] < 0 and view.rotation[2, 2] < 0
+
+
+@pytest.mark.parametrize("bad, match", [([1, 2, 3], "6 finite numbers"),
+                                        ([0, 0, np.nan, 0, 0, 0], "6 finite numbers"),
+                                        ([500, 0, 0, 0, 0, 0], "within"),
+                                        ([0, 0, 0, 0, 0, 90], "radians")])
+def test_a_wrong_pose_is_a_clear_error_at_configure(bad, match):
+    with pytest.raises(ValueError, match=match):
+        check_pose(bad)
+    from omni_ros.nodes.perception import PerceptionConfig
+
+    with pytest.raises(ConfigError, match="camera.pose"):
+        from_flat_dict(PerceptionConfig, {"camera.pose": [float(v) for v in bad]})
+
+
+def test_fit_crops_to_the_aspect_and_scales_the_intrinsics():
+    k = CameraIntrinsics(640, 480, 600.0, 610.0, 320.5, 240.25)
+    box, fitted = k.fit(96, 96)
+    assert box == (80, 0, 480, 480)
+    s = 96 / 480
+    assert np.isclose(fitted.fx, 600 * s) and np.isclose(fitted.fy, 610 * s)
+    assert np.isclose(fitted.cx, (320.5 - 80 + 0.5) * s - 0.5)
+    # a 3-D point lands on the same spot of the scene in both images
+    p = np.array([0.05, -0.03, 0.8])
+    u_full = k.fx * p[0] / p[2] + k.cx
+    u_model = fitted.fx * p[0] / p[2] + fitted.cx
+    assert np.isclose((u_full - 80 + 0.5) * s - 0.5, u_model)
+
+
+def _render(width, height, fov):
+    from omni_ros_sim.scene import random_scene
+    from omni_ros_sim.world import World
+
+    cfg = SimConfig()
+    cfg.camera.width, cfg.camera.height, cfg.camera.fov_deg = width, height, fov
+    cfg.camera.depth_noise_m = cfg.camera.color_noise = 0.0
+    with World(random_scene(3), cfg, 3) as world:
+        color, depth = world.camera.read()
+        return color, depth, world.camera.intrinsics
+
+
+def test_any_resolution_gives_the_model_the_same_view_and_geometry():
+    """A 640x480 render (cropped + resized) and a 96x96 render of the same scene through the
+    same vertical FOV: the same picture and the same back-projected points."""
+    cfg = ModelConfig().camera
+    big_c, big_d, big_k = _render(640, 480, cfg.fov_deg)
+    small_c, small_d, _ = _render(96, 96, cfg.fov_deg)
+    w = REGISTRY["camera"].window(cfg)
+    w.set_pose(CameraGeometry.from_config(cfg).pose)
+    w.push("camera_info", 0, big_k)
+    w.push("color", 1, big_c)
+    assert w.push("depth", 1, big_d)
+    arrays = w.read()
+    assert arrays["color"].shape == (96, 96, 3) and arrays["depth"].shape == (96, 96)
+    assert np.mean(np.abs(arrays["color"].astype(int) - small_c.astype(int))) < 12  # levels
+    geo = camera_geometry(arrays, cfg)
+    assert np.allclose(geo.intrinsics.K, CameraGeometry.from_config(cfg).intrinsics.K, atol=1e-6)
+    both = np.isfinite(arrays["depth"]) & np.isfinite(small_d)
+    here = geo.points_base(arrays["depth"])[both]
+    there = CameraGeometry.from_config(cfg).points_base(small_d)[both]
+    assert np.median(np.linalg.norm(here - there, axis=1)) < 0.005  # [m]
+
+
+@pytest.mark.parametrize("fov", [45.0, 75.0])
+def test_another_lens_is_resampled_to_the_training_focal_length(fov):
+    """A narrower or wider lens: the model sees objects at the size in pixels it learned (the
+    wider image cropped and enlarged, the narrower one shrunk and padded with no data)."""
+    cfg = ModelConfig().camera
+    other_c, other_d, other_k = _render(96, 96, fov)
+    nominal_c, nominal_d, _ = _render(96, 96, cfg.fov_deg)
+    w = REGISTRY["camera"].window(cfg)
+    w.push("camera_info", 0, other_k)
+    w.push("color", 1, other_c)
+    w.push("depth", 1, other_d)
+    arrays = w.read()
+    nominal = CameraGeometry.from_config(cfg).intrinsics  # focal within 2 % (whole pixels)
+    assert np.allclose(arrays["camera_K"][[0, 1], [0, 1]], nominal.fx, rtol=0.02)
+    assert np.allclose(arrays["camera_K"][[0, 1], [2, 2]], nominal.cx, atol=0.05)
+    seen = np.isfinite(arrays["depth"]) & np.isfinite(nominal_d)
+    assert seen.mean() > 0.5
+    assert np.median(np.abs(arrays["depth"][seen] - nominal_d[seen])) < 0.01       # [m]
+    assert np.median(np.abs(arrays["color"][seen].astype(int) - nominal_c[seen])) < 10
+    if fov < cfg.fov_deg:  # the border the narrower lens does not see reads no return
+        assert np.isnan(arrays["depth"][:, :5]).all() and (arrays["color"][:, :5] == 0).all()
+
+
+def test_images_that_disagree_with_their_camera_info_are_refused():
+    w = REGISTRY["camera"].window(ModelConfig().camera)
+    w.push("camera_info", 0, CameraIntrinsics.from_fov(640, 480, 58))
+    with pytest.raises(InputError, match="640x480"):
+        w.push("color", 1, np.zeros((96, 96, 3), np.uint8))
+    with pytest.raises(InputError, match="camera_info"):
+        w.push("camera_info", 2, CameraIntrinsics(640, 480, 0.0, 0.0, 320, 240))
+
+
+def test_a_moved_camera_is_placed_where_it_is():
+    """Depth rendered from a camera 12 cm to the side and 4 cm up: with its pose as input the
+    table comes out at z = 0 where it is seen; with the model's baked-in view it does not."""
+    from omni_ros_sim.scene import random_scene
+    from omni_ros_sim.world import World
+
+    cfg = SimConfig()
+    cfg.camera.eye, cfg.camera.target = [1.0, 0.12, 0.66], [0.45, 0.02, 0.0]
+    cfg.camera.depth_noise_m = 0.0
+    with World(random_scene(5), cfg, 5) as world:
+        _, depth = world.camera.read()
+    mcfg = ModelConfig().camera
+    arrays = {"depth": depth, "camera_K": world.camera.intrinsics.K,
+              "camera_pose": CameraGeometry.from_config(cfg.camera).pose}
+    table = lambda g: g.points_base(depth)[70:90, 10:30].reshape(-1, 3)  # a patch of table top
+    assert np.abs(np.nanmedian(table(camera_geometry(arrays, mcfg))[:, 2])) < 0.003
+    assert np.abs(np.nanmedian(table(CameraGeometry.from_config(mcfg))[:, 2])) > 0.01
+
+
+def test_a_lidar_mounted_elsewhere_reaches_the_base_frame_where_it_is():
+    cfg = ModelConfig().lidar
+    w = REGISTRY["lidar"].window(cfg)
+    pose = [0.2, 0.4, 0.8, 0.0, 0.3, -1.2]
+    w.set_pose(pose)
+    pts_base = RNG.uniform(-1, 1, (cfg.rings, cfg.columns, 3))
+    m = pose_matrix(pose)
+    in_lidar = (pts_base - m[:3, 3]) @ m[:3, :3]
+    cloud = np.concatenate([in_lidar, np.ones((*in_lidar.shape[:2], 1))], -1).astype(np.float32)
+    w.push("lidar", 0, cloud)
+    got = w.read()["lidar"][..., :3] + np.asarray(cfg.lidar_position)
+    assert np.allclose(got, pts_base, atol=1e-5)
+    nominal = REGISTRY["lidar"].window(cfg)
+    nominal.set_pose([*cfg.lidar_position, 0, 0, 0])
+    assert nominal.transform is None                 # the sim's lidar: untouched, bit for bit
+    with pytest.raises(ValueError, match="no mounting pose"):
+        REGISTRY["force"].window(ModelConfig().force).set_pose(pose)
