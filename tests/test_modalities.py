@@ -35,6 +35,9 @@ def test_the_registry_is_the_one_list():
             assert s.key in input_streams([m.name])                 # perception subscribes
             assert stream_owner()[s.key] == m.name
             assert s.key in SampleAssembler().owner                 # the dataset records it
+        for key in getattr(m.window, "info", ()):                    # CameraInfo it reads
+            assert key in input_streams([m.name]) and stream_owner()[key] == m.name
+    assert "camera_info" in input_streams(["camera"])
 
 
 @pytest.fixture(scope="module")

@@ -166,3 +166,13 @@ def test_a_lidar_mounted_elsewhere_reaches_the_base_frame_where_it_is():
     assert nominal.transform is None                 # the sim's lidar: untouched, bit for bit
     with pytest.raises(ValueError, match="no mounting pose"):
         REGISTRY["force"].window(ModelConfig().force).set_pose(pose)
+
+
+@pytest.mark.ros
+def test_the_perception_node_stops_with_the_reason_for_a_wrong_camera_pose():
+    from _util import run_py
+
+    out = run_py("-m", "omni_ros.nodes.perception", "--ros-args", "-p",
+                 "camera.pose:=[1.0, 0.0, 0.6]", timeout=120)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "camera.pose" in out.stderr and "6 finite numbers" in out.stderr

@@ -43,9 +43,11 @@ from .params import declare_config
 
 def input_streams(model_names) -> list[str]:
     """Stream keys perception subscribes to: every stream of the model's modalities, and of
-    the modalities that annotate objects (thermal) whether or not the model fuses them."""
-    return [s.key for m in sensors() if m.name in model_names or m.annotate is not None
-            for s in m.streams]
+    the modalities that annotate objects (thermal) whether or not the model fuses them, plus
+    the CameraInfo streams their windows read (the camera's intrinsics)."""
+    used = [m for m in sensors() if m.name in model_names or m.annotate is not None]
+    return [s.key for m in used for s in m.streams] + [k for m in used
+                                                       for k in getattr(m.window, "info", ())]
 
 
 # frames.<stream>: the frame id each sensor stream must carry (its modality file's default; ""
