@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pybullet as pb
 
-from .scene import COLOURS, MATERIALS, ObjectSpec
+from .scene import COLOURS, MATERIALS, DistractorSpec, ObjectSpec
 
 TABLE_SIZE = (1.2, 1.4, 0.05)   # [m]; top face at z = 0
 TABLE_CENTRE = (0.45, 0.0)
@@ -51,6 +51,30 @@ def add_object(cid: int, spec: ObjectSpec) -> int:
     return body
 
 
-def brightness(spec: ObjectSpec) -> float:
-    """Mean RGB of the object's colour in [0, 1] (drives lidar intensity)."""
-    return float(np.mean(COLOURS[spec.colour][:3]))
+def add_distractor(cid: int, spec: DistractorSpec) -> int:
+    """A dynamic body for ``spec``, resting on the table at its position and yaw (a capsule lies
+    with its axis along its x axis)."""
+    x, y, z = spec.extents
+    if spec.kind == "capsule":
+        shape = dict(shapeType=pb.GEOM_CAPSULE, radius=y / 2)
+        col = pb.createCollisionShape(**shape, height=x - y, physicsClientId=cid)
+        vis = pb.createVisualShape(**shape, length=x - y, rgbaColor=(*spec.rgb, 1.0),
+                                   physicsClientId=cid)
+        orn = pb.getQuaternionFromEuler((0.0, np.pi / 2, spec.yaw))  # shape's z axis -> x
+    elif spec.kind == "disc":
+        shape = dict(shapeType=pb.GEOM_CYLINDER, radius=x / 2)
+        col = pb.createCollisionShape(**shape, height=z, physicsClientId=cid)
+        vis = pb.createVisualShape(**shape, length=z, rgbaColor=(*spec.rgb, 1.0),
+                                   physicsClientId=cid)
+        orn = pb.getQuaternionFromEuler((0.0, 0.0, spec.yaw))
+    else:
+        shape = dict(shapeType=pb.GEOM_BOX, halfExtents=[x / 2, y / 2, z / 2])
+        col = pb.createCollisionShape(**shape, physicsClientId=cid)
+        vis = pb.createVisualShape(**shape, rgbaColor=(*spec.rgb, 1.0), physicsClientId=cid)
+        orn = pb.getQuaternionFromEuler((0.0, 0.0, spec.yaw))
+    body = pb.createMultiBody(spec.mass, col, vis, [spec.position[0], spec.position[1], z / 2], orn,
+                              physicsClientId=cid)
+    mat = MATERIALS[spec.material]
+    pb.changeDynamics(body, -1, lateralFriction=mat.friction, restitution=mat.restitution,
+                      rollingFriction=0.001, spinningFriction=0.001, physicsClientId=cid)
+    return body

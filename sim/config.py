@@ -22,13 +22,32 @@ def _check_rate(name: str, rate_hz: float, physics_hz: int) -> None:
 class CameraConfig(CameraViewConfig):
     """Static RGB-D camera (TinyRenderer). Noise: depth gets Gaussian noise with standard deviation
     ``depth_noise_m`` * z^2 (z in metres, as structured-light sensors); colour gets Gaussian noise
-    of ``color_noise`` (0-255 scale), rounded and clipped."""
+    of ``color_noise`` (0-255 scale), rounded and clipped.
+
+    Lighting (one directional light; the defaults are TinyRenderer's own): a surface of colour c
+    renders as ``light_ambient`` * c + (``light_diffuse`` * cos(incidence) + ``light_specular``
+    * highlight) * c * ``light_color``. No cast shadows: TinyRenderer's shadow map covers the
+    table with shadow acne under grazing light and loses real shadows with the light farther
+    away."""
 
     rate_hz: float = param(15.0, "camera frame rate [Hz]", min=1.0, max=60.0)
     near: float = param(0.1, "near clip plane [m]", min=0.01, max=1.0)
     far: float = param(3.0, "far clip plane [m]; farther depth reads NaN", min=1.0, max=20.0)
     depth_noise_m: float = param(0.002, "depth noise std at 1 m [m] (scales with z^2)", min=0.0, max=0.1)
     color_noise: float = param(2.0, "colour noise std [0-255 levels]", min=0.0, max=50.0)
+    light_direction: list[float] = param([-50.0, 30.0, 100.0], "direction from the scene towards "
+                                         "the light in the base frame (any length)")
+    light_color: list[float] = param([1.0, 1.0, 1.0], "RGB factors of the direct light "
+                                     "(1 = white)", min=0.0, max=2.0)
+    light_ambient: float = param(0.6, "ambient light coefficient", min=0.0, max=2.0)
+    light_diffuse: float = param(0.35, "direct (diffuse) light coefficient", min=0.0, max=2.0)
+    light_specular: float = param(0.05, "specular highlight coefficient", min=0.0, max=2.0)
+
+    def check(self) -> None:
+        if len(self.light_direction) != 3 or not any(self.light_direction):
+            raise ConfigError("parameter 'camera.light_direction' must be 3 numbers, not all 0")
+        if len(self.light_color) != 3:
+            raise ConfigError("parameter 'camera.light_color' must be 3 numbers (R, G, B)")
 
 
 @dataclass
@@ -120,6 +139,83 @@ class AudioConfig:
 
 
 @dataclass
+class RandomizeConfig:
+    """Per-episode cell randomisation for dataset generation (``omni_ros_sim.tasks.random_cell``),
+    drawn from the episode seed: the camera's mount, field of view, resolution and lighting, the
+    objects' shades, sizes and count, and distractor bodies. Each ``[low, high]`` range is drawn
+    uniformly. Off, every seed gives the nominal cell (the rest of this config) and the same scene
+    as ``random_scene``.
+
+    The camera's position moves within +-``eye_jitter_m`` per axis of its mount and its viewing
+    direction turns within +-``view_jitter_deg`` in yaw and in pitch; the mount is the configured
+    ``camera.eye``/``camera.target`` or, with probability ``over_shoulder_p``, the
+    over-the-shoulder one (``over_shoulder_eye``, on the left or right at random, looking at the
+    workspace centre). A draw is kept only if the whole object workspace is in what a square model
+    input trained with ``camera.fov_deg`` reads of the image (``sensors.camera.sees_workspace``)."""
+
+    enabled: bool = param(False, "randomise the cell of every episode")
+    eye_jitter_m: float = param(0.15, "camera position offset per axis, within +- [m]",
+                                min=0.0, max=0.3)
+    view_jitter_deg: float = param(15.0, "camera viewing direction turn in yaw and in pitch, "
+                                   "within +- [deg]", min=0.0, max=30.0)
+    over_shoulder_p: float = param(0.25, "probability of the over-the-shoulder camera mount",
+                                   min=0.0, max=1.0)
+    over_shoulder_eye: list[float] = param([-0.15, 0.40, 0.90], "over-the-shoulder camera "
+                                           "position in the base frame (y mirrored at random) [m]")
+    fov_deg: list[float] = param([45.0, 75.0], "vertical field of view range [deg]",
+                                 min=20.0, max=120.0)
+    width_px: list[int] = param([64, 640], "image width range [px]", min=16, max=640)
+    aspects: list[str] = param(["1:1", "4:3", "16:9"], "image aspect ratios width:height, "
+                               "one drawn at random (height = width / aspect, at most 480 px)")
+    light_elevation_deg: list[float] = param([30.0, 85.0], "light elevation above the table "
+                                             "range [deg] (azimuth: any)", min=0.0, max=90.0)
+    light_temperature_k: list[float] = param([2700.0, 6500.0], "light colour temperature range "
+                                             "[K] (6500 K renders white)", min=2700.0, max=6500.0)
+    light_ambient: list[float] = param([0.35, 0.75], "ambient light coefficient range",
+                                       min=0.0, max=2.0)
+    light_diffuse: list[float] = param([0.2, 0.6], "direct light coefficient range",
+                                       min=0.0, max=2.0)
+    light_specular: list[float] = param([0.0, 0.15], "specular coefficient range",
+                                        min=0.0, max=2.0)
+    hue_fraction: float = param(0.4, "object hue turned towards a neighbouring colour name's by at "
+                                "most this fraction of half their hue gap (< 1: every shade stays "
+                                "nearest its own name)", min=0.0, max=0.95)
+    saturation_scale: list[float] = param([0.75, 1.0], "object colour saturation factor range",
+                                          min=0.3, max=1.5)
+    value_scale: list[float] = param([0.8, 1.05], "object colour brightness (HSV value) factor "
+                                     "range, clipped at full brightness", min=0.3, max=1.5)
+    object_size_m: list[float] = param([0.03, 0.08], "object size range: cube edge, sphere "
+                                       "diameter, cylinder diameter and height [m]",
+                                       min=0.02, max=0.08)
+    object_count: list[int] = param([1, 10], "number of objects range (fewer where they do not "
+                                    "fit)", min=1, max=18)
+    distractor_count: list[int] = param([0, 3], "number of distractor bodies range (capsules, "
+                                        "discs, flat boxes; not objects)", min=0, max=6)
+
+    def check(self) -> None:
+        for name in ("fov_deg", "width_px", "light_elevation_deg", "light_temperature_k",
+                     "light_ambient", "light_diffuse", "light_specular", "saturation_scale",
+                     "value_scale", "object_size_m", "object_count", "distractor_count"):
+            low_high = getattr(self, name)
+            if len(low_high) != 2 or low_high[0] > low_high[1]:
+                raise ConfigError(f"parameter 'randomize.{name}' = {low_high}: must be [low, high] "
+                                  "with low <= high")
+        if len(self.over_shoulder_eye) != 3:
+            raise ConfigError("parameter 'randomize.over_shoulder_eye' must be 3 numbers [m]")
+        if not self.aspects:
+            raise ConfigError("parameter 'randomize.aspects' must name at least one ratio")
+        for a in self.aspects:
+            w, _, h = a.partition(":")
+            if not (w.isdigit() and h.isdigit() and int(w) > 0 and int(h) > 0):
+                raise ConfigError(f"parameter 'randomize.aspects': {a!r} is not W:H "
+                                  "(positive integers, e.g. 4:3)")
+
+    def aspect_ratios(self) -> list[float]:
+        """``aspects`` as width / height."""
+        return [int(w) / int(h) for w, h in (a.split(":") for a in self.aspects)]
+
+
+@dataclass
 class SimConfig:
     physics_hz: int = param(240, "physics step rate [Hz]", choices=(240, 480, 960))
     joint_rate_hz: float = param(60.0, "joint state rate [Hz]", min=1.0, max=960.0)
@@ -129,6 +225,7 @@ class SimConfig:
     wrench: WrenchConfig = field(default_factory=WrenchConfig)
     tactile: TactileConfig = field(default_factory=TactileConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
+    randomize: RandomizeConfig = field(default_factory=RandomizeConfig)
 
     def check(self) -> None:
         for name in ("camera", "thermal", "lidar", "wrench", "tactile"):

@@ -1,4 +1,5 @@
-"""The PyBullet world: table, Panda, objects, every sensor, the primitive executor, ground truth.
+"""The PyBullet world: table, Panda, objects, distractors, every sensor, the primitive executor,
+ground truth.
 
 Usage:
     world = World(random_scene(seed=3), SimConfig(), seed=3)
@@ -22,7 +23,7 @@ import pybullet as pb
 
 from omni_ros.core.types import ObjectEstimate, Primitive, PrimitiveStatus, SceneEventData
 
-from .bodies import add_object, add_table, brightness
+from .bodies import add_distractor, add_object, add_table
 from .config import SimConfig
 from .controller import Executor
 from .robot import LEFT_FINGER, RIGHT_FINGER, Panda
@@ -52,7 +53,9 @@ class Reading:
 
 @dataclass
 class GroundTruth:
-    """What is really there, for labels and for the scripted expert."""
+    """What is really there, for labels and for the scripted expert. ``distractors``: the bodies
+    that are no objects (kind as ``shape``, no ``color``), for sim-side users only: the
+    /sim/ground_truth message has no place for them."""
 
     stamp_ns: int
     objects: list[ObjectEstimate]
@@ -63,6 +66,7 @@ class GroundTruth:
     grasping: bool
     held_object_id: str
     events: list[SceneEventData] = field(default_factory=list)
+    distractors: list[ObjectEstimate] = field(default_factory=list)
 
 
 class World:
@@ -81,6 +85,7 @@ class World:
         self.temperature_of_body: dict[int, float] = {}   # object body -> surface [deg C]
         for spec in scene.objects:
             self._add(spec)
+        self.distractor_bodies = {add_distractor(self.cid, d): d for d in scene.distractors}
         self.step_index = 0
         self.executor = Executor(self.robot, self.cfg.physics_hz)
         c = self.cfg
@@ -114,6 +119,8 @@ class World:
         if spec.id in self.bodies:
             raise ValueError(f"object id {spec.id!r} already exists")
         body = add_object(self.cid, spec)
+        if spec.shade is not None:
+            pb.changeVisualShape(body, -1, rgbaColor=(*spec.shade, 1.0), physicsClientId=self.cid)
         self.bodies[spec.id] = body
         self.specs_by_body[body] = spec
         self.temperature_of_body[body] = spec.temperature_c
@@ -125,9 +132,10 @@ class World:
         self.scene.objects.append(spec)
 
     def _brightness(self, body: int) -> float:
-        spec = self.specs_by_body.get(body)
+        """Mean RGB [0, 1] of ``body``'s surface (drives lidar intensity)."""
+        spec = self.specs_by_body.get(body) or self.distractor_bodies.get(body)
         if spec is not None:
-            return brightness(spec)
+            return float(np.mean(spec.rgb))
         return 0.55 if body == self.table else 0.8
 
     def _shape_of(self, body: int):
@@ -260,9 +268,17 @@ class World:
         events = self._events if take_events else list(self._events)
         if take_events:
             self._events = []
+        distractors = []
+        for body, d in self.distractor_bodies.items():
+            pos, orn = pb.getBasePositionAndOrientation(body, physicsClientId=self.cid)
+            distractors.append(ObjectEstimate(id=d.id, shape=d.kind, color="", material=d.material,
+                                              mass=d.mass, position=pos, orientation=orn,
+                                              size=d.extents,
+                                              temperature_c=self.cfg.thermal.ambient_c))
         return GroundTruth(self.t_ns, objects, tcp_p, tcp_o, self.robot.gripper_width(),
                            in_contact=bool(left or right), grasping=bool(held),
-                           held_object_id=held[0] if held else "", events=events)
+                           held_object_id=held[0] if held else "", events=events,
+                           distractors=distractors)
 
     def intrinsics(self) -> dict:
         """Camera stream key -> intrinsics of the camera that produces it."""

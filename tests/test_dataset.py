@@ -148,3 +148,26 @@ def test_a_robot_recording_with_other_topic_names_and_missing_sensors(tmp_path):
     assert np.isfinite(data["lidar"][0].reshape(-1, 4)[:500]).all()
     assert np.isnan(data["lidar"][0].reshape(-1, 4)[500:]).all()
     np.testing.assert_array_equal(data["wrench"][-1], np.ones((WRENCH_WINDOW, 6)))
+
+
+def test_datasets_of_different_versions_load_as_one(tmp_path):
+    """An older dataset (6 object slots, no camera geometry) and a newer one (10 slots,
+    camera_K) load together: missing arrays read as unknown, missing slots as empty."""
+    from omni_ros.dataset.shards import ShardWriter, load_datasets, write_manifest
+
+    def make(folder, slots, extra):
+        w = ShardWriter(tmp_path / folder, "shard-000", 8)
+        for i in range(3):
+            w.add({"stamp_ns": np.int64(i), "obj_valid": np.ones(slots, bool),
+                   "obj_shape": np.zeros(slots, np.int8),
+                   "obj_temperature": np.full(slots, 20.0, np.float32), **extra}, 0)
+        w.flush()
+        write_manifest(tmp_path / folder, w.shards, [{"index": 0, "seed": 0}], {})
+
+    make("old", 6, {})
+    make("new", 10, {"camera_K": np.eye(3, dtype=np.float32)})
+    a, manifest = load_datasets([tmp_path / "old", tmp_path / "new"])
+    assert a["obj_valid"].shape == (6, 10) and a["obj_valid"][:3, 6:].sum() == 0
+    assert (a["obj_shape"][:3, 6:] == -1).all() and np.isnan(a["obj_temperature"][:3, 6:]).all()
+    assert np.isnan(a["camera_K"][:3]).all() and (a["camera_K"][3:] == np.eye(3)).all()
+    assert list(a["episode"]) == [0, 0, 0, 1, 1, 1] and len(manifest["episodes"]) == 2

@@ -44,8 +44,11 @@ CELLS: dict[str, tuple[str, dict, bool]] = {
     "640x480": ("a VGA camera, 4:3 (cropped to 480 x 480, resized)",
                 {"width": 640, "height": 480}, True),
     "64x48": ("a low-resolution camera, 4:3", {"width": 64, "height": 48}, True),
-    "over the shoulder": ("behind and above the robot base: outside the range",
-                          {"eye": [-0.2, 0.3, 0.9], "target": [0.5, 0.0, 0.0]}, False),
+    "over the shoulder": ("behind and above the robot base (the randomised cells' second "
+                          "mount family)", {"eye": [-0.2, 0.3, 0.9], "target": [0.5, 0.0, 0.0]},
+                          True),
+    "low side view": ("beside the table, 30 cm up: outside the range",
+                      {"eye": [0.5, -0.95, 0.3], "target": [0.5, 0.0, 0.02]}, False),
 }
 
 METRICS = ("object_detection_recall", "object_localisation_median_cm", "shape_colour_acc",

@@ -2,7 +2,10 @@
 through the same decoding and assembly into shards.
 
 Episode ``i`` of a run with seed ``s`` uses scene, task and sensor noise seed ``s + i`` (the sim
-bridge's ``expert`` mode does the same, so its recordings reproduce these samples exactly).
+bridge's ``expert`` mode does the same, so its recordings reproduce these samples exactly). With
+``randomize.enabled`` in the sim config, each episode runs in a cell of its own (camera mount,
+optics, lighting, object shades, sizes and count, distractors; ``omni_ros_sim.tasks.random_cell``
+of its seed), which the bridge does not reproduce.
 """
 
 from __future__ import annotations
@@ -15,8 +18,7 @@ from tqdm import tqdm
 
 from omni_ros_sim.config import SimConfig
 from omni_ros_sim.expert import EpisodeRunner
-from omni_ros_sim.scene import random_scene
-from omni_ros_sim.tasks import random_task
+from omni_ros_sim.tasks import Cell, random_cell
 from omni_ros_sim.world import World
 
 from ..core.config import to_flat_dict
@@ -27,12 +29,18 @@ from .shards import ShardWriter, write_manifest
 
 
 def episode_items(seed: int, cfg: SimConfig, on_message=None):
-    """Yield (key, stamp_ns, payload) of one expert episode, each reading encoded into its ROS
-    message and decoded back exactly as a subscriber would; ``on_message(topic, msg, t_ns)``
-    sees every message (to publish or record it). Returns the EpisodeResult."""
-    scene = random_scene(seed)
-    task = random_task(scene, seed)
-    with World(scene, cfg, seed) as world:
+    """Yield (key, stamp_ns, payload) of the expert episode ``seed`` in its cell
+    (``random_cell(seed, cfg)``): see cell_items. Returns (EpisodeResult, task)."""
+    return (yield from cell_items(seed, random_cell(seed, cfg), on_message))
+
+
+def cell_items(seed: int, cell: Cell, on_message=None):
+    """Yield (key, stamp_ns, payload) of one expert episode in ``cell`` with sensor noise seed
+    ``seed``, each reading encoded into its ROS message and decoded back exactly as a subscriber
+    would; ``on_message(topic, msg, t_ns)`` sees every message (to publish or record it).
+    Returns (EpisodeResult, task)."""
+    task = cell.task
+    with World(cell.scene, cell.cfg, seed) as world:
         ctx = EncodeContext.from_world(world)
         runner = EpisodeRunner(world, task)
         pending = [("task", world.t_ns, task_command(task, world.t_ns))]
@@ -59,8 +67,9 @@ def _run_episodes(args) -> tuple[list[dict], list[dict], int]:
     writer = ShardWriter(Path(out_dir), f"shard-{worker:03d}", per_shard)
     episodes = []
     for i in indices:
-        assembler = SampleAssembler.for_config(cfg)
-        gen = episode_items(seed + i, cfg)
+        cell = random_cell(seed + i, cfg)
+        assembler = SampleAssembler.for_config(cell.cfg)
+        gen = cell_items(seed + i, cell)
         samples = frames = 0
         while True:
             try:

@@ -96,10 +96,34 @@ def load_datasets(data_dirs) -> tuple[dict[str, np.ndarray], dict]:
         offset = int(max(np.max(parts["episode"][-1]) + 1, len(episodes)))
         more["episode"] = more["episode"] + offset
         episodes += [dict(e, index=e["index"] + offset) for e in m["episodes"]]
-        for k in parts:
-            parts[k].append(more[k])
+        n_before, n_more = sum(len(v) for v in parts["episode"]), len(more["episode"])
+        for k in set(parts) | set(more):  # datasets recorded by different versions
+            if k not in parts:
+                parts[k] = [_missing(more[k], n_before)]
+            parts[k].append(more[k] if k in more else _missing(parts[k][0], n_more))
     merged = dict(manifest, episodes=episodes, sources=[str(d) for d in dirs])
-    return {k: np.concatenate(v) for k, v in parts.items()}, merged
+    return {k: np.concatenate(_same_slots(k, v)) for k, v in parts.items()}, merged
+
+
+# Empty object slots (obj_valid False) read: -1 for class indices, NaN for temperatures, else 0.
+SLOT_FILL = {"obj_shape": -1, "obj_colour": -1, "obj_material": -1, "obj_temperature": np.nan}
+
+
+def _missing(like: np.ndarray, n: int) -> np.ndarray:
+    """``n`` samples of an array a dataset did not record (e.g. camera_K before cameras had a
+    geometry): NaN for floats (unknown), else zeros (False: not present)."""
+    fill = np.nan if np.issubdtype(like.dtype, np.floating) else 0
+    return np.full((n, *like.shape[1:]), fill, like.dtype)
+
+
+def _same_slots(key: str, arrays: list[np.ndarray]) -> list[np.ndarray]:
+    """Per-object arrays (obj_*) padded with empty slots to the largest slot count."""
+    if not key.startswith("obj_"):
+        return arrays
+    slots = max(a.shape[1] for a in arrays)
+    return [a if a.shape[1] == slots else np.concatenate(
+        [a, np.full((len(a), slots - a.shape[1], *a.shape[2:]), SLOT_FILL.get(key, 0), a.dtype)], 1)
+        for a in arrays]
 
 
 def seed_ranges(manifest: dict) -> list[list[int]]:
