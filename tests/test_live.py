@@ -197,7 +197,6 @@ def test_omni_ros_up_starts_the_sim_graph_with_user_params_and_ctrl_c_stops_it_c
 def test_perception_is_a_lifecycle_node_that_publishes_only_once_activated(rclpy_context):
     """autostart:=false: the node waits unconfigured; configure loads the checkpoint, and only
     after activate does /omni/scene flow (fed by the sim bridge)."""
-    import os
     import subprocess
     import sys
     import time
