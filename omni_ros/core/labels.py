@@ -4,6 +4,7 @@ tuples, no torch, so that light modules such as the command parser import fast).
 SHAPES = ("cube", "cylinder", "sphere")
 COLOURS = ("red", "green", "blue", "yellow", "purple", "orange")
 MATERIALS = ("wood", "plastic", "metal", "rubber")
+MAX_OBJECTS = 10  # labelled object slots per sample (randomised cells hold up to 10 objects)
 # What a thermal camera tells apart: surface temperature bands [deg C] (hot: above HOT_C, cold:
 # below COLD_C). Commands say "the hot one", "the cold cube".
 HOT_C, COLD_C = 40.0, 12.0

@@ -35,12 +35,12 @@ from omni_ros_sim.scene import MATERIALS as _MATERIALS
 from omni_ros_sim.scene import SHAPES
 
 from ..core.geometry import CameraGeometry
+from ..core.labels import MAX_OBJECTS
 from ..core.model.modalities import sensors, stream_owner
 from ..core.model.model_config import ModelConfig
 
 COLOURS = tuple(_COLOURS)
 MATERIALS = tuple(_MATERIALS)
-MAX_OBJECTS = 10            # object slots (randomised cells hold up to 10 objects)
 STALE_S = 0.5               # a reading older than this at a camera frame counts as missing
 SAMPLE_CLOCK = "color"      # a sample is made at every colour frame
 

@@ -7,17 +7,17 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..core.labels import MAX_OBJECTS
 from ..core.model.heads import object_latents
 from .losses import RunningBalance, info_nce, margin_contrastive
 
 CONTRASTIVE_PAIRS = (("camera", "lidar"), ("tactile", "force"))
 TOUCH = ("tactile", "force")
-MAX_SLOTS = 6
 
 
 def slot_masks(slot: torch.Tensor) -> torch.Tensor:
     """(B, h, w) slot map (-1 = background) -> (B, K, h, w) masks."""
-    return torch.stack([slot == k for k in range(MAX_SLOTS)], dim=1)
+    return torch.stack([slot == k for k in range(MAX_OBJECTS)], dim=1)
 
 
 def touch_query(model, out: dict) -> torch.Tensor:

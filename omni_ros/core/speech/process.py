@@ -8,8 +8,9 @@ caller's ``__main__`` re-imported) and talks to it over its stdin/stdout pipes: 
 length-prefixed pickle frame per request and per answer. The caller blocks in ``os.read`` (no
 GIL held) while the child decodes.
 
-The child ends when its stdin closes (the caller exited, however it died) and ignores SIGINT
-(a Ctrl-C in a terminal reaches the whole process group; the caller decides when it stops).
+The child ends when its stdin closes (the caller exited, however it died); it runs in a session
+of its own and ignores SIGINT (a Ctrl-C in a terminal reaches the caller, which decides when
+the child stops).
 A child that dies is started again on the next request (``restarts`` counts it).
 
     with RecognizerProcess(sample_rate=16000) as rec:
@@ -75,8 +76,11 @@ class RecognizerProcess:
         self._start()
 
     def _start(self) -> None:
+        # a session of its own: a Ctrl-C in the terminal reaches the node, which ends the child
+        # (it would otherwise die inside its imports, before it can ignore SIGINT)
         self._proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, close_fds=True)
+                                      stdout=subprocess.PIPE, close_fds=True,
+                                      start_new_session=True)
         _write(self._proc.stdin.fileno(), self.kwargs)
         ready = self._answer(self.start_timeout_s)
         if ready != "ready":
