@@ -73,33 +73,24 @@ _TF_HELP = ("take the pose from /tf at configure instead (the transform from fra
             "sensor's frames.<stream>); needs tf2_ros (a ROS install)")
 
 
-@dataclass
-class CameraMount:
-    """Where the RGB-D camera is: its images are placed with this pose and their CameraInfo."""
-
-    pose: list[float] = param(SIM_CAMERA_POSE, "camera " + _POSE_HELP)
-    from_tf: bool = param(False, _TF_HELP)
-
+def _mount(sensor: str, default_pose: list[float], doc: str):
+    """The config section ``<sensor>.pose`` / ``<sensor>.from_tf`` of one mounted sensor."""
     def check(self) -> None:
-        _check_mount(self.pose, "camera.pose")
+        try:
+            check_pose(self.pose, f"{sensor}.pose", max_m=10.0)
+        except ValueError as err:
+            raise ConfigError(f"parameter '{sensor}.pose': {err}") from None
+
+    return make_dataclass(f"{sensor.capitalize()}Mount", [
+        ("pose", list[float], param(default_pose, f"{sensor} {_POSE_HELP}")),
+        ("from_tf", bool, param(False, _TF_HELP))],
+        namespace={"__module__": __name__, "__doc__": doc, "check": check})
 
 
-@dataclass
-class LidarMount:
-    """Where the lidar is: its points are placed with this pose."""
-
-    pose: list[float] = param(SIM_LIDAR_POSE, "lidar " + _POSE_HELP)
-    from_tf: bool = param(False, _TF_HELP)
-
-    def check(self) -> None:
-        _check_mount(self.pose, "lidar.pose")
-
-
-def _check_mount(pose, name: str) -> None:
-    try:
-        check_pose(pose, name, max_m=10.0)
-    except ValueError as err:
-        raise ConfigError(f"parameter '{name}': {err}") from None
+CameraMount = _mount("camera", SIM_CAMERA_POSE, "Where the RGB-D camera is: its images are "
+                     "placed with this pose and their CameraInfo.")
+LidarMount = _mount("lidar", SIM_LIDAR_POSE, "Where the lidar is: its points are placed with "
+                    "this pose.")
 
 
 @dataclass
