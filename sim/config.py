@@ -191,11 +191,17 @@ class RandomizeConfig:
                                     "fit)", min=1, max=18)
     distractor_count: list[int] = param([0, 3], "number of distractor bodies range (capsules, "
                                         "discs, flat boxes; not objects)", min=0, max=6)
+    impact_count: list[int] = param([1, 4], "staged impacts before the task range: objects "
+                                    "dropped, set down hard, knocked over or slid "
+                                    "(omni_ros_sim.impacts)", min=0, max=8)
+    audio_noise_level: list[float] = param([0.001, 0.006], "microphone background noise std "
+                                           "range (full scale = 1)", min=0.0, max=0.5)
 
     def check(self) -> None:
         for name in ("fov_deg", "width_px", "light_elevation_deg", "light_temperature_k",
                      "light_ambient", "light_diffuse", "light_specular", "saturation_scale",
-                     "value_scale", "object_size_m", "object_count", "distractor_count"):
+                     "value_scale", "object_size_m", "object_count", "distractor_count",
+                     "impact_count", "audio_noise_level"):
             low_high = getattr(self, name)
             if len(low_high) != 2 or low_high[0] > low_high[1]:
                 raise ConfigError(f"parameter 'randomize.{name}' = {low_high}: must be [low, high] "

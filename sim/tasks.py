@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .config import SimConfig
+from .impacts import Disturbance, random_disturbances
 from .scene import (GRASP_MAX_SIZE, MIN_SEPARATION, PLACE_TRIES, SPAWN_X, SPAWN_Y, SceneSpec,
                     cell_rng, clear_of, random_cell_scene, random_scene)
 from .sensors.camera import random_camera
@@ -75,12 +76,13 @@ class Cell(NamedTuple):
     cfg: SimConfig
     scene: SceneSpec
     task: PickPlaceTask
+    events: tuple[Disturbance, ...] = ()   # staged impacts before the task (omni_ros_sim.impacts)
 
 
 def random_cell(seed: int, cfg: SimConfig) -> Cell:
     """The cell of episode ``seed``. With ``cfg.randomize.enabled``: ``cfg`` with a random camera
     (sensors.camera.random_camera), a random_cell_scene and a random_cell_task, all drawn from
-    cell_rng streams; where the scene leaves no place for the task, distractors and then the last
+    cell_rng streams, and a few staged impacts (impacts.random_disturbances); where the scene leaves no place for the task, distractors and then the last
     objects are left out until it does (the first object always fits). Else ``cfg``,
     ``random_scene(seed)`` and its ``random_task``."""
     r = cfg.randomize
@@ -90,7 +92,10 @@ def random_cell(seed: int, cfg: SimConfig) -> Cell:
     scene = random_cell_scene(seed, r)
     while (task := random_cell_task(scene, seed)) is None:
         (scene.distractors or scene.objects).pop()
-    return Cell(replace(cfg, camera=random_camera(seed, cfg.camera, r)), scene, task)
+    noise = float(cell_rng(seed, "audio").uniform(*r.audio_noise_level))
+    return Cell(replace(cfg, camera=random_camera(seed, cfg.camera, r),
+                        audio=replace(cfg.audio, noise_level=noise)), scene, task,
+                random_disturbances(seed, scene, r))
 
 
 @dataclass

@@ -27,6 +27,7 @@ from .bodies import add_distractor, add_object, add_table
 from .config import SimConfig
 from .controller import Executor
 from .robot import LEFT_FINGER, RIGHT_FINGER, Panda
+from .impacts import Disturbance, start_pose
 from .scene import MATERIALS, ObjectSpec, SceneSpec
 from .sensors.audio import Microphone
 from .sensors.camera import Camera
@@ -41,6 +42,9 @@ NS_PER_S = 1_000_000_000
 STREAM_ORDER = ("joints", "wrench", "tactile", "audio", "lidar", "ground_truth", "thermal",
                 "depth", "color", "action_status")
 IMPACT_MIN_IMPULSE = 0.002    # [N*s] smaller contact onsets make no sound
+SLAP_MIN_DV = 0.2            # [m/s] upward velocity change in one step of a body in contact
+SCRAPE_MIN_SPEED = 0.03      # [m/s] slower sliding is silent
+SCRAPE_GAIN = 0.5            # scrape (and push) loudness relative to an impact of equal momentum
 IMPACT_DEBOUNCE_STEPS = 6     # a contact must be absent this long to count as a new impact
 
 
@@ -105,6 +109,7 @@ class World:
         self._contacts: dict[tuple[int, int], int] = {}   # pair -> last step in contact
         self._velocity: dict[int, np.ndarray] = {}
         self._events: list[SceneEventData] = []
+        self._last_impact: dict[int, int] = {}             # body -> step of its last impact
         self._status: list[PrimitiveStatus] = []
         for _ in range(int(0.25 * c.physics_hz)):  # let objects settle before time starts
             self.robot.control()
@@ -181,6 +186,7 @@ class World:
         pb.stepSimulation(physicsClientId=self.cid)
         self.step_index += 1
         self._detect_impacts()
+        self._scrape()
         return self._readings()
 
     def _readings(self) -> list[Reading]:
@@ -225,10 +231,15 @@ class World:
 
     def _detect_impacts(self) -> None:
         """A contact that begins between an object and the table or another object is an impact
-        with impulse = effective mass x approach speed along the contact normal."""
+        with impulse = effective mass x approach speed along the contact normal. A body already
+        resting on an edge or corner slaps down when it tips over: a contact that persists but
+        stops its fall (upward velocity change >= SLAP_MIN_DV in one step, robot not touching it)
+        is an impact of impulse mass x that change."""
         now = self.step_index
         for body, spec in self.specs_by_body.items():
-            for c in pb.getContactPoints(bodyA=body, physicsClientId=self.cid):
+            contacts = pb.getContactPoints(bodyA=body, physicsClientId=self.cid)
+            heard = False
+            for c in contacts:
                 other = c[2]
                 if other == self.robot.id:
                     continue
@@ -244,10 +255,52 @@ class World:
                 if other in self.specs_by_body:
                     mo = self.specs_by_body[other].mass
                     m = m * mo / (m + mo)
-                impulse = m * speed
-                if impulse >= IMPACT_MIN_IMPULSE:
-                    self.mic.add_impact(self.t_ns, MATERIALS[spec.material], impulse)
-                    self._events.append(SceneEventData(self.t_ns, "impact", spec.id, impulse, 1.0))
+                heard |= self._impact(body, spec, m * speed)
+            if heard or not contacts or any(c[2] == self.robot.id for c in contacts) \
+                    or now - self._last_impact.get(body, -10**9) <= IMPACT_DEBOUNCE_STEPS:
+                continue
+            v = pb.getBaseVelocity(body, physicsClientId=self.cid)[0]
+            dv = v[2] - self._velocity.get(body, np.zeros(3))[2]
+            if dv >= SLAP_MIN_DV:
+                self._impact(body, spec, spec.mass * dv)
+
+    def _impact(self, body: int, spec: ObjectSpec, impulse: float) -> bool:
+        """Sound and record an impact of ``impulse`` [N*s] on ``body`` if it is audible."""
+        if impulse < IMPACT_MIN_IMPULSE:
+            return False
+        self._last_impact[body] = self.step_index
+        self.mic.add_impact(self.t_ns, MATERIALS[spec.material], impulse)
+        self._events.append(SceneEventData(self.t_ns, "impact", spec.id, impulse, 1.0))
+        return True
+
+    def _scrape(self) -> None:
+        """An object sliding on the table (horizontal speed above SCRAPE_MIN_SPEED, in contact)
+        scrapes for this physics step, as loud as an impact of its sliding momentum."""
+        dt = 1.0 / self.cfg.physics_hz
+        for body, spec in self.specs_by_body.items():
+            v = self._velocity.get(body)
+            if v is None or np.hypot(v[0], v[1]) < SCRAPE_MIN_SPEED:
+                continue
+            if pb.getContactPoints(bodyA=body, bodyB=self.table, physicsClientId=self.cid):
+                amp = SCRAPE_GAIN * self.cfg.audio.impact_gain * spec.mass * float(np.hypot(v[0], v[1]))
+                self.mic.add_scrape(self.t_ns, MATERIALS[spec.material], amp, dt)
+
+    def disturb(self, d: Disturbance) -> None:
+        """Start staged event ``d`` (omni_ros_sim.impacts) now: move the object to its start pose
+        and set its velocity; a slide also makes the push's own impact."""
+        body = self.bodies[d.object_id]
+        spec = self.specs_by_body[body]
+        pos, orn = pb.getBasePositionAndOrientation(body, physicsClientId=self.cid)
+        new_pos, q = start_pose(d.kind, pos, spec.size, d.height_m, d.heading_rad)
+        pb.resetBasePositionAndOrientation(body, new_pos.tolist(), q or orn, physicsClientId=self.cid)
+        heading = np.array([np.cos(d.heading_rad), np.sin(d.heading_rad), 0.0])
+        v = {"set_down": np.array([0.0, 0.0, -d.speed_m_s]),
+             "slide": heading * d.speed_m_s}.get(d.kind, np.zeros(3))
+        pb.resetBaseVelocity(body, v.tolist(), [0.0, 0.0, 0.0], physicsClientId=self.cid)
+        if d.kind == "slide":
+            impulse = spec.mass * d.speed_m_s
+            self.mic.add_impact(self.t_ns, MATERIALS[spec.material], SCRAPE_GAIN * impulse)
+            self._events.append(SceneEventData(self.t_ns, "impact", spec.id, impulse, 1.0))
 
     def _finger_contacts(self, link: int) -> set[int]:
         return {c[2] for c in pb.getContactPoints(bodyA=self.robot.id, linkIndexA=link,

@@ -1,7 +1,6 @@
 """The omni-ros CLI: doctor, the live demo, and the idempotent set-up."""
 
 import json
-import os
 import sys
 
 import pytest

@@ -286,6 +286,24 @@ def test_a_typed_stop_is_not_delayed_by_audio_floods(fuzz):
     assert fuzz.alive()
 
 
+def test_typed_words_outside_the_vocabulary_are_understood_and_never_delay_a_stop(fuzz):
+    """"fetch the azure orb" reaches /omni/teleop as a pick of the blue sphere (the lexicon
+    worker); a flood of unknown words keeps that worker busy, not the executor: a typed stop is
+    as fast as without it, and the flood is dropped and counted past the backlog."""
+    op = fuzz.op
+    base = min(_stop_latency_s(fuzz) for _ in range(3))
+    n = len(op.heard)
+    op.type("fetch the azure orb")
+    assert op.spin_until(lambda: any((c.intent, c.target_description) == ("pick", "blue sphere")
+                                     for c in op.heard[n:]), 180)
+    for i in range(40):
+        op.type(f"zorble{i} the quux{i} with frobnicators{i} and wibbles{i}")
+    latency = _stop_latency_s(fuzz)
+    assert latency <= base + 2.0, (latency, base)
+    assert op.spin_until(lambda: fuzz.rejected("teleop", "text_command") > 0, 120)
+    assert fuzz.alive()
+
+
 def test_a_command_flood_is_rate_limited_and_an_absent_object_is_refused(fuzz):
     op = fuzz.op
     present = {(o.color, o.shape) for o in op.truth.objects}

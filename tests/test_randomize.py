@@ -57,7 +57,7 @@ def frame_hashes(scene, cfg, seed, steps=48):
 def test_off_every_seed_keeps_its_scene_task_and_images():
     h = hashlib.sha256()
     for seed in range(40):
-        cfg, scene, task = random_cell(seed, SimConfig())
+        cfg, scene, task, _ = random_cell(seed, SimConfig())
         assert cfg == SimConfig() and scene == random_scene(seed)
         assert task == random_task(scene, seed) and not scene.distractors
         for o in scene.objects:

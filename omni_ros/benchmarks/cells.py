@@ -49,6 +49,16 @@ CELLS: dict[str, tuple[str, dict, bool]] = {
                           True),
     "low side view": ("beside the table, 30 cm up: outside the range",
                       {"eye": [0.5, -0.95, 0.3], "target": [0.5, 0.0, 0.02]}, False),
+    "dim warm light": ("dim, warm (about 3000 K) light from the front right",
+                       {"light_ambient": 0.38, "light_diffuse": 0.25,
+                        "light_color": [1.0, 0.78, 0.55], "light_direction": [0.5, -0.6, 0.8]},
+                       True),
+    "grazing light": ("light 14 deg above the table, low ambient: outside the range",
+                      {"light_ambient": 0.3, "light_diffuse": 0.6,
+                       "light_direction": [-1.0, 0.4, 0.25]}, False),
+    "random cells": ("a randomised cell per episode (sim randomize.enabled: mount, lens, "
+                     "resolution, lighting, shades, sizes, counts, distractors, impacts) on "
+                     "held-out seeds", {"randomize.enabled": True}, True),
 }
 
 METRICS = ("object_detection_recall", "object_localisation_median_cm", "shape_colour_acc",
@@ -56,8 +66,9 @@ METRICS = ("object_detection_recall", "object_localisation_median_cm", "shape_co
 
 
 def cell_config(overrides: dict) -> SimConfig:
+    """The sim config of a cell: its overrides are camera parameters, or dotted sim ones."""
     flat = to_flat_dict(SimConfig())
-    flat.update({f"camera.{k}": v for k, v in overrides.items()})
+    flat.update({k if "." in k else f"camera.{k}": v for k, v in overrides.items()})
     return from_flat_dict(SimConfig, flat)
 
 
@@ -66,6 +77,8 @@ def graph_overrides(name: str) -> dict:
     perception node's ``camera.pose`` set to where that camera is (as a user sets theirs)."""
     if name not in CELLS:
         raise ValueError(f"no cell {name!r}; cells: {', '.join(CELLS)}")
+    if any("." in k for k in CELLS[name][1]):
+        raise ValueError(f"cell {name!r} is a dataset cell (not a camera the live graph can use)")
     cfg = cell_config(CELLS[name][1])
     return {"sim_bridge": {f"sim.camera.{k}": v for k, v in CELLS[name][1].items()},
             "perception": {"camera.pose": CameraGeometry.from_config(cfg.camera).pose}}
@@ -84,6 +97,15 @@ def evaluate_cell(model, data_dir: Path, frame_stride: int) -> dict:
             "baked_in_view": {k: baked[k] for k in METRICS}}
 
 
+def _same_episodes(old: dict | None, new: dict) -> bool:
+    """Whether a dataset made with sim config ``old`` holds the episodes ``new`` makes: the
+    randomisation ranges do not matter while randomisation is off."""
+    def key(flat):
+        off = not flat.get("randomize.enabled", False)
+        return {k: v for k, v in flat.items() if not (off and k.startswith("randomize."))}
+    return old is not None and key(old) == key(new)
+
+
 def run(episodes: int = 8, seed: int = 5000, checkpoint: str = "omni_small.pt",
         out_dir: Path = Path("build/cells"), workers: int = 2, frame_stride: int = 2) -> dict:
     model, _, _ = load_checkpoint(checkpoint)
@@ -94,8 +116,9 @@ def run(episodes: int = 8, seed: int = 5000, checkpoint: str = "omni_small.pt",
         folder = out_dir / name.replace(" ", "_")
         cfg = cell_config(overrides)
         manifest = folder / "manifest.json"
-        if not (manifest.exists() and json.loads(manifest.read_text()).get("sim_config")
-                == to_flat_dict(cfg) and len(json.loads(manifest.read_text())["episodes"]) == episodes):
+        if not (manifest.exists() and _same_episodes(json.loads(manifest.read_text()).get("sim_config"),
+                                                     to_flat_dict(cfg))
+                and len(json.loads(manifest.read_text())["episodes"]) == episodes):
             generate(folder, episodes, seed, workers, cfg, progress=False, frame_stride=frame_stride)
         r = evaluate_cell(model, folder, 1)
         r.update(what=what, camera=overrides, in_range=in_range, wall_s=time.monotonic() - t0)

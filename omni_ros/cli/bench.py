@@ -20,9 +20,10 @@ from pathlib import Path
 from . import checkpoint_arg
 
 HELP = ("run benchmarks (pipeline: perception async vs sync latency; live: voice pick-and-place "
-        "episodes; speech; transport; sim; model)")
+        "episodes; speech; transport; sim; model; cells; language: commands in words outside "
+        "the vocabulary)")
 SUITES = ("pipeline", "live", "speech", "transport", "sim", "model", "thermal", "reliability",
-          "cells")
+          "cells", "language")
 
 
 def add_arguments(parser) -> None:
@@ -94,6 +95,11 @@ def run(args) -> int:
 
         result = cells.run(8 if args.episodes is None else args.episodes, checkpoint=args.checkpoint)
         table = cells.markdown(result)
+    elif args.suite == "language":
+        from ..benchmarks import language
+
+        result = language.run()
+        table = language.markdown(result)
     elif args.suite == "transport":
         result = transport.run(args.duration or 4.0)
         table = transport.markdown(result)

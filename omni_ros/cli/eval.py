@@ -20,6 +20,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--concat", type=checkpoint_arg, help="a checkpoint trained with model.router.kind=concat")
     parser.add_argument("--frame-stride", type=int, default=2, help="use every n-th frame")
     parser.add_argument("--json", type=Path, help="write all results here")
+    parser.add_argument("--cells", action="store_true",
+                        help="also evaluate the held-out robot cells (omni-ros bench --suite "
+                             "cells: moved and turned cameras, lenses, resolutions, lighting, "
+                             "randomised cells on held-out seeds, and mounts and lighting outside "
+                             "the training range) and print them side by side with --data")
+    parser.add_argument("--cell-episodes", type=int, default=8,
+                        help="--cells: held-out episodes per cell (generated into build/cells)")
+    parser.add_argument("--gate-plot", type=Path,
+                        help="plot the audio gate over the episode of --data with the most "
+                             "impacts (PNG)")
 
 
 def format_results(res: dict) -> str:
@@ -43,6 +53,21 @@ def format_results(res: dict) -> str:
     return "\n".join(lines)
 
 
+def side_by_side(res: dict) -> str:
+    """Object metrics of --data (in distribution) and of every held-out cell, one row each."""
+    from ..benchmarks.cells import METRICS
+
+    lines = ["| data | in training range | detection recall | localisation median [cm] | "
+             "shape+colour | grounding |", "|---|---|---:|---:|---:|---:|"]
+    rows = [("--data (in distribution)", "yes", res["metrics"])]
+    rows += [(name, "yes" if c["in_range"] else "**no**", c["geometry_as_input"])
+             for name, c in res["cells"]["cells"].items()]
+    for name, in_range, m in rows:
+        a, b, c, d = (m[k] for k in METRICS)
+        lines.append(f"| {name} | {in_range} | {a:.3f} | {b:.2f} | {c:.3f} | {d:.3f} |")
+    return "\n".join(lines)
+
+
 def run(args) -> int:
     from ..core.model.checkpoint import CheckpointError, load_checkpoint
     from ..dataset.shards import seed_ranges
@@ -60,6 +85,14 @@ def run(args) -> int:
     res["data"] = {"episodes": len(data.manifest["episodes"]), "seeds": seed_ranges(data.manifest),
                    "frame_stride": data.manifest.get("frame_stride", 1) * args.frame_stride}
     print(format_results(res))
+    if args.gate_plot:
+        from ..learning.evaluate import gate_plot
+        print(f"wrote {gate_plot(model, data, args.gate_plot)}")
+    if args.cells:
+        from ..benchmarks import cells
+
+        res["cells"] = cells.run(args.cell_episodes, checkpoint=args.checkpoint)
+        print(side_by_side(res))
     if args.json:
         args.json.write_text(json.dumps(res, indent=2))
     return 0

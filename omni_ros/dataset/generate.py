@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from omni_ros_sim.config import SimConfig
 from omni_ros_sim.expert import EpisodeRunner
+from omni_ros_sim.impacts import Prelude
 from omni_ros_sim.tasks import Cell, random_cell
 from omni_ros_sim.world import World
 
@@ -38,11 +39,13 @@ def cell_items(seed: int, cell: Cell, on_message=None):
     """Yield (key, stamp_ns, payload) of one expert episode in ``cell`` with sensor noise seed
     ``seed``, each reading encoded into its ROS message and decoded back exactly as a subscriber
     would; ``on_message(topic, msg, t_ns)`` sees every message (to publish or record it).
-    Returns (EpisodeResult, task)."""
+    The cell's staged impacts (``cell.events``) come first; the expert plans once they have
+    settled. Returns (EpisodeResult, task)."""
     task = cell.task
     with World(cell.scene, cell.cfg, seed) as world:
         ctx = EncodeContext.from_world(world)
-        runner = EpisodeRunner(world, task)
+        staged = Prelude(world, cell.events)
+        runner = None
         pending = [("task", world.t_ns, task_command(task, world.t_ns))]
         while True:
             for key, stamp, data in pending:
@@ -50,9 +53,11 @@ def cell_items(seed: int, cell: Cell, on_message=None):
                     if on_message:
                         on_message(topic, msg, world.t_ns)
                     yield decode(topic, msg)
-            if runner.result is not None:
+            if runner is None and staged.done:
+                runner = EpisodeRunner(world, task)
+            if runner is not None and runner.result is not None:
                 break
-            pending = [(r.key, r.stamp_ns, r.data) for r in runner.step()]
+            pending = [(r.key, r.stamp_ns, r.data) for r in (runner or staged).step()]
         return runner.result, task
 
 

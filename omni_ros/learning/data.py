@@ -20,32 +20,19 @@ from ..core.model.modalities import REGISTRY, load_all
 from ..core.model.modalities.camera import camera_geometry
 from ..core.model.omni import COLOURS, MATERIALS, SHAPES, object_class
 from ..core.model.model_config import ModelConfig
+from ..core.speech.commands import parse_command
+from ..core.speech.families import held_out_command
 from ..dataset.shards import load_datasets
 
 SURFACE_TOL_M = 0.006
 SYNONYMS = {"cube": ("cube", "block", "box"), "cylinder": ("cylinder", "can", "tube"),
             "sphere": ("sphere", "ball", "ball")}
 PICK_VERBS = ("pick up the", "grab the", "take the", "lift the", "get the", "pick the")
-# Held-out wording, never seen in training and outside the own tokenizer's vocabulary: what a
-# pretrained sentence embedding (text.backend: minilm) is for.
-PARAPHRASE_NOUNS = {"cube": ("dice", "cuboid", "brick"), "cylinder": ("canister", "pipe", "jar"),
-                    "sphere": ("orb", "globe", "marble")}
-PARAPHRASE_COLOURS = {"red": "ruby", "green": "lime", "blue": "azure", "yellow": "lemon",
-                      "purple": "lilac", "orange": "amber"}
-PARAPHRASE_VERBS = ("fetch the", "collect the", "hand me the", "retrieve the")
-
-
 def command_for(rng: np.random.Generator, shape: str, colour: str, unique_colour: bool,
-                unique_shape: bool, paraphrase: bool = False) -> str:
-    """A command that names the object (colour + shape, or just one when that is unique); with
-    ``paraphrase``, in the held-out wording."""
-    if paraphrase:
-        noun = PARAPHRASE_NOUNS[shape][rng.integers(3)]
-        verb = PARAPHRASE_VERBS[rng.integers(len(PARAPHRASE_VERBS))]
-        colour = PARAPHRASE_COLOURS[colour]
-    else:
-        noun = SYNONYMS[shape][rng.integers(3)]
-        verb = PICK_VERBS[rng.integers(len(PICK_VERBS))]
+                unique_shape: bool) -> str:
+    """A command that names the object (colour + shape, or just one when that is unique)."""
+    noun = SYNONYMS[shape][rng.integers(3)]
+    verb = PICK_VERBS[rng.integers(len(PICK_VERBS))]
     forms = [f"{verb} {colour} {noun}", f"{verb} {noun} that is {colour}"]
     if unique_colour:
         forms.append(f"{verb} {colour} one")
@@ -189,13 +176,17 @@ class ShardData:
             unique = (colours.count(c) == 1, shapes.count(s) == 1)
             text.append(command_for(self.rng, SHAPES[s], COLOURS[c], *unique))
             if self.paraphrase_rng is not None:
-                paraphrased.append(command_for(self.paraphrase_rng, SHAPES[s], COLOURS[c], *unique,
-                                               paraphrase=True))
+                paraphrased.append(held_out_command(self.paraphrase_rng, SHAPES[s], COLOURS[c]))
         text_inputs = REGISTRY["text"].preprocess({"text": text}, self.cfg.text)
         extra = {}
         if self.paraphrase_rng is not None:
-            extra = {"text_paraphrase": REGISTRY["text"].preprocess({"text": paraphrased}, self.cfg.text),
-                     "text_paraphrase_raw": paraphrased}
+            # as served: the command parser (with its lexicon) turns the words into the canonical
+            # description perception grounds; a command it refuses grounds nothing
+            parsed = [parse_command(t) if t else None for t in paraphrased]
+            ok = [p is not None and p.intent == "pick" for p in parsed]
+            desc = [p.target_description if o else "" for p, o in zip(parsed, ok)]
+            extra = {"text_paraphrase": REGISTRY["text"].preprocess({"text": desc}, self.cfg.text),
+                     "text_paraphrase_ok": torch.as_tensor(ok), "text_paraphrase_raw": paraphrased}
         return {
             "slot": torch.as_tensor(slot.astype(np.int64)), "class": torch.as_tensor(cls),
             "offset": torch.as_tensor(offset), "size": torch.as_tensor(size),

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..core.model.heads import object_latents
-from ..core.model.omni import COLOURS, SHAPES
+from ..core.model.omni import COLOURS, MATERIALS, SHAPES
 from ..core.perception.grounding import ground
 from ..core.perception.objects import extract_objects
 from ..core.manipulation.targets import grasp_target
@@ -50,6 +50,8 @@ def run_model(model, data: ShardData, present: torch.Tensor, batch: int = 64,
         for key in ("text", "text_paraphrase"):
             if key in lab:
                 out.setdefault(key, []).append(model.encode_text(lab[key]))
+        if "text_paraphrase_ok" in lab:
+            out.setdefault("text_paraphrase_ok", []).append(lab["text_paraphrase_ok"])
     merged = {k: torch.cat(v) for k, v in out.items()}
     if objects:
         merged["preds"] = preds
@@ -144,7 +146,8 @@ def object_metrics(out: dict, data: ShardData, lab: dict, rng: np.random.Generat
             ground_seen += int(any(right(j) for j in range(len(preds))))
             ground_text += int(right(ground(preds, q)))
             if "text_paraphrase" in out:
-                ground_para += int(right(ground(preds, out["text_paraphrase"][i].numpy())))
+                ground_para += int(bool(out["text_paraphrase_ok"][i])
+                                   and right(ground(preds, out["text_paraphrase"][i].numpy())))
             ground_point += int(right(ground(preds, q, point)))
     err = np.array(errors)
     g = np.array(grasp, float).reshape(-1, 4)
@@ -215,4 +218,43 @@ def evaluate(model, data: ShardData, concat_model=None, seed: int = 0) -> dict:
         metrics["concat_score"] = task_metrics(concat_model, full)[0]["fused_score"]
     gates = out["gates"][full.all(1)]
     metrics["mean_gates_all_present"] = {n: float(gates[:, i].mean()) for i, n in enumerate(names)}
+    if "audio" in names:
+        metrics["impact_material_audio_alone_acc"] = ablations["audio alone"]["impact_material_acc"]
+        a = names.index("audio")
+        hit, ok = lab["impact"] > 0.5, full[:, a]
+        metrics["audio_gate_at_impacts"] = float(out["gates"][hit & ok, a].mean()) \
+            if (hit & ok).any() else float("nan")
+        metrics["audio_gate_elsewhere"] = float(out["gates"][~hit & ok, a].mean()) \
+            if (~hit & ok).any() else float("nan")
     return {"metrics": metrics, "ablations": ablations, "samples": data.n}
+
+
+def gate_plot(model, data: ShardData, path, modality: str = "audio"):
+    """Plot ``modality``'s gate over time in the episode of ``data`` with the most impacts, with
+    the impacts (and their material) marked; returns ``path``."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lab = data.batch_labels(np.arange(data.n))
+    ep = np.asarray(data.a["episode"])
+    hits = lab["impact"].numpy() > 0.5
+    best = max(np.unique(ep), key=lambda e: hits[ep == e].sum())
+    idx = np.flatnonzero(ep == best)
+    with torch.no_grad():
+        gates = model(data.inputs(idx), data.present[idx])["gates"]
+    i = model.names.index(modality)
+    t = (np.asarray(data.a["stamp_ns"])[idx] - data.a["stamp_ns"][idx[0]]) / 1e9
+    fig, ax = plt.subplots(figsize=(8, 3))
+    ax.plot(t, gates[:, i].numpy(), label=f"{modality} gate")
+    for k in np.flatnonzero(hits[idx]):
+        m = int(lab["impact_material"][idx[k]])
+        ax.axvline(t[k], color="tab:red", alpha=0.4)
+        ax.text(t[k], 1.0, MATERIALS[m] if m >= 0 else "", rotation=90, fontsize=7, va="top")
+    ax.set(xlabel="time in the episode [s]", ylabel="gate", ylim=(0, 1.05),
+           title=f"{modality} gate around impacts (red lines), held-out episode {int(best)}")
+    ax.legend(loc="center right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -13,6 +13,7 @@ from .losses import RunningBalance, info_nce, margin_contrastive
 
 CONTRASTIVE_PAIRS = (("camera", "lidar"), ("tactile", "force"))
 TOUCH = ("tactile", "force")
+HEARING = ("audio",)
 
 
 def slot_masks(slot: torch.Tensor) -> torch.Tensor:
@@ -20,13 +21,18 @@ def slot_masks(slot: torch.Tensor) -> torch.Tensor:
     return torch.stack([slot == k for k in range(MAX_OBJECTS)], dim=1)
 
 
-def touch_query(model, out: dict) -> torch.Tensor:
-    """The fused latent of the touch modalities alone (tactile + force)."""
-    keep = torch.tensor([n in TOUCH for n in model.names])
+def fused_of(model, out: dict, names) -> torch.Tensor:
+    """The fused latent of the modalities ``names`` alone (those of them present)."""
+    keep = torch.tensor([n in names for n in model.names])
     present = out["present"] & keep
     latents = {n: out["latents"][:, i] for i, n in enumerate(model.names)}
     _, fused, _, _ = model.fuse(latents, present)
     return fused
+
+
+def touch_query(model, out: dict) -> torch.Tensor:
+    """The fused latent of the touch modalities alone (tactile + force)."""
+    return fused_of(model, out, TOUCH)
 
 
 def slot_logits(query: torch.Tensor, objects: torch.Tensor, visible: torch.Tensor,
@@ -88,6 +94,18 @@ class Objective:
         if hit.any():
             L["impact_material"] = 0.5 * F.cross_entropy(out["impact_material_logits"][hit],
                                                          lab["impact_material"][hit])
+        # Hearing: impact and material from the microphone alone (a robot hears what it does not
+        # see or touch); modality dropout alone rarely leaves audio by itself.
+        if "audio" in self.model.names:
+            heard = out["present"][:, self.model.names.index("audio")]
+            if heard.any():
+                s = self.model.state_head(fused_of(self.model, out, HEARING)[heard])
+                L["impact_audio"] = 0.5 * F.binary_cross_entropy_with_logits(
+                    s["impact_logit"], lab["impact"][heard], pos_weight=torch.tensor(5.0))
+                hh = hit[heard]
+                if hh.any():
+                    L["impact_material_audio"] = 0.5 * F.cross_entropy(
+                        s["impact_material_logits"][hh], lab["impact_material"][heard][hh])
         held = lab["grasping"]
         if held.any():
             L["held_shape"] = F.cross_entropy(out["held_shape_logits"][held], lab["held_shape"][held])

@@ -33,6 +33,7 @@ from std_msgs.msg import String
 
 from .. import conversions as cv
 from ..conversions.errors import require
+from ..core.speech.commands import DEFAULT, needs_lexicon
 from ..core.speech.pairing import PointPairing, make_command
 from ..core.config import param
 from ..core.errors import InputError
@@ -45,6 +46,7 @@ from .common import RELIABLE_QOS, GuardedInputs, qos_for, spin_node
 from .params import declare_config
 
 
+TEXT_BACKLOG = 8   # typed commands waiting for the lexicon worker
 AUDIO_QUEUE = 100  # chunks (2 s of 20 ms chunks): a busy executor must not lose words
 
 
@@ -69,6 +71,9 @@ class TeleopConfig:
     command_rate_hz: float = param(2.0, "commands accepted per second and source on average "
                                    "(a stop always passes)", min=0.1, max=1000.0)
     command_burst: int = param(5, "commands a source may send at once", min=1, max=1000)
+    lexicon: bool = param(True, "typed commands: map words outside the command vocabulary onto "
+                          "it (colour names by hue; shape nouns and verbs with the sentence "
+                          "embedding when the 'sentence' extra is installed), in a worker thread")
     max_coordinate_m: float = param(100.0, "largest |x|, |y|, |z| of a clicked point [m]",
                                     min=1.0, max=1e6)
 
@@ -109,6 +114,11 @@ class TeleopNode(Node):
         self.running = True
         self.worker = threading.Thread(target=self._recognise_loop, name="teleop-asr", daemon=True)
         self.worker.start()
+        self.text_backlog: deque = deque()  # (typed text, receive time [ns]) for the lexicon
+        self.words = threading.Condition()
+        self.lexicon_worker = threading.Thread(target=self._lexicon_loop, name="teleop-lexicon",
+                                               daemon=True)
+        self.lexicon_worker.start()
         self.guard.subscribe("audio", AudioChunk, "/audio",
                              lambda m: (cv.audio_chunk_to_numpy(m, as_float=True)[:, 0], m.sample_rate),
                              self._on_audio, qos_for(cfg.qos, depth=AUDIO_QUEUE))
@@ -122,8 +132,11 @@ class TeleopNode(Node):
         with self.wake:
             self.running = False
             self.wake.notify()
+        with self.words:
+            self.words.notify()
         self.recognizer.close()  # a decode in progress is not waited for
         self.worker.join(timeout=5.0)
+        self.lexicon_worker.join(timeout=5.0)
         super().destroy_node()
 
     def _now(self) -> int:
@@ -196,11 +209,43 @@ class TeleopNode(Node):
             self._command(rec.text, "voice", rec.confidence, utt.end_ns)
 
     def _on_text(self, key, text, msg) -> None:
-        self._command(text, "text", 1.0, self._now())
+        """A stop, or words all in the vocabulary: parsed here at once. Other words go to the
+        lexicon worker (loading the sentence embedding takes seconds, a word ~5 ms): at most
+        TEXT_BACKLOG messages wait, older ones are dropped and counted."""
+        if not self.cfg.lexicon or not needs_lexicon(text):
+            self._command(text, "text", 1.0, self._now(), lexicon=None)
+            return
+        with self.words:
+            self.text_backlog.append((text, self._now()))
+            while len(self.text_backlog) > TEXT_BACKLOG:
+                dropped, _ = self.text_backlog.popleft()
+                self.guard.health.reject("text_command", self._now(), "backlog",
+                                         f"lexicon busy: {dropped[:40]!r} dropped")
+            self.words.notify()
+
+    def _lexicon_loop(self) -> None:
+        """Worker thread: typed commands with words outside the vocabulary, in order."""
+        while True:
+            with self.words:
+                while self.running and not self.text_backlog:
+                    self.words.wait()
+                if not self.running:
+                    return
+                text, stamp_ns = self.text_backlog.popleft()
+            try:
+                self._command(text, "text", 1.0, stamp_ns)
+            except InputError as err:  # a flood of typed commands
+                self.guard.reject("text_command", self._now(), err)
+            except Exception as err:  # a bug, or the extra broken: say so, keep going
+                if not self.context.ok():
+                    return
+                self.guard.health.reject("text_command", self._now(), "internal", repr(err))
+                self.get_logger().error(f"lexicon worker: {err!r}")
 
     # --- commands -------------------------------------------------------------------------------
-    def _command(self, text: str, source: str, confidence: float, stamp_ns: int) -> None:
-        made = make_command(text, source, confidence, stamp_ns)
+    def _command(self, text: str, source: str, confidence: float, stamp_ns: int,
+                 lexicon=DEFAULT) -> None:
+        made = make_command(text, source, confidence, stamp_ns, lexicon)
         if made is None:
             self.guard.health.reject(f"{source}_command", self._now(), "not_a_command",
                                      f"{text!r} is not a command")

@@ -47,6 +47,17 @@ class Microphone:
         self.sources.append((self._sample_at(t_ns),
                              modal_impact(material, amp, self.cfg.sample_rate, self.rng)))
 
+    def add_scrape(self, t_ns: int, material: Material, amplitude: float, duration_s: float) -> None:
+        """``duration_s`` of an object scraping along a surface from ``t_ns``: the material's modes,
+        phase-continuous across calls, under a random (rough-surface) envelope, plus broadband
+        friction noise; ``amplitude`` (full scale 1) from the sliding speed."""
+        sr = self.cfg.sample_rate
+        start = self._sample_at(t_ns)
+        t = (start + np.arange(max(1, int(round(duration_s * sr))))) / sr
+        wave = sum(rel * np.sin(2 * np.pi * f * t) for f, rel in material.modes if f < sr / 2)
+        wave = wave * self.rng.uniform(0.2, 1.0, len(t)) + 0.3 * self.rng.standard_normal(len(t))
+        self.sources.append((start, amplitude * wave))
+
     def inject(self, t_ns: int, samples: np.ndarray, sample_rate: int) -> None:
         """Play ``samples`` (float, full scale 1) into the microphone from time ``t_ns``."""
         x = np.asarray(samples, float).reshape(-1)

@@ -15,6 +15,7 @@ point. Shape and colour names are canonicalised to the model's SHAPES and COLOUR
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -35,6 +36,10 @@ VERBS = {"pick": ("pick", "grab", "take", "lift", "get"),
          "move": ("move", "go"),
          "home": ("home",),
          "stop": ("stop", "halt", "freeze")}
+# Typed words that also stop (never in the speech grammar, never learned by the lexicon):
+# anything that might mean "stop" must not become a motion, and a negated command is no command.
+TYPED_STOPS = frozenset("wait pause abort cease hold enough don't dont not never no".split())
+SIZES = frozenset("little small tiny big large huge".split())  # sizes: understood, not used
 LOCATIONS = ("here", "there")        # deictic adverbs: the pointed location
 DEMONSTRATIVES = ("this", "that")    # deictic determiners: the object at the pointed location
 PRONOUN = "it"                       # the object already referred to (or held)
@@ -47,6 +52,7 @@ RELATIVE_FOLLOWERS = frozenset("is was looks has".split())  # "the ball that is 
 _SHAPE_OF = {w: s for s, words in SHAPE_WORDS.items() for w in words}
 _SHAPE_OF.update({w + ("es" if w.endswith("x") else "s"): s for w, s in list(_SHAPE_OF.items())})
 _INTENT_OF = {w: i for i, words in VERBS.items() for w in words}
+DETERMINERS = frozenset("the a an this that".split())
 
 
 @dataclass
@@ -84,15 +90,68 @@ def _drop_polite(words: list[str]) -> list[str]:
     return out
 
 
-def parse_command(text: str) -> ParsedCommand | None:
+def _known(w: str) -> bool:
+    return (w in COLOURS or w in TEMPERATURES or w in _SHAPE_OF or w in _INTENT_OF
+            or w in LOCATIONS or w in DEMONSTRATIVES or w == PRONOUN or w in FILLERS
+            or w in RELATIVE_FOLLOWERS or w in SIZES or w in POLITE)
+
+
+def normalise(words: list[str], lexicon) -> tuple[list[str], int] | None:
+    """``words`` with each unknown one the lexicon can place replaced by its canonical word (a
+    colour before another word; a verb where the command has no verb or object yet; a shape
+    noun after a determiner, colour, size or temperature), and how many were replaced; None when
+    a word names a colour with no hue of ours ("the grey cube": not a cube of any colour)."""
+    out, mapped = [], 0
+    for i, w in enumerate(words):
+        new = None
+        if not _known(w):
+            if lexicon.is_colour_word(w) and i + 1 < len(words) and words[i + 1] not in FILLERS:
+                new = lexicon.colour(w)
+                if new is None:
+                    return None
+            else:
+                before = [x for x in out if x not in FILLERS and x not in SIZES and x not in POLITE]
+                prev = next((x for x in reversed(out) if x not in SIZES), "")
+                if not before:
+                    new = lexicon.verb(w)
+                elif prev in DETERMINERS or prev in COLOURS or prev in TEMPERATURES \
+                        or prev in SIZES or prev in FILLERS:
+                    new = lexicon.shape(w[:-1] if w.endswith("s") and len(w) > 3 else w)
+        out.append(new or w)
+        mapped += new is not None
+    return out, mapped
+
+
+DEFAULT = object()  # parse_command's lexicon argument: the shared default_lexicon()
+
+
+def needs_lexicon(text: str) -> bool:
+    """Whether parsing ``text`` would consult a lexicon: it has a word outside the vocabulary
+    and is not a stop (a stop is decided from the vocabulary alone)."""
+    words = _drop_polite(tokens(text))
+    return not any(_INTENT_OF.get(w) == "stop" or w in TYPED_STOPS for w in words) \
+        and not all(_known(w) for w in words)
+
+
+def parse_command(text: str, lexicon=DEFAULT) -> ParsedCommand | None:
     """The command in ``text`` (typed or recognised), or None if it is not one: no verb, a verb
     without a target it needs ("pick up", "go"), or an unknown object ("the green apple").
-    Any stop word ("stop", "halt", "freeze") anywhere makes it a stop command."""
+    Any stop word ("stop", "halt", "freeze", or a typed "wait", "hold", "don't", ...) anywhere
+    makes it a stop command. Words outside the vocabulary go through ``lexicon``
+    (core.speech.lexicon; default: default_lexicon(); None: the vocabulary only); a naming of
+    the object without a verb ("the little red box") is a pick when it names a shape."""
     words = _drop_polite(tokens(text))
     if not words:
         return None
-    if any(_INTENT_OF.get(w) == "stop" for w in words):
+    if any(_INTENT_OF.get(w) == "stop" or w in TYPED_STOPS for w in words):
         return ParsedCommand("stop", "", None, None, False, 1.0)
+    lexicon = default_lexicon() if lexicon is DEFAULT else lexicon
+    mapped = 0
+    if lexicon is not None and not all(_known(w) for w in words):
+        normalised = normalise(words, lexicon)
+        if normalised is None:
+            return None
+        words, mapped = normalised
     colour = shape = temperature = None
     intent, deictic, pronoun, known = None, False, False, 0
     for i, w in enumerate(words):
@@ -101,7 +160,7 @@ def parse_command(text: str) -> ParsedCommand | None:
             colour = colour or w
             if nxt and nxt not in _SHAPE_OF and nxt not in FILLERS and nxt not in _INTENT_OF \
                     and nxt not in LOCATIONS and nxt not in RELATIVE_FOLLOWERS \
-                    and nxt not in TEMPERATURES:
+                    and nxt not in TEMPERATURES and nxt not in SIZES:
                 return None  # a colour naming something we do not know ("green apples")
         elif w in TEMPERATURES:
             temperature = temperature or w
@@ -115,11 +174,13 @@ def parse_command(text: str) -> ParsedCommand | None:
             deictic = deictic or nxt not in RELATIVE_FOLLOWERS
         elif w == PRONOUN:
             pronoun = True
-        elif w not in FILLERS and w not in RELATIVE_FOLLOWERS:
+        elif w not in FILLERS and w not in RELATIVE_FOLLOWERS and w not in SIZES:
             continue
         known += 1
     if "home" in words and intent in (None, "move", "home"):
         intent = "home"
+    if intent is None and shape is not None and not pronoun and all(_known(w) for w in words):
+        intent = "pick"  # "the little red box"
     if intent is None:
         return None
     has_object = bool(colour or shape or pronoun or deictic or temperature)
@@ -131,7 +192,19 @@ def parse_command(text: str) -> ParsedCommand | None:
         colour = shape = temperature = None
         deictic = False
     target = " ".join(x for x in (temperature, colour, shape) if x) or ("here" if deictic else "")
-    return ParsedCommand(intent, target, colour, shape, deictic, known / len(words), temperature)
+    confidence = (known - 0.5 * mapped) / len(words)  # a mapped word counts half
+    return ParsedCommand(intent, target, colour, shape, deictic, confidence, temperature)
+
+
+@functools.lru_cache(maxsize=1)
+def default_lexicon():
+    """The shared lexicon of typed commands: shape and verb anchors from this vocabulary, the
+    sentence embedding when the optional extra is installed (else colours only)."""
+    from ..embeddings import sentence_model_available
+    from .lexicon import Lexicon
+    verbs = {i: tuple(v for v in VERBS[i] if v not in TYPED_ONLY) for i in ("pick", "place", "move")}
+    return Lexicon(shapes={s: SHAPE_WORDS[s] for s in SHAPES}, verbs=verbs,
+                   use_embeddings=sentence_model_available())
 
 
 def _alt(items) -> str:

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..types import OperatorCommand
-from .commands import ParsedCommand, parse_command
+from .commands import DEFAULT, ParsedCommand, parse_command
 
 
-def make_command(text: str, source: str, confidence: float, stamp_ns: int
+def make_command(text: str, source: str, confidence: float, stamp_ns: int, lexicon=DEFAULT
                  ) -> tuple[OperatorCommand, ParsedCommand] | None:
-    """The command in ``text`` (typed or heard), or None if it is not one."""
-    parsed = parse_command(text)
+    """The command in ``text`` (typed or heard), or None if it is not one (``lexicon``: as
+    parse_command's)."""
+    parsed = parse_command(text, lexicon)
     if parsed is None:
         return None
     return OperatorCommand(stamp_ns=stamp_ns, source=source, raw_text=text, intent=parsed.intent,

