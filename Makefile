@@ -37,6 +37,7 @@ bench: setup
 	$(VENV)/bin/omni-ros bench --suite model --markdown bench/model.md --json bench/model.json
 	$(VENV)/bin/omni-ros bench --suite thermal --markdown bench/thermal.md --json bench/thermal.json
 	$(VENV)/bin/omni-ros bench --suite reliability --markdown bench/reliability.md --json bench/reliability.json
+	$(VENV)/bin/omni-ros bench --suite language --markdown bench/language.md --json bench/language.json
 	$(VENV)/bin/omni-ros bench --suite cells --markdown bench/cells.md --json bench/cells.json
 
 model: setup

@@ -312,12 +312,13 @@ def hot_seeds(n: int, first: int) -> list[int]:
 
 def run(episodes: int = 20, kill_episodes: int = 5, first_seed: int = 100,
         real_time_factor: float = 1.0, progress=print, hot_episodes: int = 5,
-        cell: str = "") -> dict:
+        cell: str = "", checkpoint: str = "") -> dict:
     """``episodes`` voice + point pick-and-places with every sensor (voices alternate), then
     ``kill_episodes`` with the camera and with the lidar killed, then ``hot_episodes`` of "pick
     up the hot one" (no click), in one running graph (the world is reset between episodes).
     ``cell``: a camera of :data:`omni_ros.benchmarks.cells.CELLS` instead of the training one
-    (the perception node told where it is, as a user would)."""
+    (the perception node told where it is, as a user would); ``checkpoint``: perception's model
+    instead of its configured one."""
     plan = [(first_seed + i, VOICES[i % len(VOICES)].name, "", False) for i in range(episodes)]
     for k, sensor in enumerate(("camera", "lidar")):
         plan += [(first_seed + 1000 * (k + 1) + i, VOICES[i % len(VOICES)].name, sensor, False)
@@ -327,8 +328,10 @@ def run(episodes: int = 20, kill_episodes: int = 5, first_seed: int = 100,
     reports = []
     from .cells import graph_overrides
 
-    extra = graph_overrides(cell) if cell else None
-    with live_graph(plan[0][0], real_time_factor, extra=extra) as (graph, op):
+    extra = graph_overrides(cell) if cell else {}
+    if checkpoint:
+        extra.setdefault("perception", {})["checkpoint"] = str(checkpoint)
+    with live_graph(plan[0][0], real_time_factor, extra=extra or None) as (graph, op):
         for seed, voice, kill, hot in plan:
             why = reset_world(op, seed) if reports else ""
             if why:

@@ -48,8 +48,8 @@ def add_arguments(parser) -> None:
                         help="reliability: SIGKILLs per node for the respawn times")
     parser.add_argument("--model", action="store_true", help="same as --suite model")
     parser.add_argument("--checkpoint", default="omni_small.pt", type=checkpoint_arg,
-                        help="model, cells: the checkpoint (a path, or a name in the package's "
-                             "models/)")
+                        help="model, cells, live: the checkpoint (a path, or a name in the "
+                             "package's models/)")
     parser.add_argument("--plot", type=Path, default=Path("bench/pipeline_latency.png"),
                         help="pipeline: latency plot")
     parser.add_argument("--json", type=Path, help="write the raw results here")
@@ -72,7 +72,7 @@ def run(args) -> int:
     elif args.suite == "live":
         result = live.run(episodes=20 if args.episodes is None else args.episodes,
                           kill_episodes=args.kill_episodes, hot_episodes=args.hot_episodes,
-                          cell=args.cell)
+                          cell=args.cell, checkpoint=args.checkpoint)
         table = live.markdown(result)
     elif args.suite == "speech":
         result = speech.run()

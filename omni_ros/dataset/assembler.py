@@ -21,7 +21,9 @@ Arrays (O = max objects; the rest is what each modality file documents):
   obj_* (O, ...)         labels per object slot, obj_valid marks filled slots (obj_temperature:
                          surface temperature [deg C], NaN if unknown)
   in_contact, grasping ()  bool;  held (): slot of the held object, -1 if none
-  impact (): bool, impact_material (): material index or -1, impact_impulse (): [N*s]
+  impact (): bool, impact_material (): material index or -1, impact_impulse (): [N*s]: the
+                         strongest impact of the last ``audio.window_s`` (what the audio input
+                         still holds; the same whichever frames a dataset keeps)
   target (): slot of the commanded object; place_xy (2,) [m]
 """
 
@@ -61,6 +63,7 @@ class SampleAssembler:
         self.streams = {m.name: [s.key for s in m.streams] for m in sensors()}
         self.owner = stream_owner()
         self.events: list = []
+        self.impact_window_ns = int(cfg.audio.window_s * 1e9)
         self.task = None
         self.ground_truth = None
 
@@ -90,6 +93,7 @@ class SampleAssembler:
 
     def _sample(self, stamp_ns: int) -> dict:
         sample = {"stamp_ns": np.int64(stamp_ns)}
+        self.events = [e for e in self.events if stamp_ns - e.stamp_ns <= self.impact_window_ns]
         for name, w in self.windows.items():
             sample.update(w.read(stamp_ns, STALE_S))
             for key in self.streams[name]:
@@ -112,7 +116,6 @@ class SampleAssembler:
         hit = next((o for o in (gt.objects if gt else []) if strongest and o.id == strongest.object_id),
                    None)
         out["impact_material"] = np.int8(MATERIALS.index(hit.material) if hit else -1)
-        self.events = []
         labels = [f"{o.color} {o.shape}" for o in gt.objects] if gt is not None else []
         task = self.task
         out["target"] = np.int8(labels.index(task.target_description)
