@@ -1,10 +1,12 @@
 """Package metadata, launch files and parameter files agree with the code."""
 
 import ast
+import dataclasses
 import re
 import xml.etree.ElementTree as ET
 
 import yaml
+from omni_ros_sim.config import SimConfig
 
 from omni_ros.core.config import flatten_tree, from_flat_dict
 from omni_ros.nodes.action import ActionNodeConfig
@@ -60,6 +62,8 @@ def test_parameter_files_validate_against_the_config_dataclasses():
             for node, body in tree.items():
                 from_flat_dict(CONFIGS[node.strip("/")], flatten_tree(body["ros__parameters"]))
             ros_files.add(path.stem)
+        elif set(tree) <= {f.name for f in dataclasses.fields(SimConfig)}:  # omni-ros dataset --config
+            from_flat_dict(SimConfig, flatten_tree(tree))
         else:
             from_flat_dict(OmniConfig, flatten_tree(tree))
     assert ros_files == set(CONFIGS)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Reproduces models/omni_small_cells.pt (issue 14: randomised robot cells, staged impacts, the
+# Reproduces build/omni_small_cells.pt (trained, not shipped: see bench/cells_model_card.md) (issue 14: randomised robot cells, staged impacts, the
 # hearing objective), its evaluation side by side with the held-out cells, the audio-gate plot
-# and models/MODEL_CARD_cells.md on 2 CPU cores (data ~75 min, training ~40 min, eval ~25 min).
+# and bench/cells_model_card.md on 2 CPU cores (data ~75 min, training ~20 min, eval ~25 min).
 # Run from the repository root after `make setup`. (The first 136 cells were made before the staged
 # impacts existed; randomize_no_impacts.yaml reproduces them.)
 set -euo pipefail
@@ -14,9 +14,10 @@ $B/omni-ros dataset --out $D/train_a --episodes 136 --seed 10000 --workers 2 --f
 $B/omni-ros dataset --out $D/train_b --episodes 280 --seed 20000 --workers 2 --frame-stride 4 --config $R
 # 24 held-out randomised cells on fresh seeds (30000-30023), every 2nd frame.
 $B/omni-ros dataset --out $D/eval --episodes 24 --seed 30000 --workers 2 --frame-stride 2 --config $R
-$B/omni-ros train --data "$PWD/$D/train_a" "$PWD/$D/train_b" --out models/omni_small_cells.pt \
+$B/omni-ros train --data "$PWD/$D/train_a" "$PWD/$D/train_b" --out "$PWD/build/omni_small_cells.pt" \
     --config config/train_cells.yaml
-$B/omni-ros eval --checkpoint models/omni_small_cells.pt --data $D/eval --cells \
-    --gate-plot models/omni_small_cells.gates.png --json models/eval_cells.json
-$B/python -m omni_ros.learning.model_card --cells models/omni_small_cells.pt models/eval_cells.json \
-    models/MODEL_CARD_cells.md
+$B/omni-ros eval --checkpoint "$PWD/build/omni_small_cells.pt" --data $D/eval --cells \
+    --gate-plot bench/cells_model_gates.png --json bench/cells_model.json
+cp build/omni_small_cells.loss.png bench/cells_model_loss.png
+$B/python -m omni_ros.learning.model_card --cells "$PWD/build/omni_small_cells.pt" bench/cells_model.json \
+    bench/cells_model_card.md bench/cells_model_gates.png bench/cells_model_loss.png

@@ -187,13 +187,13 @@ if __name__ == "__main__":
     from ..core.model.checkpoint import load_checkpoint
     from ..core.config import to_flat_dict
 
-    if sys.argv[1] == "--cells":  # --cells CHECKPOINT EVAL_JSON OUT
+    if sys.argv[1] == "--cells":  # --cells CHECKPOINT EVAL_JSON OUT [GATES_PNG [LOSS_PNG]]
         ckpt, eval_json, out = sys.argv[2:5]
         _, cfg, info = load_checkpoint(checkpoint_arg(ckpt))
-        gates, loss = Path(ckpt).with_suffix(".gates.png"), Path(ckpt).with_suffix(".loss.png")
+        pngs = [Path(p) for p in sys.argv[5:7]]  # linked by name: next to OUT
         write_cells_card(Path(out), info, json.loads(Path(eval_json).read_text()), Path(ckpt).name,
                          Path("tools/train_cells.sh").read_text(),
-                         gates.name if gates.exists() else None, loss.name if loss.exists() else None)
+                         *(p.name if p.exists() else None for p in pngs + [Path("-")] * (2 - len(pngs))))
         sys.exit(0)
     ckpt, eval_json, bench_json, out = sys.argv[1:5]
     _, cfg, info = load_checkpoint(checkpoint_arg(ckpt))
