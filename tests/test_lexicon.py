@@ -31,6 +31,7 @@ def test_a_colour_word_we_cannot_place_refuses_the_command():
     """"the grey cube" is not "the cube": refused, not a pick of any cube."""
     assert parse_command("pick up the grey cube", COLOURS_ONLY) is None
     assert parse_command("pick up the azure cube", COLOURS_ONLY).target_description == "blue cube"
+    assert parse_command("pick up the azure one", COLOURS_ONLY).target_description == "blue"
 
 
 def test_a_colour_noun_is_not_a_colour():

@@ -105,7 +105,8 @@ def normalise(words: list[str], lexicon) -> tuple[list[str], int] | None:
     for i, w in enumerate(words):
         new = None
         if not _known(w):
-            if lexicon.is_colour_word(w) and i + 1 < len(words) and words[i + 1] not in FILLERS:
+            nxt = words[i + 1] if i + 1 < len(words) else ""
+            if lexicon.is_colour_word(w) and nxt and (nxt not in FILLERS or nxt == "one"):
                 new = lexicon.colour(w)
                 if new is None:
                     return None
