@@ -126,12 +126,15 @@ def normalise(words: list[str], lexicon) -> tuple[list[str], int] | None:
 DEFAULT = object()  # parse_command's lexicon argument: the shared default_lexicon()
 
 
+def _is_stop(words: list[str]) -> bool:
+    return any(_INTENT_OF.get(w) == "stop" or w in TYPED_STOPS for w in words)
+
+
 def needs_lexicon(text: str) -> bool:
     """Whether parsing ``text`` would consult a lexicon: it has a word outside the vocabulary
     and is not a stop (a stop is decided from the vocabulary alone)."""
     words = _drop_polite(tokens(text))
-    return not any(_INTENT_OF.get(w) == "stop" or w in TYPED_STOPS for w in words) \
-        and not all(_known(w) for w in words)
+    return not _is_stop(words) and not all(_known(w) for w in words)
 
 
 def parse_command(text: str, lexicon=DEFAULT) -> ParsedCommand | None:
@@ -144,7 +147,7 @@ def parse_command(text: str, lexicon=DEFAULT) -> ParsedCommand | None:
     words = _drop_polite(tokens(text))
     if not words:
         return None
-    if any(_INTENT_OF.get(w) == "stop" or w in TYPED_STOPS for w in words):
+    if _is_stop(words):
         return ParsedCommand("stop", "", None, None, False, 1.0)
     lexicon = default_lexicon() if lexicon is DEFAULT else lexicon
     mapped = 0
