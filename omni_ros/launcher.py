@@ -386,7 +386,7 @@ class Graph:
         proc = subprocess.Popen(
             self.command(name), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1, env=self._env,
-            start_new_session=True, preexec_fn=_die_with_parent if _PRCTL is not None else None)
+            start_new_session=True, preexec_fn=_die_with_parent)
         self.procs[name] = proc
         self._started_s[name] = time.monotonic()
         incarnation = self._spawns.get(name, 0)  # 0: the first process, k: the k-th restart
@@ -597,6 +597,11 @@ def _die_with_parent() -> None:
     start the graph from a thread that outlives it)."""
     if _PRCTL is not None:
         _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    # A blocked or ignored SIGINT survives exec: a node started from a thread that blocks it
+    # (the respawn supervisor, a test runner's thread) would then ignore the stop's SIGINT and
+    # end only by SIGTERM. Every node starts with SIGINT and SIGTERM unblocked and default.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _sigterm_as_interrupt():
