@@ -1,10 +1,12 @@
 """Commands in the user's own words: the lexicon maps words outside the vocabulary onto it
-(colours by their hue, nouns and verbs by the sentence embedding), stop is never learned, and
+(colours by their hue, nouns by a dictionary then the sentence embedding, verbs by the
+embedding), stop is never learned, and
 the shipped thresholds are the ones the language bench chooses on the tuning families."""
 
 import pytest
 
 from omni_ros.core.embeddings import sentence_model_available
+from omni_ros.core.speech import dictionary
 from omni_ros.core.speech.commands import parse_command
 from omni_ros.core.speech.families import (COLOUR_FAMILIES, NEGATIVE_NOUNS, NEGATIVE_VERBS,
                                            SHAPE_FAMILIES, VERB_FAMILIES, _words)
@@ -12,7 +14,10 @@ from omni_ros.core.speech.lexicon import Lexicon
 
 needs_embedding = pytest.mark.skipif(not sentence_model_available(),
                                      reason="needs the optional extra 'sentence' (make setup)")
-COLOURS_ONLY = Lexicon(shapes={}, verbs={}, use_embeddings=False)
+needs_dictionary = pytest.mark.skipif(not dictionary.available(),
+                                      reason="needs the optional extra 'sentence' (make setup)")
+COLOURS_ONLY = Lexicon(shapes={}, verbs={}, use_embeddings=False, use_dictionary=False)
+SHAPES = {"cube": ("block", "box"), "cylinder": ("can", "tube"), "sphere": ("ball",)}
 
 
 @pytest.mark.parametrize("word,colour", [("azure", "blue"), ("crimson", "red"), ("navy", "blue"),
@@ -88,3 +93,33 @@ def test_shipped_thresholds_are_the_tuned_ones():
     base = default_lexicon()
     tuned, _ = tune(base)
     assert tuned == {k: getattr(base, k) for k in GRID}
+
+
+@needs_dictionary
+@pytest.mark.parametrize("word,shape", [("crate", "cube"), ("crates", "cube"),
+                                        ("canister", "cylinder"), ("globe", "sphere")])
+def test_the_dictionary_names_the_shape_of_a_tuning_noun(word, shape):
+    """Tuning nouns, by their WordNet senses: "a rugged box", "a metallic cylinder", and globe's
+    second sense, ball.n.03 (the first is the earth)."""
+    assert dictionary.noun_shape(word, SHAPES, senses=2) == shape
+
+
+@needs_dictionary
+def test_the_dictionary_decides_on_the_first_senses_only():
+    """globe's first sense (the earth) names no shape; one sense is not enough."""
+    assert dictionary.noun_shape("globe", SHAPES, senses=1) is None
+    assert dictionary.noun_shape("globe", SHAPES, senses=0) is None
+
+
+@needs_dictionary
+@pytest.mark.parametrize("word", ["table", "chair", "door", "robot", "xqzv", "it's"])
+def test_the_dictionary_leaves_other_nouns_unknown(word):
+    assert dictionary.noun_shape(word, SHAPES, senses=2) is None
+
+
+@needs_dictionary
+def test_a_modal_can_in_a_definition_is_not_a_shape():
+    """mug.n.01 is "the quantity that can be held in a mug": no cylinder in it."""
+    mug = dictionary.wordnet().synsets("mug", pos="n")[0]
+    assert "can" in mug.definition().split()
+    assert dictionary.sense_shapes(mug, {"can": "cylinder", "cylinder": "cylinder"}) == set()

@@ -173,6 +173,16 @@ def test_checkpoint_round_trip_is_exact_and_carries_the_config(tmp_path, model):
         assert torch.equal(a[k], b[k]), k
 
 
+def test_a_relative_checkpoint_path_resolves_from_the_working_directory(tmp_path, model,
+                                                                      monkeypatch):
+    """"build/x.pt" is the file in the working directory; a bare name is still found in the
+    package's models/."""
+    save_checkpoint(tmp_path / "build" / "x.pt", model, OmniConfig(), {})
+    monkeypatch.chdir(tmp_path)
+    assert load_checkpoint("build/x.pt")[2] == {}
+    assert load_checkpoint("omni_small.pt")[1].model.modalities
+
+
 def test_bad_checkpoints_fail_with_clear_errors(tmp_path, model):
     with pytest.raises(CheckpointError, match="not found"):
         load_checkpoint(tmp_path / "missing.pt")

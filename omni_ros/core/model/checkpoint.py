@@ -33,15 +33,20 @@ def model_dirs() -> list[Path]:
 
 
 def resolve(path: str | Path) -> Path:
+    """An absolute path as it is; a relative one from the working directory if it is there,
+    else a name in the package's models/ (``omni_small.pt``)."""
     p = Path(path)
     if p.is_absolute():
         if p.exists():
             return p
         raise CheckpointError(f"checkpoint {p} not found")
+    if p.exists():  # relative to the working directory
+        return p.resolve()
     for d in model_dirs():
         if (d / p).exists():
             return d / p
-    raise CheckpointError(f"checkpoint {str(p)!r} not found in {[str(d) for d in model_dirs()]}")
+    raise CheckpointError(f"checkpoint {str(p)!r} not found in the working directory nor in "
+                          f"{[str(d) for d in model_dirs()]}")
 
 
 def save_checkpoint(path: str | Path, model: OmniModel, cfg: OmniConfig, info: dict) -> Path:

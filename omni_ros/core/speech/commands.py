@@ -203,12 +203,15 @@ def parse_command(text: str, lexicon=DEFAULT) -> ParsedCommand | None:
 @functools.lru_cache(maxsize=1)
 def default_lexicon():
     """The shared lexicon of typed commands: shape and verb anchors from this vocabulary, the
-    sentence embedding when the optional extra is installed (else colours only)."""
+    dictionary and the sentence embedding when the optional extra is installed (else colours
+    only)."""
     from ..embeddings import sentence_model_available
+    from .dictionary import available as dictionary_available
     from .lexicon import Lexicon
     verbs = {i: tuple(v for v in VERBS[i] if v not in TYPED_ONLY) for i in ("pick", "place", "move")}
     return Lexicon(shapes={s: SHAPE_WORDS[s] for s in SHAPES}, verbs=verbs,
-                   use_embeddings=sentence_model_available())
+                   use_embeddings=sentence_model_available(),
+                   use_dictionary=dictionary_available())
 
 
 def _alt(items) -> str:

@@ -6,10 +6,14 @@ sphere), or left unknown.
   is the canonical colour (core.labels.COLOURS, their XKCD values) nearest in hue, if it is within
   ``hue_tolerance_deg``, saturated enough and not too dark to have a hue (``min_saturation``,
   ``min_value``). "teal" (between green and blue) and "grey" stay unknown.
-* Shape nouns and verbs go through the sentence embedding (core.embeddings, the optional extra):
-  a noun in context "a {word}" against the known shape words, a verb in context "{word} it"
-  against the known verbs of the motion intents; the best concept must beat the runner-up by
-  ``noun_margin`` / ``verb_margin`` and reach ``min_similarity``. Without the extra, only colours are mapped.
+* Shape nouns are looked up in a dictionary first (core.speech.dictionary: WordNet's senses of
+  the word, the first of ``dictionary_senses`` that names one of our shapes decides: "dice" ->
+  "a small cube ...", "drum" -> "... a hollow cylinder ..."). Nouns the dictionary does not
+  settle, and verbs, go through the sentence embedding (core.embeddings): a noun in context
+  "a {word}" against the known shape words, a verb in context "{word} it" against the known
+  verbs of the motion intents; the best concept must beat the runner-up by ``noun_margin`` /
+  ``verb_margin`` and reach ``min_similarity``. Both come with the optional extra; without it,
+  only colours are mapped.
 * Stop is never learned: its words are a fixed list in core.speech.commands (a word that might
   mean stop must not become a motion by similarity).
 
@@ -63,7 +67,9 @@ class Lexicon:
     noun_margin: float = 0.08
     verb_margin: float = 0.08
     min_similarity: float = 0.45
+    dictionary_senses: int = 2
     use_embeddings: bool = True
+    use_dictionary: bool = True
 
     def colour(self, word: str) -> str | None:
         """The canonical colour a colour word names, or None (not a colour, or no clear hue)."""
@@ -80,6 +86,11 @@ class Lexicon:
 
     def shape(self, word: str) -> str | None:
         """The canonical shape the noun ``word`` names, or None."""
+        if self.use_dictionary:
+            from .dictionary import noun_shape
+            found = noun_shape(word, self.shapes, self.dictionary_senses)
+            if found is not None:
+                return found
         return self._nearest(word, NOUN_CONTEXT, self.shapes, self.noun_margin)
 
     def verb(self, word: str) -> str | None:
