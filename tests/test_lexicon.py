@@ -123,3 +123,22 @@ def test_a_modal_can_in_a_definition_is_not_a_shape():
     mug = dictionary.wordnet().synsets("mug", pos="n")[0]
     assert "can" in mug.definition().split()
     assert dictionary.sense_shapes(mug, {"can": "cylinder", "cylinder": "cylinder"}) == set()
+
+
+@needs_embedding
+def test_a_verb_with_the_speaker_as_recipient_is_a_pick_or_nothing():
+    """"bring me the red box": handing over starts with picking up; "show me" hands nothing
+    over and is refused, never turned into a place or a move."""
+    assert parse_command("bring me the red box").target_description == "red cube"
+    assert parse_command("bring me the red box").intent == "pick"
+    assert parse_command("show me the red cube") is None
+    assert parse_command("tell me the red cube") is None
+
+
+@needs_embedding
+def test_a_colour_after_is_is_read_like_one_before_the_noun():
+    """"the ball that is vermillion" is the red ball, not any ball; a colour without a hue of
+    ours refuses the command there too."""
+    p = parse_command("grab the ball that is vermillion")
+    assert (p.intent, p.target_description, p.deictic) == ("pick", "red sphere", False)
+    assert parse_command("pick up the box that is grey") is None

@@ -20,15 +20,17 @@ import numpy as np
 
 from ..core.speech.commands import default_lexicon, parse_command
 from ..core.speech.families import (COLOUR_FAMILIES, HELD_OUT, SHAPE_FAMILIES, TUNING,
-                                    VERB_FAMILIES, family_commands, negative_commands)
+                                    VERB_FAMILIES, VERB_FORMS, family_commands,
+                                    negative_commands)
 
 GRID = {"hue_tolerance_deg": (20.0, 25.0, 30.0, 35.0, 40.0),
         "min_saturation": (0.2, 0.3, 0.4, 0.5),
         "noun_margin": (0.02, 0.04, 0.06, 0.08, 0.1, 0.12),
         "verb_margin": (0.04, 0.08, 0.12, 0.16),
+        "recipient_margin": (0.0, 0.02, 0.04, 0.08, 0.12),
         "dictionary_senses": (0, 1, 2, 3, 5)}
 GROUPS = (("hue_tolerance_deg", "min_saturation"), ("noun_margin", "dictionary_senses"),
-          ("verb_margin",))  # parameters of the colour, noun and verb slots
+          ("verb_margin", "recipient_margin"))  # parameters of the colour, noun and verb slots
 FALSE_ACCEPT_WEIGHT = 2.0
 
 
@@ -51,7 +53,8 @@ def per_slot(lexicon, names) -> dict:
     out = {}
     for slot, fams, fn in (("colour", COLOUR_FAMILIES, lexicon.colour),
                            ("noun", SHAPE_FAMILIES, lexicon.shape),
-                           ("verb", VERB_FAMILIES, lambda w: lexicon.verb(w) and "pick")):
+                           ("verb", VERB_FAMILIES,
+                            lambda w: lexicon.verb(w, recipient=w in VERB_FORMS) and "pick")):
         words = [(w, c) for n in names if n in fams for c, ws in fams[n].items() for w in ws]
         hits = [fn(w) == (c if slot != "verb" else "pick") for w, c in words]
         out[slot] = {"mapped": float(np.mean(hits)) if hits else float("nan"), "words": len(words),

@@ -98,7 +98,7 @@ def _known(w: str) -> bool:
 
 def normalise(words: list[str], lexicon) -> tuple[list[str], int] | None:
     """``words`` with each unknown one the lexicon can place replaced by its canonical word (a
-    colour before another word; a verb where the command has no verb or object yet; a shape
+    colour before another word or after "is" / "looks" ...; a verb where the command has no verb or object yet; a shape
     noun after a determiner, colour, size or temperature), and how many were replaced; None when
     a word names a colour with no hue of ours ("the grey cube": not a cube of any colour)."""
     out, mapped = [], 0
@@ -106,7 +106,9 @@ def normalise(words: list[str], lexicon) -> tuple[list[str], int] | None:
         new = None
         if not _known(w):
             nxt = words[i + 1] if i + 1 < len(words) else ""
-            if lexicon.is_colour_word(w) and nxt and (nxt not in FILLERS or nxt == "one"):
+            attributive = nxt and (nxt not in FILLERS or nxt == "one")  # "the ruby ball"
+            predicative = i > 0 and words[i - 1] in RELATIVE_FOLLOWERS  # "the ball that is ruby"
+            if lexicon.is_colour_word(w) and (attributive or predicative):
                 new = lexicon.colour(w)
                 if new is None:
                     return None
@@ -114,7 +116,7 @@ def normalise(words: list[str], lexicon) -> tuple[list[str], int] | None:
                 before = [x for x in out if x not in FILLERS and x not in SIZES and x not in POLITE]
                 prev = next((x for x in reversed(out) if x not in SIZES), "")
                 if not before:
-                    new = lexicon.verb(w)
+                    new = lexicon.verb(w, recipient=nxt == "me")
                 elif prev in DETERMINERS or prev in COLOURS or prev in TEMPERATURES \
                         or prev in SIZES or prev in FILLERS:
                     new = lexicon.shape(w[:-1] if w.endswith("s") and len(w) > 3 else w)

@@ -40,8 +40,10 @@ VERB_FAMILIES = {
     "grasping": {"pick": ("grasp", "clutch")},
     "taking": {"pick": ("retrieve", "seize", "snatch", "grip")},
     "handing": {"pick": ("hand", "pass", "give")},
+    "bringing": {"pick": ("bring", "throw", "toss")},
 }
-TUNING = ("paints", "shades", "geometry", "containers", "everyday", "fetching", "grasping")
+TUNING = ("paints", "shades", "geometry", "containers", "everyday", "fetching", "grasping",
+          "bringing")
 HELD_OUT = ("gems", "fruit", "sky and flowers", "toys", "kitchen", "taking", "handing")
 
 # Words that name none of our concepts (must stay unknown). "bottle" was one until the dictionary
@@ -52,10 +54,13 @@ NEGATIVE_NOUNS = {"tuning": ("apple", "table", "cup", "phone", "book", "chair", 
 NEGATIVE_VERBS = {"tuning": ("open", "eat", "wash", "read"),
                   "held_out": ("close", "clean", "cook", "write")}
 NEGATIVE_COLOURS = {"tuning": ("grey", "white", "teal"), "held_out": ("black", "silver", "beige")}
+# Verbs with the speaker as recipient that hand nothing over ("show me the red cube").
+NEGATIVE_RECIPIENT_VERBS = {"tuning": ("show", "tell"),
+                            "held_out": ("ask", "read", "teach", "remind", "sing")}
 
 FORMS = ("{verb} the {colour} {noun}", "{verb} that {colour} {noun}", "the {size} {colour} {noun}",
          "{verb} the {noun} that is {colour}", "please {verb} the {colour} {noun}")
-VERB_FORMS = {"hand": "hand me", "pass": "pass me", "give": "give me"}
+VERB_FORMS = {v: f"{v} me" for v in ("hand", "pass", "give", "bring", "throw", "toss")}
 SIZES = ("little", "small", "big")
 KNOWN = {"colour": {c: (c,) for c in ("red", "green", "blue", "yellow", "purple", "orange")},
          "shape": {"cube": ("box", "block"), "cylinder": ("cylinder",), "sphere": ("ball",)},
@@ -94,6 +99,7 @@ def negative_commands(half: str) -> list[str]:
     out = [f"pick up the red {n}" for n in NEGATIVE_NOUNS[half]]
     out += [f"{v} the red cube" for v in NEGATIVE_VERBS[half]]
     out += [f"pick up the {c} cube" for c in NEGATIVE_COLOURS[half]]
+    out += [f"{v} me the red cube" for v in NEGATIVE_RECIPIENT_VERBS[half]]
     return out
 
 

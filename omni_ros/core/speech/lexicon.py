@@ -12,7 +12,8 @@ sphere), or left unknown.
   settle, and verbs, go through the sentence embedding (core.embeddings): a noun in context
   "a {word}" against the known shape words, a verb in context "{word} it" against the known
   verbs of the motion intents; the best concept must beat the runner-up by ``noun_margin`` /
-  ``verb_margin`` and reach ``min_similarity``. Both come with the optional extra; without it,
+  ``verb_margin`` and reach ``min_similarity``. A verb whose recipient is the speaker ("pass me
+  the ball") can only be a pick (handing over starts with picking up), with ``recipient_margin``. Both come with the optional extra; without it,
   only colours are mapped.
 * Stop is never learned: its words are a fixed list in core.speech.commands (a word that might
   mean stop must not become a motion by similarity).
@@ -66,6 +67,7 @@ class Lexicon:
     min_value: float = 0.2
     noun_margin: float = 0.08
     verb_margin: float = 0.08
+    recipient_margin: float = 0.0
     min_similarity: float = 0.45
     dictionary_senses: int = 2
     use_embeddings: bool = True
@@ -93,10 +95,15 @@ class Lexicon:
                 return found
         return self._nearest(word, NOUN_CONTEXT, self.shapes, self.noun_margin)
 
-    def verb(self, word: str) -> str | None:
-        """The canonical verb (the first known verb of its intent) ``word`` means, or None."""
-        intent = self._nearest(word, VERB_CONTEXT, self.verbs, self.verb_margin)
-        return None if intent is None else self.verbs[intent][0]
+    def verb(self, word: str, recipient: bool = False) -> str | None:
+        """The canonical verb (the first known verb of its intent) ``word`` means, or None.
+        ``recipient``: the speaker receives the object ("hand me the box"): handing something
+        over starts with picking it up, so only pick counts, with ``recipient_margin``."""
+        margin = self.recipient_margin if recipient else self.verb_margin
+        intent = self._nearest(word, VERB_CONTEXT, self.verbs, margin)
+        if intent is None or (recipient and intent != "pick"):
+            return None
+        return self.verbs[intent][0]
 
     def scores(self, word: str, context: str, concepts: dict[str, tuple[str, ...]]
                ) -> list[tuple[str, float]]:
