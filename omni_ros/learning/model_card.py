@@ -124,14 +124,17 @@ CELL_TARGETS = {"object_detection_recall": (0.97, True), "object_localisation_me
 
 
 def write_cells_card(path: Path, info: dict, results: dict, name: str, reproduce: str,
-                     gate_png: str | None = None, loss_png: str | None = None) -> Path:
+                     gate_png: str | None = None, loss_png: str | None = None,
+                     init_from: str = "omni_small.pt") -> Path:
     """The card of a model trained on randomised cells: ``results`` from ``omni-ros eval
-    --cells`` on held-out randomised cells (--data) and the fixed held-out cells."""
+    --cells`` on held-out randomised cells (--data) and the fixed held-out cells; ``init_from``:
+    the checkpoint training started from."""
     m, cells = results["metrics"], results["cells"]["cells"]
     ev = results.get("data", {})
     lines = [f"# {Path(name).stem} - model card", "",
-             "omni_small.pt fine-tuned for robot cells it has never seen (issue 14): each training "
-             "episode ran in a randomised cell (camera mount +-15 cm / +-15 deg around the nominal "
+             f"{Path(init_from).name} fine-tuned for robot cells it has never seen (issue 14, "
+             "tools/train_cells.sh): randomised training "
+             "episodes ran in a cell of their own (camera mount +-15 cm / +-15 deg around the nominal "
              "one or over the shoulder, 45-75 deg lenses, 64-640 px images, lighting, colour "
              "shades, 3-8 cm objects, 1-10 objects, distractors) and most opened with staged "
              "impacts (objects dropped, set down hard, knocked over, slid); the hearing objective "
@@ -193,7 +196,8 @@ if __name__ == "__main__":
         pngs = [Path(p) for p in sys.argv[5:7]]  # linked by name: next to OUT
         write_cells_card(Path(out), info, json.loads(Path(eval_json).read_text()), Path(ckpt).name,
                          Path("tools/train_cells.sh").read_text(),
-                         *(p.name if p.exists() else None for p in pngs + [Path("-")] * (2 - len(pngs))))
+                         *(p.name if p.exists() else None for p in pngs + [Path("-")] * (2 - len(pngs))),
+                         init_from=cfg.train.init_from or "scratch")
         sys.exit(0)
     ckpt, eval_json, bench_json, out = sys.argv[1:5]
     _, cfg, info = load_checkpoint(checkpoint_arg(ckpt))
