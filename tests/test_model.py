@@ -175,12 +175,13 @@ def test_checkpoint_round_trip_is_exact_and_carries_the_config(tmp_path, model):
 
 def test_a_relative_checkpoint_path_resolves_from_the_working_directory(tmp_path, model,
                                                                       monkeypatch):
-    """"build/x.pt" is the file in the working directory; a bare name is still found in the
-    package's models/."""
-    save_checkpoint(tmp_path / "build" / "x.pt", model, OmniConfig(), {})
+    """"build/x.pt" is the file in the working directory; a bare name is the package's
+    models/, never a stray file of that name in the working directory."""
+    save_checkpoint(tmp_path / "build" / "x.pt", model, OmniConfig(), {"stray": False})
+    save_checkpoint(tmp_path / "omni_small.pt", model, OmniConfig(), {"stray": True})
     monkeypatch.chdir(tmp_path)
-    assert load_checkpoint("build/x.pt")[2] == {}
-    assert load_checkpoint("omni_small.pt")[1].model.modalities
+    assert load_checkpoint("build/x.pt")[2] == {"stray": False}
+    assert "stray" not in load_checkpoint("omni_small.pt")[2]
 
 
 def test_bad_checkpoints_fail_with_clear_errors(tmp_path, model):

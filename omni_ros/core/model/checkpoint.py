@@ -33,19 +33,21 @@ def model_dirs() -> list[Path]:
 
 
 def resolve(path: str | Path) -> Path:
-    """An absolute path as it is; a relative one from the working directory if it is there,
-    else a name in the package's models/ (``omni_small.pt``)."""
+    """An absolute path as it is; a bare name (``omni_small.pt``) in the package's models/,
+    never the working directory (a stray file there must not replace the shipped model); a
+    relative path with a folder (``build/x.pt``) from the working directory, else models/."""
     p = Path(path)
     if p.is_absolute():
         if p.exists():
             return p
         raise CheckpointError(f"checkpoint {p} not found")
-    if p.exists():  # relative to the working directory
+    if len(p.parts) > 1 and p.exists():
         return p.resolve()
     for d in model_dirs():
         if (d / p).exists():
             return d / p
-    raise CheckpointError(f"checkpoint {str(p)!r} not found in the working directory nor in "
+    where = "the working directory nor in " if len(p.parts) > 1 else ""
+    raise CheckpointError(f"checkpoint {str(p)!r} not found in {where}"
                           f"{[str(d) for d in model_dirs()]}")
 
 
