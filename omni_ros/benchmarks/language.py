@@ -1,9 +1,9 @@
 """Language benchmark: commands in words outside the vocabulary (core.speech.lexicon), tuned on
 the tuning synonym families and reported on the held-out ones (core.speech.families).
 
-The lexicon's thresholds (hue tolerance, minimum saturation, noun and verb margins, how many
-dictionary senses of a noun count) are chosen
-by a grid search on the tuning families only: the share of their pick commands parsed to the
+The lexicon's thresholds (hue tolerance, minimum saturation, noun, verb and recipient-verb
+margins, how many dictionary senses of a noun count) are chosen by a grid search on the
+tuning families only: the share of their pick commands parsed to the
 right colour and shape, less twice the share of the tuning negative commands accepted (a wrong
 pick is worse than a refusal); ties go to the more permissive setting. The held-out families
 and negatives are scored once, with those thresholds and with the shipped defaults

@@ -98,9 +98,10 @@ def _known(w: str) -> bool:
 
 def normalise(words: list[str], lexicon) -> tuple[list[str], int] | None:
     """``words`` with each unknown one the lexicon can place replaced by its canonical word (a
-    colour before another word or after "is" / "looks" ...; a verb where the command has no verb or object yet; a shape
-    noun after a determiner, colour, size or temperature), and how many were replaced; None when
-    a word names a colour with no hue of ours ("the grey cube": not a cube of any colour)."""
+    colour before another word or after "is" / "looks" ...; a verb where the command has no
+    verb or object yet, a pick-only one when "me" follows it; a shape noun after a determiner,
+    colour, size or temperature), and how many were replaced; None when a word names a colour
+    with no hue of ours ("the grey cube": not a cube of any colour)."""
     out, mapped = [], 0
     for i, w in enumerate(words):
         new = None

@@ -56,7 +56,7 @@ NEGATIVE_VERBS = {"tuning": ("open", "eat", "wash", "read"),
 NEGATIVE_COLOURS = {"tuning": ("grey", "white", "teal"), "held_out": ("black", "silver", "beige")}
 # Verbs with the speaker as recipient that hand nothing over ("show me the red cube").
 NEGATIVE_RECIPIENT_VERBS = {"tuning": ("show", "tell"),
-                            "held_out": ("ask", "read", "teach", "remind", "sing")}
+                            "held_out": ("ask", "draw", "teach", "remind", "sing")}
 
 FORMS = ("{verb} the {colour} {noun}", "{verb} that {colour} {noun}", "the {size} {colour} {noun}",
          "{verb} the {noun} that is {colour}", "please {verb} the {colour} {noun}")

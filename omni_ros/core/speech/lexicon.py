@@ -13,8 +13,8 @@ sphere), or left unknown.
   "a {word}" against the known shape words, a verb in context "{word} it" against the known
   verbs of the motion intents; the best concept must beat the runner-up by ``noun_margin`` /
   ``verb_margin`` and reach ``min_similarity``. A verb whose recipient is the speaker ("pass me
-  the ball") can only be a pick (handing over starts with picking up), with ``recipient_margin``. Both come with the optional extra; without it,
-  only colours are mapped.
+  the ball") can only be a pick (handing over starts with picking up), with
+  ``recipient_margin``. Both come with the optional extra; without it, only colours are mapped.
 * Stop is never learned: its words are a fixed list in core.speech.commands (a word that might
   mean stop must not become a motion by similarity).
 
