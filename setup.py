@@ -39,8 +39,9 @@ setup(
     ],
     install_requires=["setuptools"],
     # The pretrained text backend (text.backend: minilm); pins in requirements/sentence.txt.
-    extras_require={"sentence": [line for line in (HERE / "requirements/sentence.txt").read_text().splitlines()
-                                 if line and not line.startswith("#")]},
+    # Whisper and the model-based voice detectors (asr.backend, vad); pins in requirements/speech.txt.
+    extras_require={extra: [line for line in (HERE / f"requirements/{extra}.txt").read_text().splitlines()
+                            if line and not line.startswith("#")] for extra in ("sentence", "speech")},
     zip_safe=False,
     maintainer="omni_ros maintainers",
     maintainer_email="maintainers@users.noreply.r-seed-1a36fac7.example",

@@ -133,9 +133,24 @@ VOICES = (VoicePreset("us_male", "en-us", 140, 45),
           VoicePreset("us_female_fast", "en-us+f2", 175, 60))
 
 
+# More voices for the voices bench (omni_ros.benchmarks.voices), which tunes on VOICES plus
+# MORE_TUNING_VOICES and reports HELD_OUT_VOICES: the variants a user first tried (m1, m7, f4,
+# f5, klatt) and a Welsh accent, 120-200 wpm.
+MORE_TUNING_VOICES = (VoicePreset("scottish_m2", "en-gb-scotland+m2", 130, 45),
+                      VoicePreset("caribbean_f1", "en-029+f1", 190, 55))
+HELD_OUT_VOICES = (VoicePreset("us_m1", "en-us+m1", 150, 50),
+                   VoicePreset("us_m7_slow", "en-us+m7", 120, 40),
+                   VoicePreset("gb_f4", "en+f4", 165, 60),
+                   VoicePreset("rp_f5_fast", "en-gb-x-rp+f5", 200, 70),
+                   VoicePreset("us_klatt", "en-us+klatt", 145, 50),
+                   VoicePreset("welsh_m4", "en-gb-x-gbcwmd+m4", 170, 35))
+
+
 def voice_preset(name: str) -> VoicePreset:
-    """The preset of VOICES called ``name`` (ValueError lists the known names)."""
-    for v in VOICES:
+    """The preset called ``name`` of VOICES, MORE_TUNING_VOICES or HELD_OUT_VOICES (ValueError
+    lists the known names)."""
+    known = VOICES + MORE_TUNING_VOICES + HELD_OUT_VOICES
+    for v in known:
         if v.name == name:
             return v
-    raise ValueError(f"unknown voice preset {name!r}; known: {[v.name for v in VOICES]}")
+    raise ValueError(f"unknown voice preset {name!r}; known: {[v.name for v in known]}")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from omni_ros_sim.scene import random_scene
-from omni_ros_sim.tts import VOICES
+from omni_ros_sim.tts import VOICES, voice_preset
 
 from ..core.labels import temperature_label
 
@@ -312,18 +312,22 @@ def hot_seeds(n: int, first: int) -> list[int]:
 
 def run(episodes: int = 20, kill_episodes: int = 5, first_seed: int = 100,
         real_time_factor: float = 1.0, progress=print, hot_episodes: int = 5,
-        cell: str = "", checkpoint: str = "") -> dict:
+        cell: str = "", checkpoint: str = "", voices: tuple[str, ...] = (),
+        teleop: dict | None = None) -> dict:
     """``episodes`` voice + point pick-and-places with every sensor (voices alternate), then
     ``kill_episodes`` with the camera and with the lidar killed, then ``hot_episodes`` of "pick
     up the hot one" (no click), in one running graph (the world is reset between episodes).
     ``cell``: a camera of :data:`omni_ros.benchmarks.cells.CELLS` instead of the training one
     (the perception node told where it is, as a user would); ``checkpoint``: perception's model
-    instead of its configured one."""
-    plan = [(first_seed + i, VOICES[i % len(VOICES)].name, "", False) for i in range(episodes)]
+    instead of its configured one; ``voices``: the voice presets that take turns (default: the
+    four of omni_ros_sim.tts.VOICES; e.g. the voices bench's held-out ones); ``teleop``: teleop
+    parameters on top of its configured ones (e.g. ``{"asr.backend": "pocketsphinx"}``)."""
+    names = [voice_preset(v).name for v in voices] or [v.name for v in VOICES]
+    plan = [(first_seed + i, names[i % len(names)], "", False) for i in range(episodes)]
     for k, sensor in enumerate(("camera", "lidar")):
-        plan += [(first_seed + 1000 * (k + 1) + i, VOICES[i % len(VOICES)].name, sensor, False)
+        plan += [(first_seed + 1000 * (k + 1) + i, names[i % len(names)], sensor, False)
                  for i in range(kill_episodes)]
-    plan += [(seed, VOICES[i % len(VOICES)].name, "", True)
+    plan += [(seed, names[i % len(names)], "", True)
              for i, seed in enumerate(hot_seeds(hot_episodes, first_seed + 3000))]
     reports = []
     from .cells import graph_overrides
@@ -331,6 +335,8 @@ def run(episodes: int = 20, kill_episodes: int = 5, first_seed: int = 100,
     extra = graph_overrides(cell) if cell else {}
     if checkpoint:
         extra.setdefault("perception", {})["checkpoint"] = str(checkpoint)
+    if teleop:
+        extra.setdefault("teleop", {}).update(teleop)
     with live_graph(plan[0][0], real_time_factor, extra=extra or None) as (graph, op):
         for seed, voice, kill, hot in plan:
             why = reset_world(op, seed) if reports else ""

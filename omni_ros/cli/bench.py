@@ -9,7 +9,8 @@ lidar killed), speech (recogniser accuracy per voice and noise level, false acce
 latency), thermal (finding the hot object: camera + thermal vs each alone), reliability (a soak
 of the whole graph: memory slope, scene rate, absent-with-fresh-data; kill -9 and respawn
 recovery times), cells (object perception with cameras mounted and built differently from the
-training one: geometry as input vs the baked-in view).
+training one: geometry as input vs the baked-in view), voices (speech recognisers and detectors
+on held-out voices, noises and sentences, thresholds chosen on a tuning half).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from . import checkpoint_arg
 
 HELP = ("run benchmarks (pipeline: perception async vs sync latency; live: voice pick-and-place "
         "episodes; speech; transport; sim; model; cells; language: commands in words outside "
-        "the vocabulary)")
+        "the vocabulary; voices: recognisers on held-out voices and rooms)")
 SUITES = ("pipeline", "live", "speech", "transport", "sim", "model", "thermal", "reliability",
-          "cells", "language")
+          "cells", "language", "voices")
 
 
 def add_arguments(parser) -> None:
@@ -42,6 +43,10 @@ def add_arguments(parser) -> None:
                         help="live: run with this camera of the cells suite (e.g. 'moved 12 "
                              "cm'; see bench/cells.md) instead of the training one (perception "
                              "is given its camera.pose)")
+    parser.add_argument("--voices", default="",
+                        help="live: comma-separated voice presets that take turns (default: "
+                             "the four tuning voices; held-out ones: us_m1, us_m7_slow, gb_f4, "
+                             "rp_f5_fast, us_klatt, welsh_m4)")
     parser.add_argument("--soak", type=float, default=600.0,
                         help="reliability: soak length [s] (default 600)")
     parser.add_argument("--kills", type=int, default=3,
@@ -52,6 +57,15 @@ def add_arguments(parser) -> None:
                              "package's models/)")
     parser.add_argument("--plot", type=Path, default=Path("bench/pipeline_latency.png"),
                         help="pipeline: latency plot")
+    parser.add_argument("--backend", default="whisper", choices=("whisper", "pocketsphinx", "both"),
+                        help="voices: the speech recogniser")
+    parser.add_argument("--vad", default="silero", choices=("energy", "webrtc", "silero"),
+                        help="voices: the voice-activity detector")
+    parser.add_argument("--quick", action="store_true",
+                        help="voices: clean and 10 dB only (not 20 and 5 dB)")
+    parser.add_argument("--raw", type=Path,
+                        help="voices: recordings' decoder outputs (a pickle): reused when it "
+                             "exists (re-scored with the shipped settings), else written")
     parser.add_argument("--json", type=Path, help="write the raw results here")
     parser.add_argument("--markdown", type=Path, help="write the results table here")
 
@@ -72,7 +86,8 @@ def run(args) -> int:
     elif args.suite == "live":
         result = live.run(episodes=20 if args.episodes is None else args.episodes,
                           kill_episodes=args.kill_episodes, hot_episodes=args.hot_episodes,
-                          cell=args.cell, checkpoint=args.checkpoint)
+                          cell=args.cell, checkpoint=args.checkpoint,
+                          voices=tuple(v for v in args.voices.split(",") if v))
         table = live.markdown(result)
     elif args.suite == "speech":
         result = speech.run()
@@ -100,6 +115,12 @@ def run(args) -> int:
 
         result = language.run()
         table = language.markdown(result)
+    elif args.suite == "voices":
+        from ..benchmarks import voices
+
+        result = voices.run(args.backend, args.quick, args.vad,
+                            str(args.raw) if args.raw else None)
+        table = voices.markdown(result)
     elif args.suite == "transport":
         result = transport.run(args.duration or 4.0)
         table = transport.markdown(result)

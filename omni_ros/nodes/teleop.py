@@ -1,8 +1,9 @@
 """teleop: the operator's voice (/audio), typed commands (/omni/command_text) and clicked 3-D
 points (/clicked_point) -> TeleopCommand on /omni/teleop.
 
-Voice: voice-activity detection cuts utterances out of the microphone stream; pocketsphinx
-decodes each against a grammar generated from the command vocabulary (``omni_ros.core.speech.commands``)
+Voice: voice-activity detection cuts utterances out of the microphone stream; the recogniser
+(``asr.backend``: pocketsphinx, Whisper tiny.en or both; ``omni_ros.core.speech.asr``) decodes
+each against a grammar generated from the command vocabulary (``omni_ros.core.speech.commands``)
 and a rejection gate drops out-of-grammar speech (counted on /diagnostics as
 ``speech: rejected``); the words are parsed into intent + target. A point clicked up to
 ``point_window_s`` before the end of the utterance (or typed text) goes with it; a command that
@@ -13,7 +14,7 @@ Nothing can queue a stop behind work: audio is only queued by its callback (at m
 ``max_audio_backlog_s`` seconds of it, newest kept, older dropped and counted); a worker thread
 cuts utterances (VAD) and waits, without holding the GIL, for the recogniser, which runs in a
 process of its own (``omni_ros.core.speech.process``: pocketsphinx holds the GIL while it
-decodes). So a typed "stop" is served by the executor however much speech is waiting, and a
+decodes; a missing backend package fails configure with a message naming it). So a typed "stop" is served by the executor however much speech is waiting, and a
 spoken one waits at most for that bounded backlog. Commands other than "stop" are rate-limited
 per source (``command_rate_hz``, ``command_burst``; a flood is counted as ``rate``).
 """
@@ -23,7 +24,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from geometry_msgs.msg import PointStamped
@@ -38,7 +39,9 @@ from ..core.speech.pairing import PointPairing, make_command
 from ..core.config import param
 from ..core.errors import InputError
 from ..core.health import RateLimiter
-from ..core.speech.audio import VoiceActivityDetector, resample
+from ..core.speech.audio import resample
+from ..core.speech.vad import VADS, make_vad
+from ..core.speech.asr import AsrConfig
 from ..core.speech.process import RecognizerProcess, RecognizerStopped
 from ..core.types import OperatorCommand
 from ..streams import BASE_FRAME
@@ -59,7 +62,13 @@ class TeleopConfig:
                                 min=0.0, max=60.0)
     sample_rate: int = param(16000, "recogniser sample rate [Hz] (audio is resampled to it)",
                              choices=(8000, 16000))
+    vad: str = param("energy", "voice-activity detector: energy (frame energy over the noise "
+                     "floor), webrtc (package webrtcvad-wheels) or silero (package silero-vad)",
+                     choices=VADS)
     vad_hangover_s: float = param(0.2, "silence that ends an utterance [s]", min=0.05, max=2.0)
+    vad_foreground_db: float = param(6.0, "webrtc / silero: speech starts only this much above "
+                                     "the median sound level of the last 3 s (background talk "
+                                     "is speech too; 0: off) [dB]", min=0.0, max=40.0)
     retry_warps: list[float] = param([1.0, 1.2, 1.4], "frequency warps (1: none) of the decoders "
                                      "that take a second look at a rejected high-pitched "
                                      "utterance, with non-rhotic pronunciations", min=0.5, max=2.0)
@@ -76,6 +85,7 @@ class TeleopConfig:
                           "embedding when the 'sentence' extra is installed), in a worker thread")
     max_coordinate_m: float = param(100.0, "largest |x|, |y|, |z| of a clicked point [m]",
                                     min=1.0, max=1e6)
+    asr: AsrConfig = field(default_factory=AsrConfig)
 
 
 def _decode_point(msg: PointStamped):
@@ -99,8 +109,10 @@ class TeleopNode(Node):
     def __init__(self, **kwargs):
         super().__init__("teleop", **kwargs)
         self.cfg = cfg = declare_config(self, TeleopConfig)
-        self.vad = VoiceActivityDetector(sample_rate=cfg.sample_rate, hangover_s=cfg.vad_hangover_s)
-        self.recognizer = RecognizerProcess(sample_rate=cfg.sample_rate,
+        self.vad = make_vad(cfg.vad, cfg.sample_rate, cfg.vad_hangover_s,
+                            **({} if cfg.vad == "energy" else
+                               {"foreground_db": cfg.vad_foreground_db or None}))
+        self.recognizer = RecognizerProcess(cfg=cfg.asr, sample_rate=cfg.sample_rate,
                                             retry_warps=tuple(cfg.retry_warps),
                                             retry_min_f0_hz=cfg.retry_min_f0_hz)
         self.pub = self.create_publisher(TeleopCommand, "/omni/teleop", RELIABLE_QOS)

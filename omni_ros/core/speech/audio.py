@@ -1,5 +1,6 @@
-"""Audio utilities of the speech front end: sample conversion and resampling, an energy
-voice-activity detector that cuts a microphone stream into utterances, and the signal measures the
+"""Audio utilities of the speech front end: sample conversion and resampling, a
+voice-activity detector that cuts a microphone stream into utterances (by frame energy, or by a
+frame classifier of :mod:`.vad`), and the signal measures the
 recogniser gates on (SNR estimate, spectral subtraction, onset sharpness, median pitch).
 
 Samples are mono; float32 at full scale 1 or int16. Times are integer nanoseconds; durations in
@@ -18,6 +19,7 @@ from scipy.signal import resample_poly
 NS_PER_S = 1_000_000_000
 SAMPLE_RATE = 16000  # the acoustic model's rate [Hz]
 FRAME_RATE_HZ = 100  # decoder frames per second [Hz]
+FOREGROUND_RELEASE_DB = 6.0  # a started utterance continues this much below foreground_db
 LOOP_FILLERS = frozenset({"SIL", "+SPN+", "+NSN+"})  # non-speech units of the phone loop
 
 
@@ -65,16 +67,24 @@ class VoiceActivityDetector:
     follows stationary background noise of any level) and above ``min_level_db`` [dBFS]; once
     in speech, frames ``release_db`` above the floor still count (hysteresis: weak consonants in
     noise do not split words). An utterance ends after ``hangover_s`` [s] without speech frames
-    or at ``max_utterance_s`` [s]; shorter than ``min_speech_s`` [s] of speech is dropped."""
+    or at ``max_utterance_s`` [s]; shorter than ``min_speech_s`` [s] of speech is dropped.
+
+    With a ``classifier`` (:mod:`.vad`: a callable frame -> speech probability with attributes
+    ``threshold`` and ``frame_s``) a frame is speech by it instead: at ``threshold`` to start,
+    above ``threshold`` - 0.15 to continue (and above ``min_level_db`` in both cases); with
+    ``foreground_db`` also that much above the median frame energy of the last
+    ``noise_window_s`` to start (FOREGROUND_RELEASE_DB less to continue): the operator speaks
+    louder than the talk around (background speech is speech to any classifier)."""
 
     def __init__(self, sample_rate: int = SAMPLE_RATE, frame_s: float = 0.02, threshold_db: float = 8.0,
                  hangover_s: float = 0.2, min_speech_s: float = 0.15, max_utterance_s: float = 4.0,
                  pre_roll_s: float = 0.2, noise_window_s: float = 3.0, min_level_db: float = -60.0,
-                 release_db: float = 1.5):
+                 release_db: float = 1.5, classifier=None, foreground_db: float | None = None):
         if not (0 < frame_s <= 0.1 and hangover_s >= frame_s and max_utterance_s > min_speech_s >= 0):
             raise ValueError("need 0 < frame_s <= 0.1 s, hangover_s >= frame_s and "
                              "max_utterance_s > min_speech_s >= 0")
         self.rate = int(sample_rate)
+        self.classifier, self.foreground_db = classifier, foreground_db
         self.frame = max(1, int(round(frame_s * sample_rate)))
         self.threshold_db, self.release_db, self.min_level_db = threshold_db, release_db, min_level_db
         self.hangover = max(1, int(round(hangover_s / frame_s)))
@@ -122,8 +132,16 @@ class VoiceActivityDetector:
         level = 10 * np.log10(float(np.mean(frame.astype(np.float64) ** 2)) + 1e-12)
         floor = self.noise_floor_db if self.energies else level
         self.energies.append(level)
-        margin = self.release_db if self.in_speech else self.threshold_db
-        speech = level > floor + margin and level > self.min_level_db
+        if self.classifier is None:
+            margin = self.release_db if self.in_speech else self.threshold_db
+            speech = level > floor + margin and level > self.min_level_db
+        else:
+            p = self.classifier(frame)
+            speech = level > self.min_level_db and \
+                p >= self.classifier.threshold - (0.15 if self.in_speech else 0.0)
+            if speech and self.foreground_db is not None:  # louder than the room's talk
+                margin = self.foreground_db - (FOREGROUND_RELEASE_DB if self.in_speech else 0.0)
+                speech = level > float(np.median(self.energies)) + margin
         if not self.in_speech:
             if not speech:
                 self.recent.append(frame)
@@ -143,6 +161,10 @@ class VoiceActivityDetector:
         if self.silent_run >= self.hangover or len(self.frames) >= self.max_frames + self.pre_roll:
             return self._finish()
         return None
+
+    def flush(self) -> Utterance | None:
+        """End the stream: the utterance in progress, if any (e.g. speech to the very end)."""
+        return self._finish() if self.in_speech else None
 
     def _finish(self) -> Utterance | None:
         utt = None

