@@ -19,8 +19,8 @@ from ..core.labels import COLOURS, SHAPES
 from ..core.speech.audio import SAMPLE_RATE, VoiceActivityDetector
 from ..core.speech.commands import parse_command
 from ..core.speech.recognizer import CommandRecognizer
+from .voices import BACKGROUND_STD, stream
 
-BACKGROUND_STD = 0.002   # the sim microphone's noise (sim/config.py AudioConfig.noise_level)
 CHUNK = 320              # 20 ms at 16 kHz
 SNRS_DB = (None, 20.0, 10.0)  # None: clean speech over the background only
 GAP_SWEEP = (4.0, 6.0, 8.0, 10.0, 12.0, 16.0)
@@ -48,16 +48,9 @@ def _speech_bounds(x: np.ndarray) -> tuple[int, int]:
     return int(idx[0]), int(idx[-1]) + 1
 
 
-def _stream(speech: np.ndarray, snr_db: float | None, rng: np.random.Generator,
-            lead_s: float = 0.5, tail_s: float = 0.6) -> np.ndarray:
-    """int16 microphone stream: background, speech, background; white noise at ``snr_db``."""
-    lead, tail = int(lead_s * SAMPLE_RATE), int(tail_s * SAMPLE_RATE)
-    x = np.concatenate([np.zeros(lead), speech, np.zeros(tail)])
-    x += rng.normal(0.0, BACKGROUND_STD, len(x))
-    if snr_db is not None:
-        power = float(np.mean(speech.astype(np.float64) ** 2))
-        x += rng.normal(0.0, np.sqrt(power / 10 ** (snr_db / 10)), len(x))
-    return np.clip(np.rint(x * 32768), -32768, 32767).astype(np.int16)
+def _stream(speech: np.ndarray, snr_db: float | None, rng: np.random.Generator) -> np.ndarray:
+    """int16 microphone stream: 0.5 s background, speech, 0.6 s; white noise at ``snr_db``."""
+    return stream(speech, None if snr_db is None else "white", snr_db, rng, [], 0.5, 0.6)
 
 
 def _trial(rec: CommandRecognizer, speech: np.ndarray, snr_db, rng) -> dict:

@@ -122,9 +122,10 @@ def babble(n: int, rng: np.random.Generator, voices: list[VoicePreset]) -> np.nd
 
 
 def stream(speech: np.ndarray, noise: str | None, snr_db: float | None, rng: np.random.Generator,
-           others: list[VoicePreset]) -> np.ndarray:
-    """int16 microphone stream: LEAD_S, the speech, TAIL_S; background plus ``noise``."""
-    lead, tail = int(LEAD_S * SAMPLE_RATE), int(TAIL_S * SAMPLE_RATE)
+           others: list[VoicePreset], lead_s: float = LEAD_S, tail_s: float = TAIL_S) -> np.ndarray:
+    """int16 microphone stream: ``lead_s``, the speech, ``tail_s``; the sim microphone's
+    background plus ``noise`` at ``snr_db`` (``others``: the babble talkers)."""
+    lead, tail = int(lead_s * SAMPLE_RATE), int(tail_s * SAMPLE_RATE)
     x = np.concatenate([np.zeros(lead), speech, np.zeros(tail)])
     x += rng.normal(0.0, BACKGROUND_STD, len(x))
     if noise is not None:
@@ -264,14 +265,12 @@ MAX_FALSE_CLEAN, MAX_FALSE_NOISY = 0.02, 0.05   # the issue's bars, held on the 
 
 
 def whisper_decider(gate):
-    """``raw`` (a Heard or a reason) -> (text, accepted) under ``gate`` (a whisper.Gate)."""
-    from ..core.speech.whisper import decide
+    """``raw`` (what WhisperRecognizer.hear gave) -> (text, accepted) under ``gate``."""
+    from ..core.speech.whisper import recognition
 
     def d(raw):
-        if isinstance(raw, str):
-            return "", False
-        text, reason, _, _ = decide(raw, gate)
-        return text, not reason
+        r = recognition(raw, gate)
+        return r.text, r.accepted
     return d
 
 
@@ -327,8 +326,7 @@ def hearer(backend: str):
 def decider(backend: str):
     """raw output of ``backend`` -> (text, accepted) with the shipped settings."""
     from ..core.speech.asr import AsrConfig, combine
-    from ..core.speech.recognizer import Recognition
-    from ..core.speech.whisper import decide
+    from ..core.speech.whisper import recognition
 
     gate = AsrConfig().gate()
     if backend == "pocketsphinx":
@@ -337,13 +335,8 @@ def decider(backend: str):
         return whisper_decider(gate)
 
     def decide_both(raw):
-        heard, s = raw
-        if isinstance(heard, str):
-            w = Recognition("", False, 0.0, heard, 0.0)
-        else:
-            text, reason, conf, gap = decide(heard, gate)
-            w = Recognition(text, not reason, conf, reason, 0.0, gap)
-        text, reason, _ = combine(w, s)
+        heard, sphinx = raw
+        text, reason, _ = combine(recognition(heard, gate), sphinx)
         return text, not reason
     return decide_both
 

@@ -5,7 +5,8 @@ gate against free decoding, and a stop path of its own.
     r = rec.recognize(samples)                 # a Recognition, as CommandRecognizer gives
 
 Per utterance (float samples at 16 kHz; the VAD's cut plus ``pad_s`` of silence, not Whisper's
-30 s window: the encoder costs ~30 ms instead of ~1.4 s on one core):
+30 s window: the encoder costs ~30 ms instead of ~1.4 s on one core), every decoding
+conditioned on CONTEXT as previous text:
 
 1. Free greedy decoding: what Whisper hears, any words ("pick up the phone").
 2. Constrained greedy decoding: every token that spells no grammar word is suppressed, so the
@@ -21,12 +22,11 @@ Per utterance (float samples at 16 kHz; the VAD's cut plus ``pad_s`` of silence,
    scoring at least ``veto_floor``, or a stop word in the constrained hypothesis, could be a
    stop, so it is rejected: it never becomes a motion.
 5. Otherwise a candidate of at least ``min_token_lp`` per token is accepted when it scores
-   above the free hypothesis (greedy
-   decoding is not the most probable sentence), or within ``margin`` of it
-   (log P(command) - log P(free) >= -``margin``) while what was heard is at most
-   ``extra_words`` longer and has at least ``min_agreement`` of its words in order: speech
-   that is not a command is much better explained by its own words (a short command scores
-   high on any audio, so length and words are checked too).
+   above the free hypothesis (greedy decoding is not the most probable sentence), or within
+   ``margin`` of it (log P(command) - log P(free) >= -``margin``) while what was heard is at
+   most ``extra_words`` longer and has at least ``min_agreement`` of its words in order:
+   speech that is not a command is much better explained by its own words (a short command
+   scores high on any audio, so length and words are checked too).
 
 Greedy decoding on a short window often repeats itself ("stop stop stop"); a hypothesis that
 is its first words repeated is cut to them. Log-probabilities are in natural-log units; the
@@ -254,13 +254,7 @@ class WhisperRecognizer:
     def recognize(self, samples: np.ndarray) -> Recognition:
         """Decode one utterance (float or int16 samples at ``sample_rate``)."""
         t0 = time.perf_counter()
-        heard = self.hear(samples)
-        if isinstance(heard, str):
-            text, reason, confidence, gap = "", heard, 0.0, float("nan")
-        else:
-            text, reason, confidence, gap = decide(heard, self.gate)
-        return Recognition(text, not reason, float(confidence), reason,
-                           (time.perf_counter() - t0) * 1e3, gap)
+        return recognition(self.hear(samples), self.gate, (time.perf_counter() - t0) * 1e3)
 
 
 @dataclass
@@ -359,6 +353,14 @@ def decide(h: Heard, gate: Gate) -> tuple[str, str, float, float]:
         return text, (f"out of grammar: {text!r} is log P {gap:.1f} below what was heard "
                       f"({' '.join(h.free)!r}; > {gate.margin:g})"), _confidence(gap, gate.margin), gap
     return text, "", _confidence(gap, gate.margin), gap
+
+
+def recognition(heard: Heard | str, gate: Gate, decode_ms: float = 0.0) -> Recognition:
+    """The :class:`~.recognizer.Recognition` of what :meth:`WhisperRecognizer.hear` gave."""
+    if isinstance(heard, str):
+        return Recognition("", False, 0.0, heard, decode_ms)
+    text, reason, confidence, gap = decide(heard, gate)
+    return Recognition(text, not reason, float(confidence), reason, decode_ms, gap)
 
 
 def _confidence(gap: float, threshold: float) -> float:
