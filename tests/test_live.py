@@ -294,3 +294,40 @@ def test_perception_cleanup_undoes_configure_exactly(rclpy_context):
         assert entities() == configured
     finally:
         node.destroy_node()
+
+
+def test_robot_asks_did_you_mean_and_does_not_hear_its_own_voice():
+    """confirm_below 1: every voice command is asked about. The robot's voice is played into the
+    sim's microphone like any sound; teleop hears it and drops it as its own (counted), sends
+    the command only after the operator's "yes", does not take its own "okay, picking up the
+    ..." or "did you mean: go home?" for a command, and "no" drops the second one."""
+    teleop = {"confirm_below": 1.0, "confirm_timeout_s": 120.0}
+    with live_graph(3, extra={"teleop": teleop}) as (graph, op):
+        assert op.spin_until(lambda: op.truth is not None and op.teleop_listening(), 90)
+        target = op.truth.objects[0]
+        label = f"{target.color} {target.shape}"
+
+        def own_voice() -> int:
+            return int(op.diagnostic("teleop: speech").get("rejected.own_voice", 0))
+
+        op.say(f"pick up the {label}")
+        assert op.spin_until(lambda: op.robot_said[-1:] == [f"did you mean: pick up the {label}?"],
+                             90), op.robot_said
+        assert op.spin_until(lambda: own_voice() >= 1, 90), op.diagnostic("teleop: speech")
+        assert op.heard == []  # held until the answer
+        assert op.spin_until(lambda: op.robot_quiet(1), 90)  # the operator lets it finish
+        op.say("yes")
+        assert op.spin_until(lambda: len(op.heard) >= 1, 90), op.diagnostic("teleop: speech")
+        assert (op.heard[0].intent, op.heard[0].target_description) == ("pick", label)
+        assert op.spin_until(lambda: op.robot_quiet(2), 90), op.robot_said  # "okay, picking up"
+        op.say("go home")
+        assert op.spin_until(lambda: op.robot_said[-1:] == ["did you mean: go home?"], 90), \
+            op.robot_said
+        assert op.spin_until(lambda: op.robot_quiet(3), 90)
+        op.say("no")
+        assert op.spin_until(lambda: op.robot_said[-1:] == ["okay, not go home"], 90), \
+            op.robot_said
+        assert op.spin_until(lambda: op.robot_quiet(4), 90)
+        assert own_voice() >= 3, op.diagnostic("teleop: speech")  # it heard itself
+        assert [c.intent for c in op.heard] == ["pick"], op.heard
+        assert all(code is None for code in graph.poll().values()), graph.poll()

@@ -322,11 +322,14 @@ def test_recogniser_process_answers_as_the_recogniser_does_and_survives_its_chil
     """The teleop node's recogniser runs in a child process (pocketsphinx holds the GIL): same
     answers; a killed child is started again; a bad parameter fails at start; close() from
     another thread ends a waiting request."""
+    from omni_ros.core.speech.asr import AsrConfig
     from omni_ros.core.speech.process import RecognizerProcess, RecognizerStopped
+
+    SPHINX = AsrConfig(backend="pocketsphinx")  # as the fixture's recogniser
 
     x = mic_stream(audio("pick up the red cube"), 0.3, 0.3)
     here = recognizer.recognize(x)
-    with RecognizerProcess() as rec:
+    with RecognizerProcess(cfg=SPHINX) as rec:
         there = rec.recognize(x)
         assert (there.text, there.accepted, there.gap) == (here.text, here.accepted, here.gap)
         rec._proc.kill()
@@ -335,9 +338,9 @@ def test_recogniser_process_answers_as_the_recogniser_does_and_survives_its_chil
     with pytest.raises(RecognizerStopped):
         rec.recognize(x)
     with pytest.raises(ValueError):
-        RecognizerProcess(retry_warps=(3.0,))
+        RecognizerProcess(cfg=SPHINX, retry_warps=(3.0,))
 
-    rec = RecognizerProcess()
+    rec = RecognizerProcess(cfg=SPHINX)
     long_noise = np.random.default_rng(0).normal(0, 0.3, 16000 * 9).astype(np.float32)
     errors = []
     worker = threading.Thread(target=lambda: errors.append(_stopped(rec, long_noise, RecognizerStopped)))

@@ -204,9 +204,22 @@ def test_halves_share_no_voice_or_sentence():
 
 
 def test_shipped_whisper_margins_are_the_ones_tuned_on_the_tuning_half():
+    """Every Whisper threshold: the voices bench tuned the command gate, the replies bench
+    the "yes" margin; the recogniser ships exactly those, and both benches ran with them."""
+    shipped = dataclasses.asdict(AsrConfig().gate())
     r = json.loads((ROOT / "bench" / "voices.json").read_text())
     assert r["shipped"] == {k: r["tuned"][k] for k in r["shipped"]}
-    assert r["shipped"] == dataclasses.asdict(AsrConfig().gate())
+    y = json.loads((ROOT / "bench" / "replies.json").read_text())
+    assert y["shipped"] == {"yes_margin": y["tuned"]["yes_margin"]}
+    assert shipped == r["shipped"] | y["shipped"]
+
+
+def test_replies_bench_chooses_nothing_on_the_held_out_half():
+    from omni_ros.benchmarks import replies
+
+    t = replies.Trial("held_out", "us_m1", "clean", None, "yes", [])
+    with pytest.raises(ValueError, match="tuning half only"):
+        replies.tune([t])
 
 
 def test_noises_have_unit_power():

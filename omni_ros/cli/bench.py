@@ -10,7 +10,8 @@ latency), thermal (finding the hot object: camera + thermal vs each alone), reli
 of the whole graph: memory slope, scene rate, absent-with-fresh-data; kill -9 and respawn
 recovery times), cells (object perception with cameras mounted and built differently from the
 training one: geometry as input vs the baked-in view), voices (speech recognisers and detectors
-on held-out voices, noises and sentences, thresholds chosen on a tuning half).
+on held-out voices, noises and sentences, thresholds chosen on a tuning half), replies (spoken
+yes / no / stop while the robot asks "did you mean ...?", on the same halves).
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from . import checkpoint_arg
 
 HELP = ("run benchmarks (pipeline: perception async vs sync latency; live: voice pick-and-place "
         "episodes; speech; transport; sim; model; cells; language: commands in words outside "
-        "the vocabulary; voices: recognisers on held-out voices and rooms)")
+        "the vocabulary; voices: recognisers on held-out voices and rooms; replies: yes / no / "
+        "stop to the robot's questions)")
 SUITES = ("pipeline", "live", "speech", "transport", "sim", "model", "thermal", "reliability",
-          "cells", "language", "voices")
+          "cells", "language", "voices", "replies")
 
 
 def add_arguments(parser) -> None:
@@ -45,7 +47,7 @@ def add_arguments(parser) -> None:
                              "is given its camera.pose)")
     parser.add_argument("--voices", default="",
                         help="live: comma-separated voice presets that take turns (default: "
-                             "the four tuning voices; held-out ones: us_m1, us_m7_slow, gb_f4, "
+                             "the four tuning voices, us_m1 and rp_f5_fast; held-out ones: us_m1, us_m7_slow, gb_f4, "
                              "rp_f5_fast, us_klatt, welsh_m4)")
     parser.add_argument("--soak", type=float, default=600.0,
                         help="reliability: soak length [s] (default 600)")
@@ -57,10 +59,12 @@ def add_arguments(parser) -> None:
                              "package's models/)")
     parser.add_argument("--plot", type=Path, default=Path("bench/pipeline_latency.png"),
                         help="pipeline: latency plot")
-    parser.add_argument("--backend", default="whisper", choices=("whisper", "pocketsphinx", "both"),
-                        help="voices: the speech recogniser")
-    parser.add_argument("--vad", default="silero", choices=("energy", "webrtc", "silero"),
-                        help="voices: the voice-activity detector")
+    parser.add_argument("--backend", default=None, choices=("whisper", "pocketsphinx", "both"),
+                        help="voices (default whisper), live (default: teleop's asr.backend): "
+                             "the speech recogniser")
+    parser.add_argument("--vad", default=None, choices=("energy", "webrtc", "silero"),
+                        help="voices (default silero), live (default: teleop's vad): the "
+                             "voice-activity detector")
     parser.add_argument("--quick", action="store_true",
                         help="voices: clean and 10 dB only (not 20 and 5 dB)")
     parser.add_argument("--raw", type=Path,
@@ -87,7 +91,9 @@ def run(args) -> int:
         result = live.run(episodes=20 if args.episodes is None else args.episodes,
                           kill_episodes=args.kill_episodes, hot_episodes=args.hot_episodes,
                           cell=args.cell, checkpoint=args.checkpoint,
-                          voices=tuple(v for v in args.voices.split(",") if v))
+                          voices=tuple(v for v in args.voices.split(",") if v),
+                          teleop={k: v for k, v in (("asr.backend", args.backend),
+                                                    ("vad", args.vad)) if v})
         table = live.markdown(result)
     elif args.suite == "speech":
         result = speech.run()
@@ -115,10 +121,15 @@ def run(args) -> int:
 
         result = language.run()
         table = language.markdown(result)
+    elif args.suite == "replies":
+        from ..benchmarks import replies
+
+        result = replies.run()
+        table = replies.markdown(result)
     elif args.suite == "voices":
         from ..benchmarks import voices
 
-        result = voices.run(args.backend, args.quick, args.vad,
+        result = voices.run(args.backend or "whisper", args.quick, args.vad or "silero",
                             str(args.raw) if args.raw else None)
         table = voices.markdown(result)
     elif args.suite == "transport":

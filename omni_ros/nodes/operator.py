@@ -1,8 +1,8 @@
 """A scripted operator for the demo, the end-to-end tests and the e2e benchmark (not a node
 executable): speaks commands into the simulated microphone (/sim/audio_in, synthesised offline),
 clicks 3-D points (/clicked_point), types commands (/omni/command_text), and watches what the
-robot heard, perceived and did (/omni/teleop, /omni/scene, /omni/task_status,
-/sim/ground_truth, /joint_states, /diagnostics). Times are the node's clock (sim time when
+robot heard, said, perceived and did (/omni/teleop, /omni/robot_text, /omni/scene,
+/omni/task_status, /sim/ground_truth, /joint_states, /diagnostics). Times are the node's clock (sim time when
 ``use_sim_time``)."""
 
 from __future__ import annotations
@@ -49,9 +49,15 @@ class SimOperator(Node):
         self.statuses: list = []        # TaskStatus messages
         self.joint_msgs: list = []      # (stamp_ns, velocities)
         self.diagnostics: list = []
+        self.robot_said: list = []      # what teleop said back (/omni/robot_text)
+        self.robot_voice_ends: list = []  # when each phrase it spoke ends (/omni/robot_voice)
         self.create_subscription(SceneUnderstanding, "/sim/ground_truth", self._on_truth, RELIABLE_QOS)
         self.create_subscription(SceneUnderstanding, "/omni/scene", self._on_scene, 10)
         self.create_subscription(TeleopCommand, "/omni/teleop", self._on_teleop, RELIABLE_QOS)
+        self.create_subscription(String, "/omni/robot_text",
+                                 lambda m: self.robot_said.append(m.data), RELIABLE_QOS)
+        self.create_subscription(AudioChunk, "/omni/robot_voice", self._on_robot_voice,
+                                 RELIABLE_QOS)
         self.create_subscription(TaskStatus, "/omni/task_status", self._on_status, RELIABLE_QOS)
         self.create_subscription(JointState, "/joint_states", self._on_joints, qos_profile_sensor_data)
         self.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 10)
@@ -70,6 +76,16 @@ class SimOperator(Node):
     def _on_teleop(self, msg):
         self.heard.append(cv.msg_to_command(msg))
         self.command_ns.append(self.now_ns())
+
+    def _on_robot_voice(self, msg):
+        seconds = len(cv.audio_chunk_to_numpy(msg, max_s=60.0)) / msg.sample_rate
+        self.robot_voice_ends.append(cv.stamp_to_ns(msg.header.stamp) + int(seconds * 1e9))
+
+    def robot_quiet(self, phrases: int, after_s: float = 1.0) -> bool:
+        """The robot has spoken ``phrases`` phrases and the last ended ``after_s`` ago (as a
+        person lets it finish)."""
+        return (len(self.robot_voice_ends) >= phrases
+                and self.now_ns() >= max(self.robot_voice_ends) + int(after_s * 1e9))
 
     def _on_status(self, msg):
         self.statuses.append(msg)

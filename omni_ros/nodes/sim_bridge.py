@@ -3,7 +3,8 @@
 Publishes every sensor stream (omni_ros.streams), /clock (sim time), /joint_states, ground truth
 on /sim/ground_truth, the episode's task on /sim/task and primitive progress on
 /omni/action_status; executes PrimitiveCommand messages from /omni/action; plays AudioChunk
-messages from /sim/audio_in into the microphone (to inject speech or noise); offers
+messages from /sim/audio_in (to inject speech or noise) and the robot's own voice from
+/omni/robot_voice (its loudspeaker, ``robot_voice_gain``) into the microphone; offers
 /sim/reset and /sim/spawn. With ``expert:=true`` it runs scripted pick-and-place episodes
 itself (episode i uses seed + i, as ``omni-ros dataset`` does); with ``record:=FILE`` it writes
 every message it publishes to an MCAP file.
@@ -51,6 +52,9 @@ class SimBridgeConfig:
                               max=1e6)
     record: str = param("", "also write every published message to this MCAP file")
     qos: str = param("sensor_data", "QoS of the sensor publishers", choices=QOS_CHOICES)
+    robot_voice_gain: float = param(0.5, "the robot's voice (/omni/robot_voice) reaches its "
+                                    "microphone at this amplitude (0: not at all)", min=0.0,
+                                    max=4.0)
     sim: SimConfig = field(default_factory=SimConfig)
 
 
@@ -81,6 +85,11 @@ class SimBridge(Node):
         self.guard.subscribe("audio_in", AudioChunk, "/sim/audio_in",
                              lambda m: (cv.audio_chunk_to_numpy(m, max_s=60.0)[:, 0], m.sample_rate),
                              self._on_audio_in, RELIABLE_QOS)
+        if cfg.robot_voice_gain > 0:
+            self.guard.subscribe("robot_voice", AudioChunk, "/omni/robot_voice",
+                                 lambda m: (cv.audio_chunk_to_numpy(m, max_s=60.0)[:, 0]
+                                            * cfg.robot_voice_gain, m.sample_rate),
+                                 self._on_audio_in, RELIABLE_QOS)
         self.create_service(ResetWorld, "/sim/reset", self._on_reset)
         self.create_service(SpawnObject, "/sim/spawn", self._on_spawn)
         from ..dataset.mcap_io import McapWriter

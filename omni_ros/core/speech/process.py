@@ -103,9 +103,9 @@ class RecognizerProcess:
             raise answer
         return answer
 
-    def recognize(self, samples: np.ndarray):
+    def recognize(self, samples: np.ndarray, reply: bool = False):
         """The child's :class:`~.recognizer.Recognition` of ``samples`` (float or int16, at the
-        recogniser's sample rate)."""
+        recogniser's sample rate); ``reply``: "yes" / "no" may be the answer too."""
         with self._lock:
             if self._closed:
                 raise RecognizerStopped("recogniser process closed")
@@ -113,7 +113,7 @@ class RecognizerProcess:
                 self.restarts += 1
                 self._start()
             try:
-                _write(self._proc.stdin.fileno(), np.asarray(samples))
+                _write(self._proc.stdin.fileno(), (np.asarray(samples), bool(reply)))
             except OSError as err:
                 self._kill()
                 raise RecognizerStopped(f"recogniser process ended ({err})") from None
@@ -151,7 +151,8 @@ class RecognizerProcess:
 
 
 def serve(fd_in: int, fd_out: int) -> None:
-    """The child's loop: first frame = make_recognizer kwargs, then one answer per array."""
+    """The child's loop: first frame = make_recognizer kwargs, then one answer per
+    (samples, reply) request."""
     from .asr import make_recognizer
 
     kwargs = _read(fd_in)
@@ -163,11 +164,11 @@ def serve(fd_in: int, fd_out: int) -> None:
     _write(fd_out, "ready")
     while True:
         try:
-            samples = _read(fd_in)
+            samples, reply = _read(fd_in)
         except EOFError:
             return
         try:
-            answer = rec.recognize(samples)
+            answer = rec.recognize(samples, reply=reply)
         except Exception as err:
             answer = RuntimeError(f"recogniser: {err!r}")
         _write(fd_out, answer)

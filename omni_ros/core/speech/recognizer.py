@@ -31,6 +31,7 @@ from .commands import VERBS, jsgf_grammar, parse_command
 from .pronunciations import add_pronunciations, grammar_words, non_rhotic
 
 _NAN2 = (float("nan"), float("nan"))
+REPLY_WORDS = ("yes", "no")  # answers to the robot's "did you mean ...?" (pronounced like this)
 
 
 @dataclass
@@ -208,8 +209,10 @@ class CommandRecognizer:
                           f"speech (< {min_cov:.0%})")
         return conf, ""
 
-    def recognize(self, samples: np.ndarray) -> Recognition:
-        """Decode one utterance (float or int16 samples at ``sample_rate``)."""
+    def recognize(self, samples: np.ndarray, reply: bool = False) -> Recognition:
+        """Decode one utterance (float or int16 samples at ``sample_rate``). ``reply``: the
+        robot asked a yes / no question, so a short utterance may also be "yes" or "no"
+        (:meth:`_reply`; a stop still wins)."""
         t0 = time.perf_counter()
         snr = f0 = float("nan")
 
@@ -227,6 +230,10 @@ class CommandRecognizer:
             x = spectral_subtract(x)
         pcm = (np.clip(x, -1.0, 1.0) * 32767).astype("<i2").tobytes()
         first = self._passes(pcm, self.decoder)
+        if reply and 0 < first.speech <= self.STOP_MAX_SPEECH_S * FRAME_RATE_HZ:
+            answer = self._reply(pcm, first)
+            if answer is not None:
+                return result(answer)
         if not first.reason or not first.speech:
             return result(first)
         if first.speech <= self.STOP_MAX_SPEECH_S * FRAME_RATE_HZ:
@@ -296,16 +303,34 @@ class CommandRecognizer:
         covered = sum(s.end_frame - s.start_frame + 1 for s in words if _is_word(s.word))
         return (loop - aligned) / speech, covered / speech
 
-    def _stop_word(self, pcm: bytes, first: _Passes) -> _Passes | None:
+    def _reply(self, pcm: bytes, first: _Passes) -> _Passes | None:
+        """For a short utterance while a yes / no question is open: a stop if the grammar
+        search heard one or a stop word fits (:meth:`_stop_word`); else "yes" or "no" if the
+        better-fitting of the two passes the command gate and fits better than the grammar's
+        accepted command (if any); else None (decode as usual)."""
+        if not first.reason:
+            command = parse_command(first.text)
+            if command is not None and command.intent == "stop":
+                return first
+        elif (stop := self._stop_word(pcm, first)) is not None:
+            return stop
+        answer = self._stop_word(pcm, first, REPLY_WORDS, "reply")
+        if answer is None or not (first.reason or answer.gap < first.gap):
+            return None
+        return answer
+
+    def _stop_word(self, pcm: bytes, first: _Passes, words=VERBS["stop"],
+                   intent: str = "stop") -> _Passes | None:
         """The best-fitting stop word if it passes the stop gate, else None. For short
         utterances the grammar search did not accept (``first``): it loses some spoken stops to
-        other short commands in noise, which forced alignment of the word still fits."""
-        fits = [(word, *self._fit(pcm, word, first.loop, first.speech)) for word in VERBS["stop"]]
+        other short commands in noise, which forced alignment of the word still fits.
+        ``words`` / ``intent``: other single words, judged by that intent's gate."""
+        fits = [(word, *self._fit(pcm, word, first.loop, first.speech)) for word in words]
         fits = [f for f in fits if not np.isnan(f[1])]
         if not fits:
             return None
         word, gap, coverage = min(fits, key=lambda f: f[1])
-        conf, reason = self.gate("stop", gap, coverage)
+        conf, reason = self.gate(intent, gap, coverage)
         # A clear margin: the robot's own impact sounds can force-align to a short word.
         if reason or conf < self.STOP_RESCUE_MIN_CONF:
             return None

@@ -47,6 +47,7 @@ import numpy as np
 from ..config import ConfigError
 from .audio import SAMPLE_RATE, resample
 from .commands import TYPED_STOPS, VERBS, jsgf_grammar, parse_command
+from .dialogue import reply_of
 from .grammar import Grammar
 from .recognizer import Recognition, screen
 
@@ -175,6 +176,10 @@ class WhisperRecognizer:
         for p in PUNCTUATION:
             allowed.update(self._ids(p))
         self.suppressed = [i for i in range(self.tok.get_vocab_size()) if i not in allowed]
+        # the first decode of a fresh model is several times slower (measured 3.5 s for a
+        # command in the live graph): pay for it here, not on the operator's first command
+        t = np.arange(self.rate) / self.rate
+        self.hear(0.05 * np.hanning(len(t)) * np.sin(2 * np.pi * 200 * t))
 
     def _ids(self, text: str) -> list[int]:
         return self.tok.encode(text, add_special_tokens=False).ids
@@ -251,10 +256,13 @@ class WhisperRecognizer:
         stop_lp, stop_word = max(stops) if stops else (-np.inf, "")
         return Heard(free, forced, best[0], cmd_words, cmd_lp, stop_word, stop_lp, cmd_tokens)
 
-    def recognize(self, samples: np.ndarray) -> Recognition:
-        """Decode one utterance (float or int16 samples at ``sample_rate``)."""
+    def recognize(self, samples: np.ndarray, reply: bool = False) -> Recognition:
+        """Decode one utterance (float or int16 samples at ``sample_rate``). ``reply``: the
+        robot asked a yes / no question, so what was heard may also be "yes" or "no" (a stop,
+        or what could be one, still wins)."""
         t0 = time.perf_counter()
-        return recognition(self.hear(samples), self.gate, (time.perf_counter() - t0) * 1e3)
+        heard = self.hear(samples)
+        return recognition(heard, self.gate, (time.perf_counter() - t0) * 1e3, reply)
 
 
 @dataclass
@@ -299,6 +307,7 @@ class Gate:
     stop_margin: float = 2.0    # short + stop word within this of the best other: stop
     stop_floor: float = -7.0    # ... and its log P at least this
     veto_floor: float = -9.0    # short + stop word's log P at least this: never a motion
+    yes_margin: float = 2.0     # a "yes" that could be a stop: free log P this above the stop's
 
     def check(self) -> None:
         if self.veto_floor > self.stop_floor:
@@ -355,12 +364,31 @@ def decide(h: Heard, gate: Gate) -> tuple[str, str, float, float]:
     return text, "", _confidence(gap, gate.margin), gap
 
 
-def recognition(heard: Heard | str, gate: Gate, decode_ms: float = 0.0) -> Recognition:
-    """The :class:`~.recognizer.Recognition` of what :meth:`WhisperRecognizer.hear` gave."""
+def recognition(heard: Heard | str, gate: Gate, decode_ms: float = 0.0,
+                reply: bool = False) -> Recognition:
+    """The :class:`~.recognizer.Recognition` of what :meth:`WhisperRecognizer.hear` gave;
+    ``reply``: a yes / no question is open (:func:`answer`)."""
     if isinstance(heard, str):
         return Recognition("", False, 0.0, heard, decode_ms)
     text, reason, confidence, gap = decide(heard, gate)
+    said = answer(heard, text, reason, gate) if reply else None
+    if said is not None:
+        return Recognition(said, True, 1.0, "", decode_ms, gap)
     return Recognition(text, not reason, float(confidence), reason, decode_ms, gap)
+
+
+def answer(h: Heard, text: str, reason: str, gate: Gate) -> str | None:
+    """"yes" / "no" if what was heard is one (:func:`.dialogue.reply_of`) and no stop was
+    decided (``text``, ``reason``: :func:`decide`'s). What could be a stop may still be a "no"
+    (no motion either way); a "yes" (the held command moves) only when the free transcript
+    scores at least ``gate.yes_margin`` above the stop word."""
+    said = reply_of(" ".join(h.free))
+    if said is None or not reason and parse_command(text, None).intent == "stop":
+        return None
+    if said == "yes" and reason.startswith("could be a stop") \
+            and h.free_lp - h.stop_lp < gate.yes_margin:
+        return None
+    return said
 
 
 def _confidence(gap: float, threshold: float) -> float:
