@@ -30,7 +30,7 @@ doctor: setup
 
 bench: setup
 	$(VENV)/bin/omni-ros bench --suite pipeline --markdown bench/RESULTS.md --json bench/pipeline.json --plot bench/pipeline_latency.png
-	$(VENV)/bin/omni-ros bench --suite live --markdown bench/live.md --json bench/live.json
+	$(VENV)/bin/omni-ros bench --suite live --speak --markdown bench/live.md --json bench/live.json
 	$(VENV)/bin/omni-ros bench --suite speech --markdown bench/speech.md --json bench/speech.json
 	$(VENV)/bin/omni-ros bench --suite voices --quick --raw build/voices/whisper_silero_quick.pkl --markdown bench/voices.md --json bench/voices.json
 	$(VENV)/bin/omni-ros bench --suite voices --quick --backend pocketsphinx --vad energy --raw build/voices/pocketsphinx_energy_quick.pkl --markdown bench/voices_pocketsphinx.md --json bench/voices_pocketsphinx.json

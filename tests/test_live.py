@@ -301,7 +301,7 @@ def test_robot_asks_did_you_mean_and_does_not_hear_its_own_voice():
     sim's microphone like any sound; teleop hears it and drops it as its own (counted), sends
     the command only after the operator's "yes", does not take its own "okay, picking up the
     ..." or "did you mean: go home?" for a command, and "no" drops the second one."""
-    teleop = {"confirm_below": 1.0, "confirm_timeout_s": 120.0}
+    teleop = {"speak": True, "confirm_below": 1.0, "confirm_timeout_s": 120.0}
     with live_graph(3, extra={"teleop": teleop}) as (graph, op):
         assert op.spin_until(lambda: op.truth is not None and op.teleop_listening(), 90)
         target = op.truth.objects[0]

@@ -65,6 +65,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--vad", default=None, choices=("energy", "webrtc", "silero"),
                         help="voices (default silero), live (default: teleop's vad): the "
                              "voice-activity detector")
+    parser.add_argument("--speak", action="store_true",
+                        help="live: teleop says each command back into the sim's microphone "
+                             "(speak: true)")
     parser.add_argument("--quick", action="store_true",
                         help="voices: clean and 10 dB only (not 20 and 5 dB)")
     parser.add_argument("--raw", type=Path,
@@ -93,7 +96,8 @@ def run(args) -> int:
                           cell=args.cell, checkpoint=args.checkpoint,
                           voices=tuple(v for v in args.voices.split(",") if v),
                           teleop={k: v for k, v in (("asr.backend", args.backend),
-                                                    ("vad", args.vad)) if v})
+                                                    ("vad", args.vad),
+                                                    ("speak", args.speak)) if v})
         table = live.markdown(result)
     elif args.suite == "speech":
         result = speech.run()

@@ -19,8 +19,8 @@ spoken one waits at most for that bounded backlog. Commands other than "stop" ar
 per source (``command_rate_hz``, ``command_burst``; a flood is counted as ``rate``).
 
 Talking back (``omni_ros.core.speech.dialogue``): every command published is said back
-("okay, picking up the red cube") as text on /omni/robot_text and, with ``speak``, as espeak-ng
-speech on /omni/robot_voice (AudioChunk; the sim plays it into its microphone like any sound).
+("okay, picking up the red cube") as text on /omni/robot_text and, with ``speak`` (off by
+default), as espeak-ng speech on /omni/robot_voice (AudioChunk; the sim plays it into its microphone like any sound).
 With ``confirm_below`` > 0 a voice command under that confidence is held and the robot asks
 "did you mean: ...?"; "yes" (spoken or typed) sends it on, "no" drops it, and so does silence
 for ``confirm_timeout_s``. The robot's own voice is not taken as a command: speech that overlaps
@@ -100,8 +100,10 @@ class TeleopConfig:
                           "embedding when the 'sentence' extra is installed), in a worker thread")
     max_coordinate_m: float = param(100.0, "largest |x|, |y|, |z| of a clicked point [m]",
                                     min=1.0, max=1e6)
-    speak: bool = param(True, "say each command understood with espeak-ng on /omni/robot_voice "
-                        "(the text goes to /omni/robot_text either way)")
+    speak: bool = param(False, "also say each command understood with espeak-ng on "
+                        "/omni/robot_voice (the text goes to /omni/robot_text either way). Off "
+                        "by default: a stop said while the robot talks can be lost in its "
+                        "voice (the own-voice filter is half-duplex, no echo cancelling yet)")
     robot_voice: str = param("en-us+m3", "espeak-ng voice of the robot (e.g. en-us, en+f3)")
     robot_rate_wpm: int = param(170, "the robot's speaking rate [words per minute]",
                                 min=80, max=450)
@@ -286,8 +288,9 @@ class TeleopNode(Node):
         """A stop, or words all in the vocabulary: parsed here at once. Other words go to the
         lexicon worker (loading the sentence embedding takes seconds, a word ~5 ms): at most
         TEXT_BACKLOG messages wait, older ones are dropped and counted."""
-        if self.dialogue.waiting and reply_of(text) == "yes":  # "no" is a typed stop too
-            self._reply("yes", "text")
+        said = reply_of(text) if self.dialogue.waiting else None
+        if said == "yes" or said == "no" and not _is_stop(text):  # typed "no" is a stop too
+            self._reply(said, "text")
             return
         if not self.cfg.lexicon or not needs_lexicon(text):
             self._command(text, "text", 1.0, self._now(), lexicon=None)
