@@ -39,6 +39,9 @@ VERBS = {"pick": ("pick", "grab", "take", "lift", "get"),
 # Typed words that also stop (never in the speech grammar, never learned by the lexicon):
 # anything that might mean "stop" must not become a motion, and a negated command is no command.
 TYPED_STOPS = frozenset("wait pause abort cease hold enough don't dont not never no".split())
+# heard alone, these spoken words mean stop too (Whisper hears "halt" as "hold"); in a sentence
+# they need not ("hold the door")
+SHORT_STOPS = frozenset({"hold", "wait", "pause", "abort", "cease"}) & TYPED_STOPS
 SIZES = frozenset("little small tiny big large huge".split())  # sizes: understood, not used
 LOCATIONS = ("here", "there")        # deictic adverbs: the pointed location
 DEMONSTRATIVES = ("this", "that")    # deictic determiners: the object at the pointed location

@@ -4,9 +4,9 @@ microphone audio is the robot's own voice.
 
     d = Dialogue(confirm_below=0.7, timeout_s=8.0)
     if d.should_ask(cmd):                       # a voice command under 0.7 confidence
-        say(d.ask(made, now_ns))                # "did you mean: pick up the red cube?"
+        say(d.ask(made, text, now_ns))          # "did you mean: pick up the red cube?"
     ...
-    made, phrase = d.answer("yes", now_ns)      # the held command, "okay: picking up ..."
+    made, phrase = d.answer("yes", now_ns)      # the held command (phrase "" on yes)
 
 A stop is never held and never asked about: it is published at once and drops any question
 (:meth:`Dialogue.cancel`). Nothing the robot says contains a stop word (:func:`check_phrase`,
@@ -21,7 +21,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from ..types import OperatorCommand
-from .commands import VERBS
+from .commands import SHORT_STOPS, VERBS
 
 NS_PER_S = 1_000_000_000
 YES = frozenset({"yes", "yeah", "yep", "yup", "correct", "right", "affirmative"})
@@ -29,12 +29,13 @@ NO = frozenset({"no", "nope", "wrong", "negative"})
 FILLERS = frozenset({"please", "thanks", "thank", "you", "that's", "thats", "it's", "its", "is",
                      "that", "sir", "okay", "ok"})
 # words the robot never says: the spoken stops and the words a short utterance stops with
-NEVER_SAID = frozenset(VERBS["stop"]) | frozenset({"hold", "wait", "pause", "abort", "cease"})
+NEVER_SAID = frozenset(VERBS["stop"]) | SHORT_STOPS
 
 
 def reply_of(text: str) -> str | None:
     """"yes" or "no" if ``text`` is a short answer (one answer word, at most three words in
-    all, the rest polite fillers: "yes please", "no that's wrong" is not), else None."""
+    all, the rest polite fillers: "yes please", "no that's wrong"), else None ("yes no",
+    "yes pick up the cube")."""
     words = [w.strip(".,!?'\"") for w in text.lower().split()]
     words = [w for w in words if w]
     if not 1 <= len(words) <= 3:

@@ -46,7 +46,7 @@ import numpy as np
 
 from ..config import ConfigError
 from .audio import SAMPLE_RATE, resample
-from .commands import TYPED_STOPS, VERBS, jsgf_grammar, parse_command
+from .commands import SHORT_STOPS, VERBS, jsgf_grammar, parse_command
 from .dialogue import reply_of
 from .grammar import Grammar
 from .recognizer import Recognition, screen
@@ -290,9 +290,7 @@ def _motion(words: list[str]) -> bool:
 MIN_EDITED_WORDS = 3  # a constrained hypothesis this long may be one word off a command
 STOP_MAX_WORDS = 2  # a stop word misheard is one or two words (judged by score only then)
 STOP_WORDS = frozenset(VERBS["stop"])
-# heard alone (at most STOP_MAX_WORDS), these mean stop too (typed stops; Whisper hears "halt"
-# as "hold"); in a sentence they need not ("hold the door")
-SHORT_STOP_WORDS = frozenset({"hold", "wait", "pause", "abort", "cease"}) & TYPED_STOPS
+SHORT_STOP_WORDS = SHORT_STOPS  # heard alone (at most STOP_MAX_WORDS), a stop
 
 
 @dataclass
