@@ -35,6 +35,7 @@ bench: setup
 	$(VENV)/bin/omni-ros bench --suite voices --quick --raw build/voices/whisper_silero_quick.pkl --markdown bench/voices.md --json bench/voices.json
 	$(VENV)/bin/omni-ros bench --suite voices --quick --backend pocketsphinx --vad energy --raw build/voices/pocketsphinx_energy_quick.pkl --markdown bench/voices_pocketsphinx.md --json bench/voices_pocketsphinx.json
 	$(VENV)/bin/omni-ros bench --suite replies --markdown bench/replies.md --json bench/replies.json
+	$(VENV)/bin/omni-ros bench --suite echo --markdown bench/echo.md --json bench/echo.json
 	$(VENV)/bin/omni-ros bench --suite transport --markdown bench/transport.md --json bench/transport.json
 	$(VENV)/bin/omni-ros bench --suite sim --markdown bench/sim.md --json bench/sim.json
 	$(VENV)/bin/omni-ros bench --suite model --markdown bench/model.md --json bench/model.json

@@ -11,7 +11,8 @@ of the whole graph: memory slope, scene rate, absent-with-fresh-data; kill -9 an
 recovery times), cells (object perception with cameras mounted and built differently from the
 training one: geometry as input vs the baked-in view), voices (speech recognisers and detectors
 on held-out voices, noises and sentences, thresholds chosen on a tuning half), replies (spoken
-yes / no / stop while the robot asks "did you mean ...?", on the same halves).
+yes / no / stop while the robot asks "did you mean ...?", on the same halves), echo (stops and
+commands said over the robot's own voice, with and without echo cancelling).
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from . import checkpoint_arg
 HELP = ("run benchmarks (pipeline: perception async vs sync latency; live: voice pick-and-place "
         "episodes; speech; transport; sim; model; cells; language: commands in words outside "
         "the vocabulary; voices: recognisers on held-out voices and rooms; replies: yes / no / "
-        "stop to the robot's questions)")
+        "stop to the robot's questions; echo: talking over the robot)")
 SUITES = ("pipeline", "live", "speech", "transport", "sim", "model", "thermal", "reliability",
-          "cells", "language", "voices", "replies")
+          "cells", "language", "voices", "replies", "echo")
 
 
 def add_arguments(parser) -> None:
@@ -130,6 +131,11 @@ def run(args) -> int:
 
         result = replies.run()
         table = replies.markdown(result)
+    elif args.suite == "echo":
+        from ..benchmarks import echo
+
+        result = echo.run()
+        table = echo.markdown(result)
     elif args.suite == "voices":
         from ..benchmarks import voices
 

@@ -50,7 +50,8 @@ class SimOperator(Node):
         self.joint_msgs: list = []      # (stamp_ns, velocities)
         self.diagnostics: list = []
         self.robot_said: list = []      # what teleop said back (/omni/robot_text)
-        self.robot_voice_ends: list = []  # when each phrase it spoke ends (/omni/robot_voice)
+        self.robot_voice_starts: list = []  # when each phrase it spoke was sent (/omni/robot_voice)
+        self.robot_voice_ends: list = []    # ... and when it ends
         self.create_subscription(SceneUnderstanding, "/sim/ground_truth", self._on_truth, RELIABLE_QOS)
         self.create_subscription(SceneUnderstanding, "/omni/scene", self._on_scene, 10)
         self.create_subscription(TeleopCommand, "/omni/teleop", self._on_teleop, RELIABLE_QOS)
@@ -79,7 +80,8 @@ class SimOperator(Node):
 
     def _on_robot_voice(self, msg):
         seconds = len(cv.audio_chunk_to_numpy(msg, max_s=60.0)) / msg.sample_rate
-        self.robot_voice_ends.append(cv.stamp_to_ns(msg.header.stamp) + int(seconds * 1e9))
+        self.robot_voice_starts.append(cv.stamp_to_ns(msg.header.stamp))
+        self.robot_voice_ends.append(self.robot_voice_starts[-1] + int(seconds * 1e9))
 
     def robot_quiet(self, phrases: int, after_s: float = 1.0) -> bool:
         """The robot has spoken ``phrases`` phrases and the last ended ``after_s`` ago (as a
@@ -112,6 +114,16 @@ class SimOperator(Node):
                                       stamp_ns=self.now_ns())
         self.audio_pub.publish(msg)
         return len(samples) / 16000
+
+    def say_until(self, text: str, done, tries: int = 3, wait_s: float = 30.0, **kwargs) -> bool:
+        """Say ``text`` (:meth:`say`) until ``done()``, at most ``tries`` times, waiting up to
+        ``wait_s`` after each: an operator repeats what the robot did not hear (a sound of the
+        scene over it, a loaded machine)."""
+        for _ in range(tries):
+            self.say(text, **kwargs)
+            if self.spin_until(done, wait_s):
+                return True
+        return False
 
     def click(self, xyz) -> None:
         self.point_pub.publish(PointStamped(header=cv.make_header(BASE_FRAME, self.now_ns()),

@@ -23,11 +23,15 @@ Talking back (``omni_ros.core.speech.dialogue``): every command published is sai
 default), as espeak-ng speech on /omni/robot_voice (AudioChunk; the sim plays it into its microphone like any sound).
 With ``confirm_below`` > 0 a voice command under that confidence is held and the robot asks
 "did you mean: ...?"; "yes" (spoken or typed) sends it on, "no" drops it, and so does silence
-for ``confirm_timeout_s``. The robot's own voice is not taken as a command: speech that overlaps
-it (from sending, for its length plus ``own_voice_margin_s``) is dropped (counted as
-``speech: own_voice``) unless it is a stop; speech that runs on past it (the operator answered
-at once) is decoded from there. The robot never says a stop word, so a stop heard
-while it talks is the operator's, and a stop is never held for confirmation.
+for ``confirm_timeout_s``. The robot's own voice is not taken as a command: first it is
+cancelled out of the microphone (``echo.*``, :mod:`omni_ros.core.speech.echo`: each phrase
+found in the stream by cross-correlation with the waveform sent, a short filter fitted, the
+phrase subtracted; counted as ``echo`` accepted / ``not_found``), so the operator is heard
+while the robot talks. Speech over a phrase that was not cancelled by ``echo.trust_db`` (from
+where it was found, or from sending, for its length plus ``own_voice_margin_s``) is dropped
+(counted as ``speech: own_voice``) unless it is a stop; speech that runs on past it (the
+operator answered at once) is decoded from there. The robot never says a stop word, so a stop
+heard while it talks is the operator's, and a stop is never held for confirmation.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from .. import conversions as cv
 from ..conversions.errors import require
 from ..core.speech.commands import DEFAULT, needs_lexicon, parse_command
 from ..core.speech.dialogue import Dialogue, OwnVoice, describe, reply_of
+from ..core.speech.echo import EchoCanceller, EchoConfig
 from ..core.speech.pairing import PointPairing, make_command
 from ..core.config import ConfigError, param
 from ..core.errors import InputError
@@ -101,9 +106,7 @@ class TeleopConfig:
     max_coordinate_m: float = param(100.0, "largest |x|, |y|, |z| of a clicked point [m]",
                                     min=1.0, max=1e6)
     speak: bool = param(False, "also say each command understood with espeak-ng on "
-                        "/omni/robot_voice (the text goes to /omni/robot_text either way). Off "
-                        "by default: a stop said while the robot talks can be lost in its "
-                        "voice (the own-voice filter is half-duplex, no echo cancelling yet)")
+                        "/omni/robot_voice (the text goes to /omni/robot_text either way)")
     robot_voice: str = param("en-us+m3", "espeak-ng voice of the robot (e.g. en-us, en+f3)")
     robot_rate_wpm: int = param(170, "the robot's speaking rate [words per minute]",
                                 min=80, max=450)
@@ -116,6 +119,7 @@ class TeleopConfig:
                                       "before this is still its own (delivery and echo) [s]",
                                       min=0.0, max=10.0)
     asr: AsrConfig = field(default_factory=AsrConfig)
+    echo: EchoConfig = field(default_factory=EchoConfig)
 
 
 def _decode_point(msg: PointStamped):
@@ -148,6 +152,7 @@ class TeleopNode(Node):
         self.pub = self.create_publisher(TeleopCommand, "/omni/teleop", RELIABLE_QOS)
         self.dialogue = Dialogue(cfg.confirm_below, cfg.confirm_timeout_s)
         self.own_voice = OwnVoice(cfg.own_voice_margin_s)
+        self.echo = EchoCanceller(cfg.echo, cfg.sample_rate) if cfg.echo.enabled else None
         if cfg.speak:
             try:
                 synthesize("okay", cfg.robot_voice, cfg.robot_rate_wpm)
@@ -248,6 +253,37 @@ class TeleopNode(Node):
                 self.get_logger().error(f"speech worker: {err!r}")
 
     def _recognise(self, samples: np.ndarray, stamp_ns: int) -> None:
+        if self.echo is None:
+            self._detect(samples, stamp_ns)
+            return
+        chunks = self.echo.push(samples, stamp_ns)
+        self._echo_events()
+        for x, t_ns in chunks:
+            self._detect(x, t_ns)
+
+    def _echo_events(self) -> None:
+        """Count and log where the robot's phrases were found in the microphone; one cancelled
+        by ``echo.trust_db`` no longer covers speech, another covers where it really was."""
+        found, missed = self.echo.take_events()
+        for f in found:
+            self.guard.health.accept("echo", self._now())
+            self.get_logger().info(f"own voice found in the microphone "
+                                   f"{(f.start_ns - f.sent_ns) / 1e6:.0f} ms after sending "
+                                   f"(correlation {f.correlation:.2f}), {f.erle_db:.0f} dB "
+                                   "cancelled")
+            with self.lock:
+                if f.erle_db >= self.cfg.echo.trust_db:
+                    self.own_voice.forget(f.sent_ns)
+                else:
+                    self.own_voice.heard(f.sent_ns, f.start_ns, f.end_ns)
+        for m in missed:
+            why = ("the robot's voice was not found in the microphone within echo.max_delay_s = "
+                   f"{self.cfg.echo.max_delay_s:g} s (best correlation {m.best_correlation:.2f}, "
+                   f"{m.best_delay_s * 1e3:.0f} ms after sending)")
+            self.guard.health.reject("echo", self._now(), "not_found", why)
+            self.get_logger().info(why)
+
+    def _detect(self, samples: np.ndarray, stamp_ns: int) -> None:
         for utt in self.vad.push(samples, stamp_ns):
             rec = self.recognizer.recognize(utt.samples, reply=self.dialogue.waiting)
             stop = rec.accepted and _is_stop(rec.text)
@@ -409,6 +445,8 @@ class TeleopNode(Node):
             return
         now = self._now()
         self.own_voice.said(now, len(voice) / SAMPLE_RATE)  # callers hold self.lock
+        if self.echo is not None:
+            self.echo.said(now, resample(voice, SAMPLE_RATE, self.cfg.sample_rate))
         self.say_audio.publish(cv.numpy_to_audio_chunk(voice, SAMPLE_RATE, stamp_ns=now,
                                                        frame_id="robot_speaker"))
 

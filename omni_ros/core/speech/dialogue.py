@@ -129,6 +129,17 @@ class OwnVoice:
     def said(self, start_ns: int, duration_s: float) -> None:
         self.spans.append((start_ns, start_ns + int(duration_s * NS_PER_S) + self.margin_ns))
 
+    def heard(self, sent_ns: int, start_ns: int, end_ns: int) -> None:
+        """The phrase sent at ``sent_ns`` was found in the microphone from ``start_ns`` to
+        ``end_ns`` (:mod:`.echo`): its span is that, plus the margin (room echo)."""
+        self.spans = deque(((start_ns, end_ns + self.margin_ns) if a == sent_ns else (a, b)
+                            for a, b in self.spans), maxlen=self.spans.maxlen)
+
+    def forget(self, sent_ns: int) -> None:
+        """The phrase sent at ``sent_ns`` was cancelled out of the microphone: not in it."""
+        self.spans = deque(((a, b) for a, b in self.spans if a != sent_ns),
+                           maxlen=self.spans.maxlen)
+
     def rewind(self, now_ns: int) -> None:
         """Forget the phrases said after ``now_ns``: the clock went back (a sim reset), and
         they would cover the new timeline's speech."""
