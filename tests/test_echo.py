@@ -142,3 +142,15 @@ def test_a_stop_said_over_the_robots_voice_is_heard():
             cancelled += 1
             raw += heard(rec, mic) == ["stop"]
     assert raw < cancelled / 2, raw
+
+
+def test_phrases_on_another_clock_do_not_pile_up():
+    """A microphone stamped by another clock (the phrases' times never come): audio flows on
+    unheld, and at most ``keep`` phrases are remembered."""
+    ec = EchoCanceller(EchoConfig(), SR, keep=8)
+    voice = _phrase()
+    for i in range(100):
+        ec.said(10**15 + i * NS, voice)  # far in the stream's future
+        got = ec.push(np.zeros(CHUNK), i * CHUNK * NS // SR)
+        assert sum(len(x) for x, _ in got) == CHUNK
+    assert len(ec.phrases) <= 8 and len(ec.buf) <= CHUNK

@@ -31,7 +31,9 @@ def _unit(q: np.ndarray, field: str) -> np.ndarray:
     q = _finite(q, field)
     n = float(np.linalg.norm(q))
     require(n > 1e-9, field, "quaternion has zero norm")
-    return q / n
+    # one already unit to rounding passes unchanged: dividing would only move its last bits
+    # (differently with the CPU's vector width), and a round trip must give the same message
+    return q if abs(n - 1.0) <= 1e-12 else q / n
 
 
 def _in_unit_interval(value: float, field: str) -> float:

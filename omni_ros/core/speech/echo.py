@@ -132,6 +132,7 @@ class EchoCanceller:
         with self.lock:
             self.phrases += self.new
             self.new = []
+        del self.phrases[:-self.keep]  # bounded even if the stream's clock never reaches them
         self.buf = np.concatenate([self.buf, samples])
         for p in list(self.phrases):
             if p.start is None:
