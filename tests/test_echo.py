@@ -154,3 +154,25 @@ def test_phrases_on_another_clock_do_not_pile_up():
         got = ec.push(np.zeros(CHUNK), i * CHUNK * NS // SR)
         assert sum(len(x) for x, _ in got) == CHUNK
     assert len(ec.phrases) <= 8 and len(ec.buf) <= CHUNK
+
+
+def test_a_gap_in_the_stream_keeps_the_found_phrase_in_place():
+    """Half a second of microphone audio lost (a dropped backlog) after the phrase was found:
+    the stream restarts at the next chunk and the phrase is still subtracted where it is."""
+    voice = _phrase()
+    mic, echo = _stream(voice, 0.1)
+    ec = EchoCanceller(EchoConfig(), SR)
+    lost = range(int(1.5 * SR), int(2.0 * SR))  # whole chunks
+    out = {}
+    for i in range(0, len(mic), CHUNK):
+        if i == SR // 2:
+            ec.said(NS // 2, voice)
+        if i in lost:
+            continue
+        for x, t in ec.push(mic[i:i + CHUNK], i * NS // SR):
+            for j in range(len(x)):
+                out[t * SR // NS + j] = x[j]
+    assert len(ec.take_events()[0]) == 1
+    after = np.arange(int(2.0 * SR), int(0.6 * SR) + len(voice))  # the phrase after the gap
+    residual = np.array([out[k] for k in after]) - (mic - echo)[after]
+    assert 10 * np.log10(np.sum(echo[after] ** 2) / np.sum(residual ** 2)) > 40

@@ -126,7 +126,10 @@ class EchoCanceller:
             out += self._release(self.base + len(self.buf))  # the old stream, as cleaned as it is
             went_back = stamp_ns < self._time(self.base + len(self.buf))
             self.phrases = [p for p in self.phrases if not (went_back and p.sent_ns > stamp_ns)]
-            self.origin_ns = None
+            starts = [None if p.start is None else self._time(p.start) for p in self.phrases]
+            self.origin_ns, self.base, self.out, self.buf = int(stamp_ns), 0, 0, np.zeros(0)
+            for p, t_ns in zip(self.phrases, starts):  # found phrases keep their time
+                p.start = None if t_ns is None else self._index(t_ns)
         if self.origin_ns is None:
             self.origin_ns, self.base, self.out, self.buf = int(stamp_ns), 0, 0, np.zeros(0)
         with self.lock:
