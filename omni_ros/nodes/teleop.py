@@ -152,7 +152,9 @@ class TeleopNode(Node):
         self.pub = self.create_publisher(TeleopCommand, "/omni/teleop", RELIABLE_QOS)
         self.dialogue = Dialogue(cfg.confirm_below, cfg.confirm_timeout_s)
         self.own_voice = OwnVoice(cfg.own_voice_margin_s)
-        self.echo = EchoCanceller(cfg.echo, cfg.sample_rate) if cfg.echo.enabled else None
+        # only a robot that speaks has its voice to cancel (no work on the audio path otherwise)
+        self.echo = EchoCanceller(cfg.echo, cfg.sample_rate) if cfg.echo.enabled and cfg.speak \
+            else None
         if cfg.speak:
             try:
                 synthesize("okay", cfg.robot_voice, cfg.robot_rate_wpm)
