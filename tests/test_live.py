@@ -4,6 +4,7 @@ scripted operator that speaks (espeak-ng, offline) into the simulated microphone
 points. Nothing here is mocked: speech goes through VAD and pocketsphinx, the target is grounded
 by the shipped model, the arm moves in PyBullet."""
 
+import threading
 import time
 
 import rclpy.parameter
@@ -281,12 +282,16 @@ def test_perception_cleanup_undoes_configure_exactly(rclpy_context):
         rclpy.parameter.Parameter("autostart", value=False)])
     try:
         def entities():
+            encoders = sorted(t.name for t in threading.enumerate() if t.name.startswith("encode-"))
             return (sorted(s.topic_name for s in node.subscriptions),
-                    sorted(p.topic_name for p in node.publishers), len(list(node.timers)))
+                    sorted(p.topic_name for p in node.publishers), len(list(node.timers)),
+                    len(list(node.guards)), encoders)
 
         bare = entities()
         assert node.trigger_configure() == R.SUCCESS
         configured = entities()
+        assert configured[3] == bare[3] + 1 and configured[4] == [     # the encoder workers
+            f"encode-{n}" for n in sorted(node.pipe.workers.names)]
         subs = configured[0]
         assert len(subs) == len(bare[0]) + len(input_streams(node.pipe.names)) + 1  # + /omni/teleop
         assert "/omni/scene" in configured[1] and not node.scene_pub.is_activated

@@ -59,7 +59,12 @@ START_TIMEOUT_S = 90.0  # node start: imports, checkpoint, discovery
 MATCH_TOL_NS = 1_000_000
 SENSOR_KEYS = ("joints", "wrench", "tactile", "audio", "lidar", "depth", "color")  # + camera_info
 CAMERA_TOPICS = ("/camera/depth/image_raw", "/camera/color/image_raw", "/camera/camera_info")
-COLOR_TOPIC, LIDAR_TOPIC = "/camera/color/image_raw", "/lidar/points"
+COLOR_TOPIC, LIDAR_TOPIC, WRENCH_TOPIC = "/camera/color/image_raw", "/lidar/points", "/wrist/wrench"
+# The node configurations a run can compare: name -> perception parameters.
+MODES = {"async": {"mode": "async"}, "sync": {"mode": "sync"},
+         "async_serial": {"mode": "async", "parallel_encoders": False},
+         "async_all_threads": {"mode": "async",
+                               "encoder_threads": ["camera", "lidar", "audio", "tactile", "force"]}}
 TARGETS = {"async_p50_ms": 10.0, "async_p99_ms": 25.0, "sync_over_async_p50": 3.0,
            "async_tick_share": 0.95, "sync_tick_share": 0.0, "rss_mb": 600.0}
 
@@ -71,6 +76,8 @@ class Recording:
     length_ns: int = 0
     contact_changes: int = 0
     grasp_changes: int = 0
+    # ground-truth state changes: (offset [ns], "in_contact" | "grasping", new value)
+    state_changes: list = field(default_factory=list)
     wall_s: float = 0.0
 
     def counts(self) -> dict[str, int]:
@@ -110,6 +117,8 @@ def record(seed: int = 0, seconds: float = RECORD_S) -> Recording:
                     if prev is not None:
                         rec.contact_changes += state[0] != prev[0]
                         rec.grasp_changes += state[1] != prev[1]
+                        rec.state_changes += [(offset, f, v) for f, v, p in
+                                              zip(("in_contact", "grasping"), state, prev) if v != p]
                     prev = state
     rec.messages.sort(key=lambda m: m[0])  # stable: keeps the world's order within a step
     rec.wall_s = time.perf_counter() - t_wall
@@ -117,10 +126,16 @@ def record(seed: int = 0, seconds: float = RECORD_S) -> Recording:
 
 
 # --- the node under test -------------------------------------------------------------------------
+def _is_async(mode: str) -> bool:
+    return MODES[mode]["mode"] == "async"
+
+
 def _start_node(mode: str, env: dict, log) -> subprocess.Popen:
-    params = {"mode": mode, "fuse_rate": FUSE_RATE}
+    params = {"fuse_rate": FUSE_RATE, **MODES[mode]}
     cmd = [sys.executable, "-m", "omni_ros.nodes.perception", "--ros-args"]
     for k, v in params.items():
+        v = (str(v).lower() if isinstance(v, bool) else
+             f"[{', '.join(v)}]" if isinstance(v, (list, tuple)) else v)
         cmd += ["-p", f"{k}:={v}"]
     return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL)
@@ -187,6 +202,9 @@ class _Replay:
         self.index = 0
         self.t0 = time.monotonic_ns()
         self.frames: list[int] = []      # stamps of the camera frames published (ascending)
+        # (stamp of the first wrench at or after a ground-truth state change, field, value)
+        self.changes: list[tuple[int, str, bool]] = []
+        self._change_next = (-1, 0)      # (pass, index into rec.state_changes) still to stamp
         self._cam_key, self._cam_stamp = None, 0
         self.published = 0
         self.rss: list[int] = []
@@ -205,7 +223,8 @@ class _Replay:
         self.names = list(msg.modalities)
         self.scenes.append((recv, msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec,
                             np.asarray(msg.ages, np.float64), np.asarray(msg.present, bool),
-                            np.asarray(msg.gate_weights, np.float64), float(msg.pipeline_latency)))
+                            np.asarray(msg.gate_weights, np.float64), float(msg.pipeline_latency),
+                            bool(msg.in_contact), bool(msg.grasping)))
 
     def _on_diagnostics(self, msg) -> None:
         for st in msg.status:
@@ -269,6 +288,13 @@ class _Replay:
                 stamp = self._cam_stamp
                 if topic == COLOR_TOPIC:
                     self.frames.append(stamp)
+            elif topic == WRENCH_TOPIC:  # the first wrench at or after a contact/grasp change
+                _, j = self._change_next if self._change_next[0] == loop else (loop, 0)
+                changes = self.rec.state_changes
+                while j < len(changes) and offset >= changes[j][0]:
+                    self.changes.append((stamp, changes[j][1], changes[j][2]))
+                    j += 1
+                self._change_next = (loop, j)
             msg.header.stamp = ns_to_stamp(stamp)
             self.pubs[topic].publish(msg)
             self.published += 1
@@ -301,7 +327,7 @@ def _scene_table(scenes, frames: list[int], names: list[str]) -> dict[str, np.nd
     lid = names.index("lidar") if "lidar" in names else -1
     period = float(np.median(np.diff(frames))) if len(frames) > 1 else 1e9 / 15
     recv, stamp, delta, newest_age, frame, gate = ([] for _ in range(6))
-    for r, s, ages, present, gates, _ in scenes:
+    for r, s, ages, present, gates, *_ in scenes:
         d, used = np.nan, -1
         if cam >= 0 and ages[cam] >= 0:
             x = s - ages[cam] * 1e9          # the camera input's stamp + delta
@@ -316,6 +342,37 @@ def _scene_table(scenes, frames: list[int], names: list[str]) -> dict[str, np.nd
     return {"recv": np.asarray(recv, i64), "stamp": np.asarray(stamp, i64),
             "delta": np.asarray(delta, f64), "newest_age": np.asarray(newest_age, f64),
             "frame": np.asarray(frame, i64), "gate": np.asarray(gate, f64)}
+
+
+def _event_latency(rep: _Replay, t0: int, t1: int) -> dict:
+    """Contact and grasp changes on the F/T stream -> /omni/scene reports them: for each
+    ground-truth change of ``in_contact`` and/or ``grasping`` (onset or release) between ``t0``
+    and ``t1`` [ns], stamped with the first wrench published at or after it, the reception of
+    the first scene stamped after that wrench that shows the new values [ms]. A change the
+    scenes already showed just before counts as ``early`` (no latency); one not shown within a
+    second as ``missed``."""
+    recv = np.array([sc[0] for sc in rep.scenes], np.int64)
+    stamp = np.array([sc[1] for sc in rep.scenes], np.int64)
+    state = {"in_contact": np.array([sc[6] for sc in rep.scenes], bool),
+             "grasping": np.array([sc[7] for sc in rep.scenes], bool)}
+    lat, early, missed = [], 0, 0
+    events: dict[int, list] = {}   # changes that fall on the same wrench are one event
+    for o, name, value in rep.changes:
+        if t0 <= o < t1:
+            events.setdefault(o, []).append((name, value))
+    for o, fields in events.items():
+        shows = np.all([state[name] == value for name, value in fields], axis=0)
+        before = np.nonzero(stamp < o)[0]
+        if len(before) and shows[before[-1]]:
+            early += 1
+            continue
+        after = np.nonzero((stamp >= o) & shows & (recv - o <= 1_000_000_000))[0]
+        if len(after):
+            lat.append((recv[after[0]] - o) / 1e6)
+        else:
+            missed += 1
+    return {"p50": _pct(lat, 50), "p90": _pct(lat, 90), "n": len(lat), "early": early,
+            "missed": missed, "values": [round(float(x), 2) for x in lat]}
 
 
 def _analyse(rep: _Replay, mode: str, win: dict, cpu: dict, rss: dict) -> dict:
@@ -336,7 +393,7 @@ def _analyse(rep: _Replay, mode: str, win: dict, cpu: dict, rss: dict) -> dict:
     first_literal: dict[int, float] = {}
     names = rep.names
     cam = names.index("camera") if "camera" in names else -1
-    for k, (r, s, ages, present, _, _) in enumerate(rep.scenes):
+    for k, (r, s, ages, present, *_) in enumerate(rep.scenes):
         f = int(t["frame"][k])
         if f >= 0:
             first.setdefault(f, r)
@@ -366,13 +423,14 @@ def _analyse(rep: _Replay, mode: str, win: dict, cpu: dict, rss: dict) -> dict:
                                                if m], 50),
         "lidar_stop": {
             "seconds_counted": dur_b, "scenes": int(inb.sum()), "rate_hz": rate_b,
-            "expected": (dur_b * FUSE_RATE if mode == "async" else dur_b * rate_a),
-            "tick_share": (rate_b / FUSE_RATE if mode == "async"
+            "expected": (dur_b * FUSE_RATE if _is_async(mode) else dur_b * rate_a),
+            "tick_share": (rate_b / FUSE_RATE if _is_async(mode)
                            else rate_b / rate_a if rate_a > 0 else float("nan")),
             "lidar_gate_max": float(np.nanmax(gates_b)) if len(gates_b) else None,
             "lidar_gate_zero": bool(np.all(gates_b == 0.0)) if len(gates_b) else None,
         },
         "cpu_percent": cpu, "rss": rss,
+        "event_to_scene_ms": _event_latency(rep, a0, b0),
     }
     # compact series for the figure (times relative to phase 1 start)
     keep = t["stamp"] >= a0
@@ -470,7 +528,9 @@ def run(duration_s: float = 20.0, seed: int = 0, stop_s: float | None = None,
            "transports": dds_env.transport(),
            "recording": {"sim_s": rec.length_ns / 1e9, "messages": len(rec.messages),
                          "per_topic": rec.counts(), "contact_changes": rec.contact_changes,
-                         "grasp_changes": rec.grasp_changes, "wall_s": rec.wall_s},
+                         "grasp_changes": rec.grasp_changes,
+                         "state_changes": [(o / 1e9, f, v) for o, f, v in rec.state_changes],
+                         "wall_s": rec.wall_s},
            "modes": results, "targets": TARGETS}
     if "async" in results and "sync" in results:
         a, s = results["async"], results["sync"]

