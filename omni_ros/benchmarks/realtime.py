@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -121,11 +122,152 @@ def warm_cache(checkpoints=CHECKPOINTS, repeats: int = REPEATS) -> list[dict]:
     return rows
 
 
+# --- compression: float vs ONNX vs pruned vs int8 vs int8 + pruned --------------------------------
+VARIANTS = {  # name -> CompressConfig fields (None: the trained checkpoint as it is)
+    "float (torch)": None,
+    "float (ONNX Runtime)": {"onnx": True},
+    "pruned (router, torch)": {"min_gate": 0.1},
+    "int8": {"onnx": True, "int8": True},
+    "int8 + pruned": {"onnx": True, "int8": True, "min_gate": 0.1},
+}
+EVAL_SEEDS = ((5000, 20), (6000, 20))   # the model card's held-out scenes (first seed, episodes)
+
+
+def speed(checkpoint: str) -> dict:
+    """Camera path (encoder + projection + object head) and fused step (every encoder, router,
+    heads) at batch 1 on 1 thread [ms], and the file size [bytes]."""
+    import torch
+
+    from ..core.model.checkpoint import load_checkpoint, resolve
+    from ..core.model.modalities import REGISTRY
+    from .model import _ms, _raw_example
+
+    torch.set_num_threads(1)
+    model, _, _ = load_checkpoint(checkpoint)
+    raw = _raw_example(model.cfg)
+    x = {n: REGISTRY[n].preprocess(raw, getattr(model.cfg, n)) for n in model.names}
+    with torch.no_grad():
+        def camera():
+            return model.object_head(model.encode({"camera": x["camera"]})[1]["camera"]["pixels"])
+        return {"camera_path_ms": _ms(camera, 300), "fused_step_ms": _ms(lambda: model(x), 300),
+                "bytes": resolve(checkpoint).stat().st_size, "modalities": list(model.names)}
+
+
+def eval_data(root: Path) -> list[Path]:
+    """The held-out scenes of the model card (generated into ``root`` when missing)."""
+    from ..dataset.generate import generate
+
+    dirs = []
+    for seed, episodes in EVAL_SEEDS:
+        d = root / f"eval_{seed}"
+        if not (d / "manifest.json").exists():
+            generate(d, episodes, seed, workers=2, progress=False)
+        dirs.append(d)
+    return dirs
+
+
+def accuracy(checkpoint: str, data: list[Path]) -> dict:
+    from ..core.model.checkpoint import load_checkpoint
+    from ..learning.data import ShardData
+    from ..learning.evaluate import evaluate
+
+    model, cfg, _ = load_checkpoint(checkpoint)
+    d = ShardData(data, cfg.model, 2, seed=1, paraphrases=True)
+    return evaluate(model, d, ablations=False)["metrics"]
+
+
+def compression(source: str = "omni_small.pt", work: Path = Path("build/realtime"),
+                log=print) -> dict:
+    """Each variant of ``source`` compressed (calibration: sim seeds 9000+), then its speed,
+    size and every model-card metric on the held-out scenes, side by side."""
+    from ..core.config import from_flat_dict
+    from ..core.model.model_config import CompressConfig
+    from ..learning.compress import compress
+
+    work.mkdir(parents=True, exist_ok=True)
+    data = eval_data(work / "data")
+    rows = {}
+    for name, fields in VARIANTS.items():
+        if fields is None:
+            path, done = source, {}
+        else:
+            done = compress(source, work.resolve() / (name.replace(" ", "_").replace("(", "")
+                                                     .replace(")", "").replace(",", "") + ".pt"),
+                            from_flat_dict(CompressConfig, fields), log=log)
+            path = done["path"]
+        log(f"{name}: measuring")
+        rows[name] = {**speed(path), "metrics": accuracy(path, data),
+                      "pruned": done.get("pruned", []), "int8": done.get("int8", [])}
+    return {"source": source, "variants": rows, "eval_seeds": EVAL_SEEDS}
+
+
+SCORES = {  # model-card metrics compared in points (higher is better)
+    "object_detection_recall": "detection recall", "shape_colour_acc": "shape + colour",
+    "contact_state_acc": "contact state", "held_identity_acc": "held identity",
+    "held_identity_without_camera_acc": "held identity w/o camera",
+    "retrieval_touch_to_camera_r1": "retrieval R@1", "grounding_acc": "grounding",
+    "grounding_with_point_acc": "grounding + point", "impact_balanced_acc": "impact",
+    "fused_score": "fusion score"}
+
+
+def compression_checks(c: dict) -> dict:
+    rows = c["variants"]
+    base = rows["float (torch)"]
+    out = {}
+    for name, r in rows.items():
+        lost = max(100 * (base["metrics"][k] - r["metrics"].get(k, float("nan"))) for k in SCORES)
+        out[name] = {"camera_speedup": base["camera_path_ms"] / r["camera_path_ms"],
+                     "fused_speedup": base["fused_step_ms"] / r["fused_step_ms"],
+                     "size_ratio": r["bytes"] / base["bytes"], "max_points_lost": lost,
+                     "localisation_cm_change": r["metrics"]["object_localisation_median_cm"]
+                     - base["metrics"]["object_localisation_median_cm"]}
+    return out
+
+
+def compression_markdown(c: dict, checks: dict) -> str:
+    rows = c["variants"]
+    lines = ["## Compression: float vs ONNX Runtime vs pruned vs int8 vs int8 + pruned", "",
+             f"`omni-ros compress` of `{c['source']}` (calibration: 4 sim episodes, seeds 9000+); "
+             "speed at batch 1 on 1 thread, the same run; accuracy on the model card's held-out "
+             "scenes (seeds " + ", ".join(f"{s}–{s + n - 1}" for s, n in c["eval_seeds"]) +
+             ", every 2nd frame). Camera path = encoder + projection + object head (object "
+             "extraction, the same for all, not included).", "",
+             "| variant | pruned | int8 parts | camera path ms (speed-up) | fused step ms "
+             "(speed-up) | size KiB (ratio) | most points lost on a metric | localisation "
+             "median cm |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    for name, r in rows.items():
+        k = checks[name]
+        lines.append(
+            f"| {name} | {', '.join(r['pruned']) or '–'} | "
+            f"{', '.join(p.replace('encoders.', '') for p in r['int8']) or '–'} | "
+            f"{r['camera_path_ms']:.2f} ({k['camera_speedup']:.2f}×) | "
+            f"{r['fused_step_ms']:.2f} ({k['fused_speedup']:.2f}×) | {r['bytes'] / 1024:.0f} "
+            f"({k['size_ratio']:.2f}) | {k['max_points_lost']:.2f} | "
+            f"{r['metrics']['object_localisation_median_cm']:.3f} |")
+    lines += ["", "Every metric (points, the float torch model first):", "",
+              "| metric | " + " | ".join(rows) + " |", "|---|" + "---:|" * len(rows)]
+    for key, label in SCORES.items():
+        lines.append(f"| {label} | " + " | ".join(
+            f"{100 * r['metrics'].get(key, float('nan')):.1f}" for r in rows.values()) + " |")
+    t = checks.get("int8 + pruned")
+    if t:
+        ok = t["camera_speedup"] >= 1.5 and t["fused_speedup"] >= 1.5 and t["max_points_lost"] <= 1.0
+        lines += ["", f"Target: int8 + pruned ≥ 1.5× faster camera path and fused step with ≤ 1 "
+                  f"point lost on any target metric: {t['camera_speedup']:.2f}× / "
+                  f"{t['fused_speedup']:.2f}×, {t['max_points_lost']:.2f} points"
+                  + (" ✓" if ok else " ✗") + "."]
+    return "\n".join(lines) + "\n"
+
+
 # --- the whole suite -----------------------------------------------------------------------------
-def run(duration_s: float = 20.0, stop_s: float = 5.0, modes=MODES, seed: int = 0) -> dict:
+def run(duration_s: float = 20.0, stop_s: float = 5.0, modes=MODES, seed: int = 0,
+        compress: bool = True) -> dict:
     t0 = time.perf_counter()
     pipe = pipeline.run(duration_s=duration_s, stop_s=stop_s, seed=seed, modes=tuple(modes))
     out = {"pipeline": pipe, "first_command": warm_cache()}
+    if compress:
+        out["compression"] = compression()
+        out["compression_checks"] = compression_checks(out["compression"])
     out["checks"] = _checks(out)
     out["wall_s"] = time.perf_counter() - t0
     return out
@@ -214,7 +356,10 @@ def markdown(r: dict) -> str:
                      f"{row['median_ms']:.2f} | {row['first_ms'] / row['median_ms']:.1f}×"
                      f"{_mark(ok)} |")
     lines += ["", f"Target: the first command within {TARGETS['first_over_hundredth']:.1f}× of "
-              f"the later ones when warm. Whole suite {r['wall_s']:.0f} s.", ""]
+              f"the later ones when warm.", ""]
+    if "compression" in r:
+        lines += [compression_markdown(r["compression"], r["compression_checks"])]
+    lines += [f"Whole suite {r['wall_s']:.0f} s.", ""]
     return "\n".join(lines)
 
 

@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "dataset": "omni_ros.cli.dataset",
     "train": "omni_ros.cli.train",
     "eval": "omni_ros.cli.eval",
+    "compress": "omni_ros.cli.compress",
     "up": "omni_ros.cli.up",
 }
 

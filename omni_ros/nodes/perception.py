@@ -28,6 +28,7 @@ from visualization_msgs.msg import MarkerArray
 
 from .. import conversions as cv
 from ..core.model.checkpoint import CheckpointError, load_checkpoint, resolve
+from ..core.model.runtime import PlacementConfig
 from ..core.perception.commands import apply_command
 from ..core.errors import InputError
 from ..core.health import RateLimiter
@@ -96,6 +97,7 @@ class PerceptionConfig:
     tf_timeout_s: float = param(5.0, "how long configure waits for a /tf mount (from_tf) [s]",
                                 min=0.1, max=120.0)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    placement: PlacementConfig = field(default_factory=PlacementConfig)
     limits: cv.InputLimits = field(default_factory=cv.InputLimits)
     frames: Frames = field(default_factory=Frames)
 
@@ -127,10 +129,15 @@ class PerceptionNode(LifecycleNode):
         cfg = self.cfg
         torch.set_num_threads(cfg.torch_threads)
         try:
-            model, _, _ = load_checkpoint(cfg.checkpoint)
+            model, _, _ = load_checkpoint(cfg.checkpoint, cfg.placement)
         except CheckpointError as err:
             self.get_logger().error(f"cannot load checkpoint {cfg.checkpoint!r}: {err}")
             return TransitionCallbackReturn.FAILURE
+        except ConfigError as err:  # a placement on a device this machine lacks
+            self.get_logger().error(f"cannot configure: {err}")
+            return TransitionCallbackReturn.FAILURE
+        for note in model.placement_notes:
+            self.get_logger().info(f"placement: {note}")
         try:
             mounts = {name: self._mount(name) for name in ("camera", "lidar")}
         except ConfigError as err:

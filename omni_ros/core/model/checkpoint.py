@@ -1,4 +1,6 @@
-"""Checkpoints: weights + the full config tree + training info in one file.
+"""Checkpoints: weights + the full config tree + training info in one file; a compressed one
+(``omni-ros compress``) also carries ONNX graphs (float or int8) that replace the torch parts
+they were exported from (see :mod:`.runtime`).
 
 Relative names resolve against the package's ``models/`` folder (the source checkout's, or
 ``share/omni_ros/models`` of an installed package), never the working directory; an existing
@@ -17,6 +19,7 @@ import torch
 from ..config import ConfigError, from_flat_dict, to_flat_dict
 from .omni import OmniModel
 from .model_config import OmniConfig
+from .runtime import PlacementConfig, place
 
 FORMAT = "omni_ros.omni_model/1"
 
@@ -51,11 +54,20 @@ def resolve(path: str | Path) -> Path:
                           f"{[str(d) for d in model_dirs()]}")
 
 
-def save_checkpoint(path: str | Path, model: OmniModel, cfg: OmniConfig, info: dict) -> Path:
+def save_checkpoint(path: str | Path, model: OmniModel, cfg: OmniConfig, info: dict,
+                    graphs: dict[str, dict] | None = None) -> Path:
+    """Write ``model`` with its config and ``info``. ``graphs``: {submodule path: {"graph":
+    ONNX bytes, "outputs": [names]}} that stand in for those submodules; their torch weights
+    are left out."""
     path = Path(path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": FORMAT, "config": to_flat_dict(cfg), "state_dict": model.state_dict(),
-               "info": info}
+    graphs = graphs or {}
+    state = {k: v for k, v in model.state_dict().items()
+             if not any(k.startswith(part + ".") for part in graphs)}
+    payload = {"format": FORMAT, "config": to_flat_dict(cfg), "state_dict": state, "info": info}
+    if graphs:  # bytes as uint8 tensors (pickled bytes would grow by half)
+        payload["graphs"] = {part: {"graph": torch.frombuffer(bytearray(g["graph"]), dtype=torch.uint8),
+                                    "outputs": list(g["outputs"])} for part, g in graphs.items()}
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as f:
         torch.save(payload, f)
     os.chmod(f.name, 0o644)  # a temporary file is private; a checkpoint is not
@@ -75,8 +87,11 @@ def _payload(p: Path) -> dict:
     return payload
 
 
-def load_checkpoint(path: str | Path) -> tuple[OmniModel, OmniConfig, dict]:
-    """(model in eval mode, its config, training info)."""
+def load_checkpoint(path: str | Path, placement: PlacementConfig | None = None
+                    ) -> tuple[OmniModel, OmniConfig, dict]:
+    """(model in eval mode, its config, training info). Each modality's encoder runs where
+    ``placement`` says (default: the CPU); the ONNX graphs of a compressed checkpoint run on
+    ONNX Runtime (:func:`.runtime.place`; ``model.placement_notes`` says what was done)."""
     p = resolve(path)
     payload = _payload(p)
     try:
@@ -84,12 +99,21 @@ def load_checkpoint(path: str | Path) -> tuple[OmniModel, OmniConfig, dict]:
     except ConfigError as err:
         raise CheckpointError(f"{p} holds an invalid config: {err}") from None
     model = OmniModel(cfg.model)
+    graphs = {part: {"graph": g["graph"].numpy().tobytes(), "outputs": g["outputs"]}
+              for part, g in payload.get("graphs", {}).items()}
     try:
-        model.load_state_dict(payload["state_dict"])
+        missing, _ = model.load_state_dict(payload["state_dict"], strict=not graphs)
     except RuntimeError as err:  # missing / unexpected keys or shape mismatches
         raise CheckpointError(f"{p} does not fit this model: "
                               f"{str(err).splitlines()[1].strip()[:300]}") from None
+    stray = [k for k in missing if not any(k.startswith(part + ".") for part in graphs)]
+    if graphs and stray:
+        raise CheckpointError(f"{p} does not fit this model: missing {stray[:5]}")
     model.eval()
+    try:
+        model.placement_notes = place(model, placement, graphs)
+    except ImportError as err:
+        raise CheckpointError(f"{p}: {err}") from None
     return model, cfg, payload.get("info", {})
 
 

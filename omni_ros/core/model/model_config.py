@@ -86,6 +86,39 @@ class TrainConfig:
 
 
 @dataclass
+class CompressConfig:
+    """How a checkpoint was compressed (``omni-ros compress``; all off for a trained one)."""
+    prune_branches: list[str] = param([], "modalities dropped by router branch pruning",
+                                      choices=tuple(SENSORS))
+    min_gate: float = param(0.0, "prune every modality whose mean gate (every modality present, "
+                            "on the calibration episodes) is below this", min=0.0, max=1.0)
+    onnx: bool = param(False, "the encoders and the object head run on ONNX Runtime")
+    int8: bool = param(False, "... quantized to int8 (static, per channel, calibrated); "
+                       "implies onnx")
+    int8_exclude: list[str] = param([], "parts kept in float when int8: encoders.<modality> or "
+                                    "object_head")
+    int8_min_speedup: float = param(1.1, "int8: a part stays int8 only if it runs at least this "
+                                    "many times faster than its float graph on the calibration "
+                                    "inputs (1 thread; tiny encoders gain nothing and lose "
+                                    "precision); 0 = always", min=0.0, max=100.0)
+    calibration_episodes: int = param(4, "sim episodes whose inputs calibrate int8 and measure "
+                                      "the gates", min=1, max=1000)
+    calibration_seed: int = param(9000, "seed of the first calibration episode (apart from the "
+                                  "training and evaluation seeds)", min=0, max=2**31 - 1)
+
+    def check(self) -> None:
+        parts = ["object_head"] + [f"encoders.{n}" for n in SENSORS]
+        for part in self.int8_exclude:
+            if part not in parts:
+                raise ConfigError(f"parameter 'compress.int8_exclude': {part!r} is not one of "
+                                  f"{', '.join(parts)}")
+        if self.int8 and not self.onnx:
+            raise ConfigError("parameter 'compress.int8' needs 'compress.onnx' (int8 runs on "
+                              "ONNX Runtime)")
+
+
+@dataclass
 class OmniConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    compress: CompressConfig = field(default_factory=CompressConfig)

@@ -1,0 +1,209 @@
+"""Compression: router branch pruning is exact; a compressed checkpoint (ONNX float or int8)
+is an ordinary checkpoint that loads by name, runs the live pipeline and gives the float
+model's outputs (float: to rounding; int8: close); placement on a device this machine lacks is
+a clear error or, with fallback, the CPU; the CUDA path runs where a GPU exists."""
+
+import numpy as np
+import pytest
+import torch
+
+from omni_ros.core.config import ConfigError, from_flat_dict
+from omni_ros.core.model.checkpoint import load_checkpoint, save_checkpoint
+from omni_ros.core.model.model_config import CompressConfig, OmniConfig
+from omni_ros.core.model.omni import OmniModel
+from omni_ros.core.model.prune import prune_branches
+from omni_ros.core.model.runtime import OnnxModule, PlacementConfig, PlacementError, place
+
+pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A model with every registered sensor but thermal (as omni_small), random weights."""
+    torch.manual_seed(0)
+    cfg = OmniConfig()
+    cfg.model.modalities = ["camera", "lidar", "audio", "tactile", "force"]
+    model = OmniModel(cfg.model).eval()
+    path = save_checkpoint(tmp_path_factory.mktemp("ckpt") / "small.pt", model, cfg, {})
+    return path, model, cfg
+
+
+def _latents(names, b=8, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return {n: torch.nn.functional.normalize(torch.randn(b, 128, generator=g), dim=-1) for n in names}
+
+
+def test_branch_pruning_gives_what_the_full_model_gives_without_that_modality(trained):
+    _, model, cfg = trained
+    pruned, pcfg = prune_branches(model, cfg, ["audio"])
+    assert pruned.names == ["camera", "lidar", "tactile", "force"] and "audio" not in pruned.encoders
+    lat = _latents(model.names)
+    present = torch.rand(8, 5, generator=torch.Generator().manual_seed(2)) > 0.3
+    present[:, model.names.index("audio")] = False
+    keep = [model.names.index(n) for n in pruned.names]
+    f_full, g_full, c_full = model.fuse_explained(lat, present)
+    f, g, c = pruned.fuse_explained({n: lat[n] for n in pruned.names}, present[:, keep])
+    torch.testing.assert_close(f, f_full, atol=1e-6, rtol=0)
+    torch.testing.assert_close(g, g_full[:, keep], atol=1e-6, rtol=0)
+    torch.testing.assert_close(c, c_full[:, keep], atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="sonar"):
+        prune_branches(model, cfg, ["sonar"])
+    with pytest.raises(ValueError, match="every modality"):
+        prune_branches(model, cfg, list(model.names))
+
+
+def test_rules_naming_a_pruned_modality_go(trained):
+    _, model, cfg = trained
+    import copy
+    cfg = copy.deepcopy(cfg)
+    cfg.model.router.rules = ["lidar+force: lidar=0.7 force=0.3", "audio+force: audio=0.5 force=0.5"]
+    _, pcfg = prune_branches(model, cfg, ["audio"])
+    assert pcfg.model.router.rules == ["lidar+force: lidar=0.7 force=0.3"]
+
+
+@pytest.fixture(scope="module")
+def compressed(trained, tmp_path_factory):
+    """The float and int8 ONNX checkpoints of ``trained`` (one calibration episode), audio pruned."""
+    from omni_ros.learning.compress import compress
+
+    path, _, _ = trained
+    out = tmp_path_factory.mktemp("compressed")
+    f = compress(str(path), out / "onnx.pt", CompressConfig(onnx=True, calibration_episodes=1),
+                 log=lambda *_: None)
+    q = compress(str(path), out / "int8.pt",
+                 CompressConfig(onnx=True, int8=True, prune_branches=["audio"],
+                                int8_exclude=["encoders.force"], int8_min_speedup=0.0,
+                                calibration_episodes=1),   # (no timing decides what is int8)
+                 log=lambda *_: None)
+    return f, q
+
+
+def _inputs(model):
+    from omni_ros.benchmarks.model import _raw_example
+    from omni_ros.core.model.modalities import REGISTRY
+
+    raw = _raw_example(model.cfg)
+    return {n: REGISTRY[n].preprocess(raw, getattr(model.cfg, n)) for n in model.names}
+
+
+def test_a_float_onnx_checkpoint_gives_the_torch_outputs(trained, compressed):
+    path, _, _ = trained
+    ref, _, _ = load_checkpoint(path)
+    model, cfg, info = load_checkpoint(compressed[0]["path"])
+    assert cfg.compress.onnx and not cfg.compress.int8
+    assert isinstance(model.encoders["camera"], OnnxModule) and isinstance(model.object_head, OnnxModule)
+    assert any("ONNX Runtime on cpu" in n for n in model.placement_notes)
+    x = _inputs(ref)
+    with torch.no_grad():
+        a, b = ref(x), model(x)
+    for k in ("fused", "gates", "contact_logits"):
+        torch.testing.assert_close(b[k], a[k], atol=1e-4, rtol=1e-4)
+    for k in a["objects"]:
+        torch.testing.assert_close(b["objects"][k], a["objects"][k], atol=1e-3, rtol=1e-3)
+    batch = {n: {k: v.repeat(3, *[1] * (v.dim() - 1)) for k, v in xi.items()} for n, xi in x.items()}
+    with torch.no_grad():
+        assert model(batch)["fused"].shape[0] == 3    # the batch dimension is dynamic
+
+
+def test_an_int8_pruned_checkpoint_is_smaller_and_close(trained, compressed):
+    path, _, _ = trained
+    ref, _, _ = load_checkpoint(path)
+    info = compressed[1]
+    model, cfg, _ = load_checkpoint(info["path"])
+    assert cfg.compress.int8 and cfg.compress.prune_branches == ["audio"] and "audio" not in model.names
+    assert info["bytes"] < 0.8 * info["source_bytes"]
+    assert info["graphs"] == ["encoders.camera", "encoders.force", "encoders.lidar",
+                              "encoders.tactile", "object_head"]
+    assert info["int8"] == ["encoders.camera", "object_head", "encoders.lidar", "encoders.tactile"]
+    x = _inputs(ref)
+    present = torch.ones(1, 5, dtype=torch.bool)
+    present[0, ref.names.index("audio")] = False
+    with torch.no_grad():
+        a = ref({n: v for n, v in x.items()}, present)
+        b = model({n: v for n, v in x.items() if n != "audio"})
+    cos = torch.nn.functional.cosine_similarity(a["fused"], b["fused"]).item()
+    # int8 moves the latent (this model's weights are random: trained ones quantize better,
+    # see bench/realtime.md), but not away: two random 128-d unit vectors have |cos| < 0.3
+    assert cos > 0.85, cos
+
+
+def test_a_compressed_checkpoint_runs_the_live_pipeline(compressed):
+    from omni_ros.core.perception.pipeline import Perception
+    from omni_ros.dataset.generate import episode_items
+    from omni_ros_sim.config import SimConfig
+
+    model, _, _ = load_checkpoint(compressed[1]["path"])
+    pipe = Perception(model)
+    gen = episode_items(3, SimConfig())
+    for key, stamp, payload in gen:
+        pipe.push(key, stamp, payload)
+        if stamp > 1.0e9:
+            break
+    gen.close()
+    scene = pipe.fuse(stamp)
+    assert scene.modalities == ["camera", "lidar", "tactile", "force"] and all(scene.present)
+    assert np.isfinite(scene.fused_latent).all()
+
+
+def test_compress_config_says_what_is_wrong():
+    with pytest.raises(ConfigError, match="needs 'compress.onnx'"):
+        from_flat_dict(CompressConfig, {"int8": True})
+    with pytest.raises(ConfigError, match="int8_exclude"):
+        from_flat_dict(CompressConfig, {"onnx": True, "int8_exclude": ["encoders.sonar"]})
+
+
+def _placement(**devices):
+    p = PlacementConfig()
+    for k, v in devices.items():
+        setattr(p.device, k, v)
+    return p
+
+
+def test_a_missing_device_is_refused_or_falls_back(trained, compressed):
+    path, _, _ = trained
+    if not torch.cuda.is_available():
+        with pytest.raises(PlacementError, match="placement.device.camera.*cuda:0.*no CUDA"):
+            load_checkpoint(path, _placement(camera="cuda:0"))
+    with pytest.raises(PlacementError, match="OpenVINOExecutionProvider|openvino runs ONNX"):
+        load_checkpoint(compressed[0]["path"], _placement(lidar="openvino"))
+    fallback = _placement(lidar="openvino")
+    fallback.fallback = True
+    model, _, _ = load_checkpoint(compressed[0]["path"], fallback)
+    assert any(n.startswith("lidar: openvino unavailable") for n in model.placement_notes)
+    assert isinstance(model.encoders["lidar"], OnnxModule)
+    with pytest.raises(ConfigError, match="placement.device.camera"):
+        from omni_ros.core.config import from_flat_dict as ffd
+        ffd(PlacementConfig, {"device.camera": "tpu"})
+
+
+def test_the_cuda_path_runs_the_camera_on_the_gpu(trained):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine (torch.cuda.is_available() is False)")
+    path, _, _ = trained
+    ref, _, _ = load_checkpoint(path)
+    model, _, _ = load_checkpoint(path, _placement(camera="cuda:0"))
+    assert "camera: torch on cuda:0" in model.placement_notes
+    x = _inputs(ref)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x)["fused"], ref(x)["fused"], atol=1e-4, rtol=1e-4)
+
+
+def test_place_without_a_placement_changes_nothing(trained):
+    _, model, _ = trained
+    assert place(model) == [] and not isinstance(model.encoders["camera"], OnnxModule)
+
+
+@pytest.mark.ros
+def test_the_perception_node_refuses_a_device_it_does_not_have():
+    from _util import run_py
+
+    out = run_py("-m", "omni_ros.nodes.perception", "--ros-args", "-p",
+                 "placement.device.camera:=tpu", timeout=120)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "placement.device.camera" in out.stderr and "cuda:N" in out.stderr
+    if torch.cuda.is_available():
+        return
+    out = run_py("-m", "omni_ros.nodes.perception", "--ros-args", "-p",
+                 "placement.device.camera:=cuda:0", timeout=120)
+    assert out.returncode == 1, out.stderr[-2000:]
+    assert "cannot configure: parameter 'placement.device.camera': cuda:0: no CUDA device" in out.stderr
