@@ -1,8 +1,12 @@
 """perception: every sensor topic in, fused scene understanding out (lifecycle node).
 
-on_configure loads the checkpoint and subscribes; on_activate starts publishing. Asynchronous
-mode (``mode: async``, default): each callback converts its message and encodes it into the
-per-modality latent cache; at ``fuse_rate`` the freshest latents are fused (a modality older
+on_configure loads the checkpoint (each modality's encoder placed as ``placement`` says),
+encodes the text latents of every command description once (``warm_text_cache``) and
+subscribes; on_activate starts publishing. Asynchronous mode (``mode: async``, default): each
+callback converts its message and hands it to its modality's window; a ready window is encoded
+into the per-modality latent cache - on a worker thread for the modalities in
+``encoder_threads`` (a guard condition brings the result back to the executor thread), in the
+callback for the others; at ``fuse_rate`` the freshest latents are fused (a modality older
 than ``pipeline.max_age.<modality>`` is absent: gate 0) and /omni/scene and /omni/scene_markers
 published - right after an input is encoded once a fusion period has passed
 (``fuse_on_arrival``, the lowest latency), and by a timer when inputs go quiet. ``mode: sync`` is the ApproximateTime baseline (one message per input
@@ -149,7 +153,7 @@ class PerceptionNode(LifecycleNode):
         elif cfg.parallel_encoders:
             # workers report each encoded input here; the guard condition brings it to the
             # executor thread, where fusion runs (never concurrently with the windows' pushes)
-            self.encoded_events: deque = deque()
+            self.encoded_events: deque = deque(maxlen=1024)  # (drained at every wake-up)
             self.wake = self.create_guard_condition(self._on_encoded)
             self.pipe = Perception(model, cfg.pipeline, mounts, on_encoded=self._encoded,
                                    threaded=cfg.encoder_threads)

@@ -1,7 +1,8 @@
 """The perception pipeline without ROS: sensor readings in, fused scene understanding out.
 
 Asynchronous (the default): every reading is encoded into its modality's latent as it arrives
-(``push``) and cached with the stamp of the data it came from; ``fuse(now)`` fuses the freshest
+(``push``; for the modalities given worker threads, on the worker: :mod:`.workers`) and cached
+with the stamp of the data it came from; ``fuse(now)`` fuses the freshest
 latents, treating a modality whose input is older than its ``max_age`` as absent (its gate is
 then exactly 0). A camera frame (colour + depth of one stamp) also yields the objects.
 Synchronous (``SyncPerception``): the ApproximateTime baseline - one reading per input within
