@@ -3,6 +3,7 @@ frame never holds up a force/torque reading; the cache and the camera's objects 
 consistent; a reset forgets what a worker was still encoding. Ordering is forced with events
 (a camera encoder that waits until the test lets it go), never with sleeps or timing."""
 
+import contextlib
 import threading
 
 import numpy as np
@@ -55,6 +56,8 @@ class Gate(torch.nn.Module):
 
 
 def _recorder():
+    """(reports seen, on_encoded for a Perception, wait_until(predicate)): each report wakes
+    the waiter, who re-checks its predicate (the cache is written before the report)."""
     seen: list[tuple[str, object]] = []
     cond = threading.Condition()
 
@@ -63,10 +66,36 @@ def _recorder():
             seen.append((name, err))
             cond.notify_all()
 
-    def wait_for(name):
+    def wait_until(predicate):
         with cond:
-            assert cond.wait_for(lambda: any(n == name for n, _ in seen), DEADLINE_S), name
-    return seen, on_encoded, wait_for
+            assert cond.wait_for(predicate, DEADLINE_S), "no such report within the deadline"
+    return seen, on_encoded, wait_until
+
+
+@contextlib.contextmanager
+def _wrapped_camera(model, wrapper, **perception):
+    """A Perception with encoder workers whose camera encoder is ``wrapper(original)``; the
+    original is back and the workers closed afterwards."""
+    original = model.encoders["camera"]
+    model.encoders["camera"] = wrapped = wrapper(original)
+    seen, on_encoded, wait_until = _recorder()
+    pipe = Perception(model, on_encoded=on_encoded, **perception)
+    try:
+        yield pipe, wrapped, seen, wait_until
+    finally:
+        if isinstance(wrapped, Gate):
+            wrapped.open.set()
+        model.encoders["camera"] = original
+        pipe.close()
+
+
+def _push_until(pipe, items, last_key):
+    """Push ``items`` (an iterator) up to and including the first one of ``last_key``; its stamp."""
+    for key, stamp, payload in items:
+        pipe.push(key, stamp, payload)
+        if key == last_key:
+            return stamp
+    raise AssertionError(f"no {last_key} in the stream")
 
 
 def test_worker_keeps_only_the_newest_pending_job_and_survives_errors():
@@ -125,62 +154,29 @@ def test_parallel_pipeline_fuses_what_the_inline_one_fuses(stream, model):
 
 
 def test_a_slow_camera_frame_does_not_delay_the_force_stream(stream, model):
-    seen, on_encoded, wait_for = _recorder()
-    pipe = Perception(model, on_encoded=on_encoded)
-    gate = Gate(model.encoders["camera"])
-    model.encoders["camera"] = gate
-    try:
+    with _wrapped_camera(model, Gate) as (pipe, gate, seen, wait_until):
         items = iter(stream)
-        for key, stamp, payload in items:   # up to the first camera frame (its colour image
-            pipe.push(key, stamp, payload)  # completes it) ...
-            if key == "color":
-                break
-        assert gate.entered.wait(DEADLINE_S)  # ... which is now in its stuck encoder
-        wrench = None
-        for key, stamp, payload in items:   # the camera encoder is stuck; wrenches go on
-            pipe.push(key, stamp, payload)
-            if key == "wrench":
-                wrench = stamp
-                break
-        assert wrench is not None, "no wrench after the first camera frame"
-        while pipe.cache.get("force") is None or pipe.cache["force"].stamp_ns < wrench:
-            seen.clear()   # (a force latent of an earlier wrench may have been reported)
-            if pipe.cache.get("force") is not None and pipe.cache["force"].stamp_ns >= wrench:
-                break
-            wait_for("force")
+        _push_until(pipe, items, "color")       # a camera frame is complete ...
+        assert gate.entered.wait(DEADLINE_S)    # ... and now in its stuck encoder
+        wrench = _push_until(pipe, items, "wrench")
+        wait_until(lambda: "force" in pipe.cache and pipe.cache["force"].stamp_ns >= wrench)
         assert "camera" not in pipe.cache and not gate.open.is_set()
         scene = pipe.fuse(wrench)
         assert scene is not None and scene.present[model.names.index("force")]
         assert not scene.present[model.names.index("camera")]
         gate.open.set()
-        wait_for("camera")
-        assert "camera" in pipe.cache
-    finally:
-        gate.open.set()
-        model.encoders["camera"] = gate.inner
-        pipe.close()
+        wait_until(lambda: "camera" in pipe.cache)
 
 
 def test_reset_forgets_what_a_worker_was_still_encoding(stream, model):
-    seen, on_encoded, wait_for = _recorder()
-    pipe = Perception(model, on_encoded=on_encoded)
-    gate = Gate(model.encoders["camera"])
-    model.encoders["camera"] = gate
-    try:
-        for key, stamp, payload in stream:
-            pipe.push(key, stamp, payload)
-            if key == "color":
-                break
+    with _wrapped_camera(model, Gate) as (pipe, gate, seen, wait_until):
+        _push_until(pipe, iter(stream), "color")
         assert gate.entered.wait(DEADLINE_S)
         pipe.reset()                          # the world was reset while the frame was encoded
         gate.open.set()
-        wait_for("camera")
+        wait_until(lambda: any(n == "camera" for n, _ in seen))
         assert pipe.wait_idle(DEADLINE_S)
         assert "camera" not in pipe.cache and pipe.camera_objects == []
-    finally:
-        gate.open.set()
-        model.encoders["camera"] = gate.inner
-        pipe.close()
 
 
 class Broken(torch.nn.Module):
@@ -198,11 +194,7 @@ class Broken(torch.nn.Module):
 
 
 def test_an_input_that_fails_to_encode_is_reported_and_the_next_one_is_encoded(stream, model):
-    seen, on_encoded, wait_for = _recorder()
-    pipe = Perception(model, on_encoded=on_encoded, threaded=["camera"])
-    broken = Broken(model.encoders["camera"])
-    model.encoders["camera"] = broken
-    try:
+    with _wrapped_camera(model, Broken, threaded=["camera"]) as (pipe, broken, seen, _):
         for key, stamp, payload in stream:
             pipe.push(key, stamp, payload)
             assert pipe.wait_idle(DEADLINE_S)
@@ -214,6 +206,3 @@ def test_an_input_that_fails_to_encode_is_reported_and_the_next_one_is_encoded(s
         assert broken.calls >= 2 and "camera" in pipe.cache       # the worker carried on
         assert pipe.workers.names == ["camera"] and "force" in pipe.cache  # inline: no report
         assert all(n == "camera" for n, _ in seen)
-    finally:
-        model.encoders["camera"] = broken.inner
-        pipe.close()
