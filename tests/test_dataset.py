@@ -145,8 +145,18 @@ def test_a_robot_recording_with_other_topic_names_and_missing_sensors(tmp_path):
     assert data["present_depth"].all() and data["present_wrench"].all()
     assert not data["present_tactile"].any() and not data["tactile"].any()
     assert data["present_lidar"].all() and data["lidar"].shape == (15, 16, 180, 4)
-    assert np.isfinite(data["lidar"][0].reshape(-1, 4)[:500]).all()
-    assert np.isnan(data["lidar"][0].reshape(-1, 4)[500:]).all()
+    # another layout than the model's grid: the scan's points inside the workspace crop fill
+    # the grid in order (the room around it is dropped before any thinning), NaN after them.
+    # (This synthetic scan, uniform in a 10 m cube, has next to none inside: the grid is the
+    # check that the rest is dropped; test_modalities checks a scan with a populated workspace.)
+    from omni_ros.core.model.modalities.lidar import LidarModalityConfig, LidarWindow
+    scan = cv.pointcloud2_to_array(sensor_sample("lidar", 0, 0, 1_000_000_000 // 30, sizes),
+                                   ("x", "y", "z", "intensity"))
+    lo, hi = LidarWindow(LidarModalityConfig()).crop
+    kept = scan[np.all((scan[:, :3] >= lo) & (scan[:, :3] <= hi), axis=1)]
+    grid = data["lidar"][0].reshape(-1, 4)
+    np.testing.assert_array_equal(grid[:len(kept)], kept)
+    assert np.isnan(grid[len(kept):]).all()
     np.testing.assert_array_equal(data["wrench"][-1], np.ones((WRENCH_WINDOW, 6)))
 
 

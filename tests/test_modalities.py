@@ -95,3 +95,28 @@ def test_a_wrong_sized_image_is_a_clear_error():
     w = REGISTRY["thermal"].window(ModelConfig().thermal)
     with pytest.raises(ValueError, match=r"thermal: shape \(10, 10\); the model reads \(60, 80\)"):
         w.push("thermal", 0, np.zeros((10, 10), np.uint16))
+
+
+def test_a_dense_lidar_cloud_is_cropped_to_the_workspace_before_it_is_thinned():
+    """A room-scale 100k-point cloud: every point inside the workspace crop reaches the grid
+    (the grid's budget is not spent on the room), and nothing outside it does."""
+    from omni_ros.core.model.modalities.lidar import LidarModalityConfig, LidarWindow
+
+    cfg = LidarModalityConfig()
+    window = LidarWindow(cfg)
+    origin = np.asarray(cfg.lidar_position, np.float32)
+    gx, gy = np.meshgrid(np.arange(0.2, 0.85, 0.03), np.arange(-0.45, 0.45, 0.03))
+    inside = np.c_[gx.ravel(), gy.ravel(), np.full(gx.size, 0.05)].astype(np.float32) - origin
+    rng = np.random.default_rng(0)
+    room = rng.uniform([-3, -3, -1], [3, 3, 2], (100_000, 3)).astype(np.float32)
+    far = ~np.all((room + origin >= np.asarray(cfg.crop_min) - 0.05)
+                  & (room + origin <= np.asarray(cfg.crop_max) + 0.05), axis=1)
+    cloud = np.r_[np.c_[inside, np.full(len(inside), 50.0)], np.c_[room[far], np.zeros(far.sum())]]
+    cloud = cloud[rng.permutation(len(cloud))].astype(np.float32)
+    assert len(inside) < cfg.rings * cfg.columns < len(cloud)
+    grid = window.convert("lidar", cloud)
+    got = grid.reshape(-1, 4)
+    got = got[np.isfinite(got).all(axis=1)]
+    assert len(got) == len(inside)
+    np.testing.assert_allclose(np.sort(got[:, 0]), np.sort(inside[:, 0]), atol=1e-6)
+    assert np.all(got[:, 3] == 50.0)

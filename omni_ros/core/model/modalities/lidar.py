@@ -81,6 +81,11 @@ class LidarWindow(Window):
         self.shape = (cfg.rings, cfg.columns)
         self.voxel_m = cfg.voxel_m
         self.nominal = np.asarray(cfg.lidar_position, float)
+        # the workspace crop in the model's lidar frame, a voxel wider each side (preprocessing
+        # crops exactly; this only spares the points it would drop)
+        pad = max(cfg.voxel_m, 0.0)
+        self.crop = (np.asarray(cfg.crop_min, np.float32) - self.nominal - pad,
+                     np.asarray(cfg.crop_max, np.float32) - self.nominal + pad)
         self.transform: np.ndarray | None = None  # actual lidar frame -> the model's, 4x4
 
     def set_pose(self, pose) -> None:
@@ -97,13 +102,17 @@ class LidarWindow(Window):
             cloud[..., :3] = cloud[..., :3] @ r.T.astype(np.float32) + t.astype(np.float32)
         if cloud.shape[:2] == self.shape:
             return cloud
-        # another layout: its finite points fill the grid row by row (NaN after the last); more
-        # than the grid holds are voxel-downsampled, then an even subset (a fixed seed, so
-        # training and serving pick the same) is kept: never just the first rows
+        # another layout: its finite points inside the workspace crop fill the grid row by row
+        # (NaN after the last) - cropped first, so a dense cloud costs what its workspace part
+        # costs and the grid's budget goes to the workspace; more than the grid holds are
+        # voxel-downsampled, then an even subset (a fixed seed, so training and serving pick the
+        # same) is kept: never just the first rows
         grid = self.empty(key)
         n = grid.shape[0] * grid.shape[1]
         flat = cloud.reshape(-1, cloud.shape[-1])[:, :4]
-        flat = flat[np.isfinite(flat).all(axis=1)]
+        lo, hi = self.crop
+        xyz = flat[:, :3]
+        flat = flat[np.all((xyz >= lo) & (xyz <= hi), axis=1) & np.isfinite(flat[:, 3])]
         if len(flat) > n and self.voxel_m > 0:
             pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(flat[:, :3].astype(np.float64)))
             pc.colors = o3d.utility.Vector3dVector(np.repeat(flat[:, 3:4], 3, axis=1).astype(np.float64))
