@@ -61,6 +61,41 @@ def test_rules_naming_a_pruned_modality_go(trained):
     assert pcfg.model.router.rules == ["lidar+force: lidar=0.7 force=0.3"]
 
 
+def test_channel_pruning_keeps_the_strongest_channels_and_every_other_tensor(trained):
+    from omni_ros.core.model.prune import prune_channels
+
+    _, model, cfg = trained
+    x = _inputs(model)["camera"]
+    same, _ = prune_channels(model, cfg, 1.0)   # keeping everything is the same function
+    with torch.no_grad():
+        for k, v in distill_outputs(model, x["image"]).items():
+            torch.testing.assert_close(distill_outputs(same, x["image"])[k], v, atol=0, rtol=0)
+    half, hcfg = prune_channels(model, cfg, 0.5)
+    assert hcfg.model.camera.channels == [8, 16, 32] and hcfg.model.camera.head_width == 32
+    assert cfg.model.camera.channels == [16, 32, 64]  # the source config is not changed
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(half.encoders["camera"]) < 0.35 * count(model.encoders["camera"])
+    full = model.state_dict()
+    for k, v in half.state_dict().items():
+        if not k.startswith(("encoders.camera.", "object_head.")):
+            assert torch.equal(v, full[k]), k
+    # the kept channels are the strongest: the first layer's kept filters have the largest norms
+    w = model.encoders["camera"].enc1[0][0].weight.abs().sum(dim=(1, 2, 3)) \
+        * model.encoders["camera"].enc1[0][1].weight.abs()
+    kept = half.encoders["camera"].enc1[0][0].weight
+    assert {round(float(v), 5) for v in kept.abs().sum(dim=(1, 2, 3))
+            * half.encoders["camera"].enc1[0][1].weight.abs()} == \
+        {round(float(v), 5) for v in torch.topk(w, 8).values}
+    with pytest.raises(ValueError, match=r"\(0, 1\]"):
+        prune_channels(model, cfg, 0.0)
+
+
+def distill_outputs(model, image):
+    from omni_ros.learning.distill import camera_outputs
+
+    return camera_outputs(model, image)
+
+
 @pytest.fixture(scope="module")
 def compressed(trained, tmp_path_factory):
     """The float and int8 ONNX checkpoints of ``trained`` (one calibration episode), audio pruned."""
@@ -145,11 +180,40 @@ def test_a_compressed_checkpoint_runs_the_live_pipeline(compressed):
     assert np.isfinite(scene.fused_latent).all()
 
 
+@pytest.fixture(scope="module")
+def narrowed(trained, tmp_path_factory):
+    """``trained`` with half the camera path's channels, distilled for 3 epochs on one episode."""
+    from omni_ros.learning.compress import compress
+
+    path, _, _ = trained
+    return compress(str(path), tmp_path_factory.mktemp("narrow") / "narrow.pt",
+                    CompressConfig(prune_channels=0.5, distill_episodes=1, distill_epochs=3,
+                                   calibration_episodes=1), log=lambda *_: None)
+
+
+def test_distillation_brings_the_pruned_camera_path_towards_the_full_one(trained, narrowed):
+    d = narrowed["channels"]
+    assert d["frames"] > 20 and d["epochs"] == 3
+    assert d["held_out_loss_after"] < 0.8 * d["held_out_loss_before"], d
+    model, cfg, info = load_checkpoint(narrowed["path"])   # an ordinary checkpoint, by path
+    assert cfg.compress.prune_channels == 0.5 and cfg.model.camera.channels == [8, 16, 32]
+    assert info["compressed_from"]["channels"]["held_out_loss_after"] == d["held_out_loss_after"]
+    ref, _, _ = load_checkpoint(trained[0])
+    x = _inputs(ref)
+    with torch.no_grad():
+        assert model(x)["objects"]["class_logits"].shape == ref(x)["objects"]["class_logits"].shape
+    with pytest.raises(ValueError, match="already compressed"):
+        from omni_ros.learning.compress import compress
+        compress(narrowed["path"], trained[0].parent / "again.pt", CompressConfig(onnx=True))
+
+
 def test_compress_config_says_what_is_wrong():
     with pytest.raises(ConfigError, match="needs 'compress.onnx'"):
         from_flat_dict(CompressConfig, {"int8": True})
     with pytest.raises(ConfigError, match="int8_exclude"):
         from_flat_dict(CompressConfig, {"onnx": True, "int8_exclude": ["encoders.sonar"]})
+    with pytest.raises(ConfigError, match="prune_channels"):
+        from_flat_dict(CompressConfig, {"prune_channels": 0.95})
 
 
 def _placement(**devices):

@@ -129,6 +129,8 @@ VARIANTS = {  # name -> CompressConfig fields (None: the trained checkpoint as i
     "pruned (router, torch)": {"min_gate": 0.1},
     "int8": {"onnx": True, "int8": True},
     "int8 + pruned": {"onnx": True, "int8": True, "min_gate": 0.1},
+    "int8 + pruned + channels −25 %": {"onnx": True, "int8": True, "min_gate": 0.1,
+                                       "prune_channels": 0.25},
 }
 EVAL_SEEDS = ((5000, 20), (6000, 20))   # the model card's held-out scenes (first seed, episodes)
 
@@ -150,7 +152,8 @@ def speed(checkpoint: str) -> dict:
         def camera():
             return model.object_head(model.encode({"camera": x["camera"]})[1]["camera"]["pixels"])
         return {"camera_path_ms": _ms(camera, 300), "fused_step_ms": _ms(lambda: model(x), 300),
-                "bytes": resolve(checkpoint).stat().st_size, "modalities": list(model.names)}
+                "bytes": resolve(checkpoint).stat().st_size, "modalities": list(model.names),
+                "camera_widths": [*model.cfg.camera.channels, model.cfg.camera.head_width]}
 
 
 def eval_data(root: Path) -> list[Path]:
@@ -192,12 +195,14 @@ def compression(source: str = "omni_small.pt", work: Path = Path("build/realtime
             path, done = source, {}
         else:
             done = compress(source, work.resolve() / (name.replace(" ", "_").replace("(", "")
-                                                     .replace(")", "").replace(",", "") + ".pt"),
+                                                     .replace(")", "").replace(",", "")
+                                                     .replace("−", "-").replace("%", "pc") + ".pt"),
                             from_flat_dict(CompressConfig, fields), log=log)
             path = done["path"]
         log(f"{name}: measuring")
         rows[name] = {**speed(path), "metrics": accuracy(path, data),
-                      "pruned": done.get("pruned", []), "int8": done.get("int8", [])}
+                      "pruned": done.get("pruned", []), "int8": done.get("int8", []),
+                      "distilled": done.get("channels", {})}
     return {"source": source, "variants": rows, "eval_seeds": EVAL_SEEDS}
 
 
@@ -226,19 +231,22 @@ def compression_checks(c: dict) -> dict:
 
 def compression_markdown(c: dict, checks: dict) -> str:
     rows = c["variants"]
-    lines = ["## Compression: float vs ONNX Runtime vs pruned vs int8 vs int8 + pruned", "",
+    lines = ["## Compression: float vs ONNX Runtime vs pruned vs int8 vs int8 + pruned vs "
+             "channel-pruned", "",
              f"`omni-ros compress` of `{c['source']}` (calibration: 4 sim episodes, seeds 9000+); "
              "speed at batch 1 on 1 thread, the same run; accuracy on the model card's held-out "
              "scenes (seeds " + ", ".join(f"{s}–{s + n - 1}" for s, n in c["eval_seeds"]) +
              ", every 2nd frame). Camera path = encoder + projection + object head (object "
              "extraction, the same for all, not included).", "",
-             "| variant | pruned | int8 parts | camera path ms (speed-up) | fused step ms "
-             "(speed-up) | size KiB (ratio) | most points lost on a metric | localisation "
-             "median cm |", "|---|---|---|---:|---:|---:|---:|---:|"]
+             "| variant | pruned | camera widths (U-Net, head) | int8 parts | camera path ms "
+             "(speed-up) | fused step ms (speed-up) | size KiB (ratio) | most points lost on a "
+             "metric | localisation median cm |", "|---|---|---|---|---:|---:|---:|---:|---:|"]
     for name, r in rows.items():
         k = checks[name]
+        widths = r.get("camera_widths", [])
         lines.append(
             f"| {name} | {', '.join(r['pruned']) or '–'} | "
+            f"{'/'.join(map(str, widths[:-1]))}, {widths[-1] if widths else ''} | "
             f"{', '.join(p.replace('encoders.', '') for p in r['int8']) or '–'} | "
             f"{r['camera_path_ms']:.2f} ({k['camera_speedup']:.2f}×) | "
             f"{r['fused_step_ms']:.2f} ({k['fused_speedup']:.2f}×) | {r['bytes'] / 1024:.0f} "
@@ -249,6 +257,14 @@ def compression_markdown(c: dict, checks: dict) -> str:
     for key, label in SCORES.items():
         lines.append(f"| {label} | " + " | ".join(
             f"{100 * r['metrics'].get(key, float('nan')):.1f}" for r in rows.values()) + " |")
+    distilled = {n: r["distilled"] for n, r in rows.items() if r.get("distilled")}
+    if distilled:
+        lines += ["", "Channel pruning: the camera path's weakest channels removed, then distilled "
+                  "from the unpruned model on sim camera frames (calibration seeds, no labels): "
+                  + "; ".join(f"{n}: {d['frames']} frames × {d['epochs']} epochs in "
+                              f"{d['seconds']:.0f} s, held-out distillation loss "
+                              f"{d['held_out_loss_before']:.2f} → {d['held_out_loss_after']:.2f}"
+                              for n, d in distilled.items()) + "."]
     t = checks.get("int8 + pruned")
     if t:
         ok = t["camera_speedup"] >= 1.5 and t["fused_speedup"] >= 1.5 and t["max_points_lost"] <= 1.0

@@ -1,16 +1,19 @@
-"""Compress a trained checkpoint: drop the modality branches the router rarely uses, run the
-encoders and the object head on ONNX Runtime, quantize them to int8. The result is an ordinary
+"""Compress a trained checkpoint: drop the modality branches the router rarely uses, narrow the
+camera path (channel pruning, distilled from the full one), run the encoders and the object
+head on ONNX Runtime, quantize them to int8. The result is an ordinary
 checkpoint (its config's ``compress`` section says what was done) that perception
 (``checkpoint:=NAME``) and ``omni-ros eval`` load by name.
 
   omni-ros compress --checkpoint omni_small.pt --int8 --prune-branches auto --out omni_small_int8.pt
+  omni-ros compress --checkpoint omni_small.pt --prune-channels 0.5 --int8 --out omni_small_slim.pt
 """
 
 from __future__ import annotations
 
 from . import checkpoint_arg
 
-HELP = "prune, export to ONNX and quantize a checkpoint (int8, router-driven branch pruning)"
+HELP = ("prune, export to ONNX and quantize a checkpoint (int8, router-driven branch pruning, "
+        "camera channel pruning + distillation)")
 
 
 def add_arguments(parser) -> None:
@@ -33,6 +36,14 @@ def add_arguments(parser) -> None:
                              "'none', or comma-separated modalities to drop")
     parser.add_argument("--min-gate", type=float, default=0.1,
                         help="auto: the mean-gate threshold (default 0.1)")
+    parser.add_argument("--prune-channels", type=float, default=0.0,
+                        help="fraction of the camera path's channels to remove (U-Net widths and "
+                             "object head; weakest first), then distil it from the unpruned "
+                             "model on sim camera frames (e.g. 0.25; default 0 = none)")
+    parser.add_argument("--distill-episodes", type=int, default=64,
+                        help="--prune-channels: sim episodes whose camera frames it is distilled on")
+    parser.add_argument("--distill-epochs", type=int, default=10,
+                        help="--prune-channels: passes over those frames")
     parser.add_argument("--calibration-episodes", type=int, default=4,
                         help="sim episodes for the gate statistics and the int8 calibration")
 
@@ -50,7 +61,8 @@ def config_from_args(args):
         "onnx": bool(args.onnx or args.int8), "int8": bool(args.int8),
         "int8_exclude": [p.strip() for p in args.int8_exclude.split(",") if p.strip()],
         "int8_min_speedup": args.int8_min_speedup,
-        "calibration_episodes": args.calibration_episodes})
+        "prune_channels": args.prune_channels, "distill_episodes": args.distill_episodes,
+        "distill_epochs": args.distill_epochs, "calibration_episodes": args.calibration_episodes})
 
 
 def run(args) -> int:

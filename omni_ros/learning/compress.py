@@ -6,7 +6,11 @@
    gates whenever every modality is fresh.
 2. Branch pruning (:mod:`..core.model.prune`): the modalities named, or every one whose mean
    gate is below ``compress.min_gate``, are dropped; the rest of the model is exactly as it was.
-3. ONNX (``compress.onnx``): every sensor encoder and the camera's object head exported, run
+3. Channel pruning (``compress.prune_channels``): the camera path's weakest channels go
+   (:func:`..core.model.prune.prune_channels`) and the narrowed path is distilled from the
+   unpruned one (:mod:`.distill`) on the camera frames of ``compress.distill_episodes`` sim
+   episodes - no labels needed.
+4. ONNX (``compress.onnx``): every sensor encoder and the camera's object head exported, run
    by ONNX Runtime; ``compress.int8``: quantized to int8 with ONNX Runtime's static quantizer
    (QDQ, weights per channel, activations calibrated on step 1's inputs), except the parts in
    ``compress.int8_exclude``.
@@ -29,33 +33,51 @@ from ..core.errors import InputError
 from ..core.model.checkpoint import load_checkpoint, resolve, save_checkpoint
 from ..core.model.model_config import CompressConfig
 from ..core.model.modalities import REGISTRY
-from ..core.model.prune import mean_gates, prune_branches
+from ..core.model.prune import mean_gates, prune_branches, prune_channels
 from ..core.model.runtime import export_onnx, parts_of
 from ..core.perception.pipeline import Perception
+from . import distill
 
 SAMPLES_PER_MODALITY = 64
+FRAME_STRIDE = 2  # distillation: every 2nd camera frame (neighbours at 30 Hz are near copies)
 FUSE_EVERY_NS = 33_000_000
 
 
-def calibrate(model, episodes: int, seed: int) -> tuple[dict[str, list[dict]], dict[str, float], int]:
+def calibrate(model, episodes: int, seed: int, frame_episodes: int = 0
+              ) -> tuple[dict[str, list[dict]], dict[str, float], int, list[dict]]:
     """({modality: preprocessed encoder inputs (batch 1)}, mean gate per modality with all
-    present, fusions counted) from ``episodes`` sim episodes through the live windows."""
+    present, fusions counted) from ``episodes`` sim episodes through the live windows; and the
+    camera window's outputs (color, depth) of every ``FRAME_STRIDE``-th frame of the first
+    ``frame_episodes`` episodes (the distillation data of channel pruning)."""
     from omni_ros_sim.config import SimConfig
 
     from ..dataset.generate import episode_items
 
     pipe = Perception(model)
     inputs: dict[str, list[dict]] = {n: [] for n in model.names}
-    gates, last_fuse = [], -FUSE_EVERY_NS
-    for ep in range(episodes):
+    frames: list[dict] = []
+    gates, last_fuse, seen = [], -FUSE_EVERY_NS, 0
+    for ep in range(max(episodes, frame_episodes)):
         pipe.reset()
         gen = episode_items(seed + ep, SimConfig())
+        camera = pipe.windows.get("camera")
         for key, stamp, payload in gen:
             try:
-                name = pipe.push(key, stamp, payload)
+                if ep >= episodes:  # frames only: the camera window, nothing encoded
+                    name = "camera" if pipe.owner.get(key) == "camera" and \
+                        camera.push(key, stamp, payload) else None
+                else:
+                    name = pipe.push(key, stamp, payload)
             except InputError:
                 continue
             if name is None:
+                continue
+            if name == "camera" and ep < frame_episodes:
+                seen += 1
+                if seen % FRAME_STRIDE == 0:
+                    frames.append({k: np.array(v) for k, v in camera.read().items()
+                                   if k in ("color", "depth")})
+            if ep >= episodes:
                 continue
             inputs[name].append(REGISTRY[name].preprocess(pipe.encoded[name],
                                                          getattr(model.cfg, name)))
@@ -67,7 +89,7 @@ def calibrate(model, episodes: int, seed: int) -> tuple[dict[str, list[dict]], d
     picked = {n: [xs[i] for i in np.linspace(0, len(xs) - 1, min(len(xs), SAMPLES_PER_MODALITY),
                                                 dtype=int)] for n, xs in inputs.items() if xs}
     means = mean_gates(torch.tensor(gates), model.names) if gates else {}
-    return picked, means, len(gates)
+    return picked, means, len(gates), frames
 
 
 def _outputs(module, example) -> list[str]:
@@ -144,16 +166,28 @@ def compress(checkpoint: str, out: str | Path, ccfg: CompressConfig, log=print) 
     torch.set_num_threads(2)
     src = resolve(checkpoint)
     model, cfg, info = load_checkpoint(src)
-    if cfg.compress.onnx or cfg.compress.prune_branches:
+    if cfg.compress.onnx or cfg.compress.prune_branches or cfg.compress.prune_channels:
         raise ValueError(f"{src} is already compressed ({cfg.compress}); start from the trained "
                          "checkpoint")
-    samples, gates, fusions = calibrate(model, ccfg.calibration_episodes, ccfg.calibration_seed)
+    samples, gates, fusions, frames = calibrate(
+        model, ccfg.calibration_episodes, ccfg.calibration_seed,
+        ccfg.distill_episodes if ccfg.prune_channels else 0)
     log(f"calibration: {ccfg.calibration_episodes} sim episodes, {fusions} fusions with every "
         f"modality fresh; mean gates " + ", ".join(f"{n} {g:.3f}" for n, g in gates.items()))
     drop = list(ccfg.prune_branches) or [n for n, g in gates.items() if g < ccfg.min_gate]
     if drop:
         model, cfg = prune_branches(model, cfg, drop)
         log(f"pruned branches: {', '.join(drop)} (kept {', '.join(model.names)})")
+    distilled = {}
+    if ccfg.prune_channels:
+        teacher = model
+        model, cfg = prune_channels(teacher, cfg, 1.0 - ccfg.prune_channels)
+        log(f"pruned channels: camera U-Net {teacher.cfg.camera.channels} -> "
+            f"{cfg.model.camera.channels}, object head {teacher.cfg.camera.head_width} -> "
+            f"{cfg.model.camera.head_width}; distilling on {len(frames)} camera frames")
+        distilled = distill.camera_path(teacher, model, frames, ccfg.distill_epochs, log=log)
+        log(f"distilled in {distilled['seconds']:.0f} s: held-out loss "
+            f"{distilled['held_out_loss_before']:.4f} -> {distilled['held_out_loss_after']:.4f}")
     cfg = copy.deepcopy(cfg)
     cfg.compress = copy.deepcopy(ccfg)
     cfg.compress.prune_branches = drop
@@ -178,12 +212,13 @@ def compress(checkpoint: str, out: str | Path, ccfg: CompressConfig, log=print) 
     int8 = [part for part, g in graphs.items() if g["graph"] is not parts[part]["graph"]] \
         if graphs else []
     info["compressed_from"] = {"checkpoint": str(src.name), "gates": gates, "pruned": drop,
-                               "int8": int8, "timings_ms": timings,
+                               "channels": distilled, "int8": int8, "timings_ms": timings,
                                "seconds": time.perf_counter() - t0}
     path = save_checkpoint(out if Path(out).is_absolute() or len(Path(out).parts) > 1
                            else src.parent / out, model, cfg, info, graphs)
     log(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB, from {src.stat().st_size / 1024:.0f} "
         f"KiB) in {time.perf_counter() - t0:.0f} s")
     return {"path": str(path), "pruned": drop, "gates": gates, "graphs": sorted(graphs),
+            "channels": distilled,
             "int8": int8, "timings_ms": timings,
             "bytes": path.stat().st_size, "source_bytes": src.stat().st_size}

@@ -18,18 +18,30 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import channels
 from .modalities import mlp
 
 OFFSET_SCALE_M = 0.05
 
 
 class ObjectHead(nn.Module):
-    def __init__(self, pixel_dim: int, classes: int, latent_dim: int):
+    def __init__(self, pixel_dim: int, classes: int, latent_dim: int, width: int = 64):
         super().__init__()
-        self.trunk = nn.Sequential(nn.Conv2d(pixel_dim, 64, 3, padding=1), nn.GELU())  # 3x3: shape context
-        self.cls = nn.Conv2d(64, classes, 1)
-        self.reg = nn.Conv2d(64, 3 + 3 + 2, 1)
-        self.embed = nn.Conv2d(64, latent_dim, 1)
+        self.trunk = nn.Sequential(nn.Conv2d(pixel_dim, width, 3, padding=1), nn.GELU())  # 3x3: shape context
+        self.cls = nn.Conv2d(width, classes, 1)
+        self.reg = nn.Conv2d(width, 3 + 3 + 2, 1)
+        self.embed = nn.Conv2d(width, latent_dim, 1)
+
+    def narrowed(self, width: int) -> "ObjectHead":
+        """This head with the ``width`` strongest trunk channels (:mod:`.channels`); to be
+        fine-tuned."""
+        keep = channels.strongest(self.trunk[0], None, width)
+        new = ObjectHead(self.trunk[0].in_channels, self.cls.out_channels,
+                         self.embed.out_channels, width)
+        new.trunk[0] = channels.conv(self.trunk[0], keep, None)
+        for name in ("cls", "reg", "embed"):
+            setattr(new, name, channels.conv(getattr(self, name), None, keep))
+        return new
 
     def forward(self, pixels: torch.Tensor) -> dict:
         h = self.trunk(pixels)

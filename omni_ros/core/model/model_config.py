@@ -101,6 +101,14 @@ class CompressConfig:
                                     "many times faster than its float graph on the calibration "
                                     "inputs (1 thread; tiny encoders gain nothing and lose "
                                     "precision); 0 = always", min=0.0, max=100.0)
+    prune_channels: float = param(0.0, "fraction of the camera path's channels removed (U-Net "
+                                  "widths and object head trunk, weakest by L1 norm x batch-norm "
+                                  "scale), then distilled from the unpruned model", min=0.0,
+                                  max=0.9)
+    distill_episodes: int = param(64, "channel pruning: sim episodes (from calibration_seed) "
+                                  "whose camera frames the pruned path is distilled on",
+                                  min=1, max=1000)
+    distill_epochs: int = param(10, "channel pruning: passes over those frames", min=1, max=1000)
     calibration_episodes: int = param(4, "sim episodes whose inputs calibrate int8 and measure "
                                       "the gates", min=1, max=1000)
     calibration_seed: int = param(9000, "seed of the first calibration episode (apart from the "

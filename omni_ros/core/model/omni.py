@@ -52,7 +52,8 @@ class OmniModel(nn.Module):
         if "thermal" in self.names:  # the held object's temperature needs the thermal camera
             self.held_temperature_head = HeldTemperatureHead(d)
         if "camera" in self.names:
-            self.object_head = ObjectHead(cfg.camera.pixel_dim, 1 + len(SHAPES) * len(COLOURS), d)
+            self.object_head = ObjectHead(cfg.camera.pixel_dim, 1 + len(SHAPES) * len(COLOURS), d,
+                                          cfg.camera.head_width)
 
     def encode_text(self, inputs: dict) -> torch.Tensor:
         return F.normalize(self.project["text"](self.encoders["text"](inputs)["feature"]), dim=-1)

@@ -1,4 +1,5 @@
-"""Router-driven branch pruning: drop the modalities the router rarely uses.
+"""Router-driven branch pruning: drop the modalities the router rarely uses; and structured
+channel pruning of the camera path (:func:`prune_channels`).
 
 The gated router sees each modality's latent (zeros when absent) and a presence flag, and gives
 an absent modality gate exactly 0. Dropping modality *i* therefore removes its encoder and
@@ -14,6 +15,7 @@ import copy
 
 import torch
 
+from . import channels
 from .model_config import OmniConfig
 from .omni import OmniModel
 from .router import parse_rules
@@ -52,4 +54,30 @@ def prune_branches(model: OmniModel, cfg: OmniConfig, drop: list[str]) -> tuple[
     state["router.gate.2.weight"] = old["router.gate.2.weight"][idx]
     state["router.gate.2.bias"] = old["router.gate.2.bias"][idx]
     pruned.load_state_dict(state)  # strict: every tensor of the pruned model is accounted for
+    return pruned.eval(), new_cfg
+
+
+def prune_channels(model: OmniModel, cfg: OmniConfig, keep: float) -> tuple[OmniModel, OmniConfig]:
+    """A new model whose camera path (the U-Net's widths and the object head's trunk) keeps the
+    fraction ``keep`` of its channels, strongest first (:mod:`.channels`); every other tensor
+    copied. Not the same function: fine-tune it (``omni-ros compress`` distils it from
+    ``model``). ValueError without a camera or for ``keep`` outside (0, 1]."""
+    if "camera" not in model.names:
+        raise ValueError(f"channel pruning narrows the camera path; the model fuses {model.names}")
+    if not 0.0 < keep <= 1.0:
+        raise ValueError(f"keep fraction {keep} must be in (0, 1]")
+    encoder, camera_cfg = model.encoders["camera"].narrowed(cfg.model.camera, keep)
+    head_width = channels.kept(cfg.model.camera.head_width, keep)
+    head = model.object_head.narrowed(head_width)
+    new_cfg = copy.deepcopy(cfg)
+    new_cfg.model.camera = camera_cfg
+    new_cfg.model.camera.head_width = head_width
+    pruned = OmniModel(new_cfg.model)
+    pruned.encoders["camera"], pruned.object_head = encoder, head
+    state = {k: v for k, v in model.state_dict().items()
+             if not k.startswith(("encoders.camera.", "object_head."))}
+    missing, unexpected = pruned.load_state_dict(state, strict=False)
+    left = [k for k in missing if not k.startswith(("encoders.camera.", "object_head."))]
+    if left or unexpected:  # every other tensor must carry over unchanged
+        raise ValueError(f"channel pruning lost tensors {left} / found {unexpected}")
     return pruned.eval(), new_cfg

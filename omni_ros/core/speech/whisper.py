@@ -337,8 +337,8 @@ def decide(h: Heard, gate: Gate) -> tuple[str, str, float, float]:
         return h.stop_word, "", _confidence(stop_gap, gate.stop_margin), stop_gap
     if (short and h.stop_lp >= gate.veto_floor) or any(w in STOP_WORDS for w in h.forced):
         return h.stop_word, (f"could be a stop ({h.stop_word!r}: log P {h.stop_lp:.1f}, "
-                             f">= {gate.veto_floor:g}, or in the constrained hypothesis): never "
-                             "a motion"), 0.0, stop_gap
+                             f">= {gate.veto_floor:g}, or in the constrained hypothesis; heard "
+                             f"{' '.join(h.free)!r}): never a motion"), 0.0, stop_gap
     if not h.command:
         return " ".join(h.forced), f"not a command: heard {' '.join(h.free)!r}", 0.0, float("nan")
     gap = h.free_lp - h.command_lp

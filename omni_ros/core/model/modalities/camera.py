@@ -22,6 +22,7 @@ which the object head predicts classes and centre votes.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,7 @@ from ...camera import CameraIntrinsics, CameraViewConfig, check_pose
 from ...config import param
 from ...errors import require
 from ...geometry import CameraGeometry, valid_depth
+from .. import channels as ch
 from . import register
 from .windows import Stream, Window
 
@@ -47,6 +49,8 @@ class CameraModalityConfig(CameraViewConfig):
     channels: list[int] = param([16, 32, 64], "U-Net encoder widths", min=4, max=512)
     pixel_dim: int = param(32, "per-pixel feature width", min=4, max=256)
     feature_dim: int = param(128, "global feature width", min=8, max=1024)
+    head_width: int = param(64, "object head trunk width (3x3 conv over the pixel features)",
+                            min=4, max=512)
 
 
 IN_CHANNELS = 6  # r, g, b, depth, valid, relief
@@ -214,3 +218,24 @@ class CameraEncoder(nn.Module):
         d2 = self.dec2(torch.cat([self.up3(e3), e2], dim=1))
         d1 = self.dec1(torch.cat([self.up3(d2), e1], dim=1))
         return {"feature": self.glob(g), "pixels": d1}
+
+    def narrowed(self, cfg: CameraModalityConfig, keep: float
+                 ) -> tuple["CameraEncoder", CameraModalityConfig]:
+        """This U-Net with a fraction ``keep`` of each encoder and decoder width (the strongest
+        channels, :mod:`..channels`), the pixel and global features as wide as before; and its
+        config. To be fine-tuned: it is not the same function."""
+        new_cfg = copy.deepcopy(cfg)
+        new_cfg.channels = [ch.kept(c, keep) for c in cfg.channels]
+        c1, c2, c3 = cfg.channels
+        n1, n2, n3 = new_cfg.channels
+        new = CameraEncoder(new_cfg)
+        new.enc1[0], a = ch.block(self.enc1[0], n1, None)
+        new.enc1[1], e1 = ch.block(self.enc1[1], n1, a)
+        new.enc2[0], a = ch.block(self.enc2[0], n2, e1)
+        new.enc2[1], e2 = ch.block(self.enc2[1], n2, a)
+        new.enc3[0], a = ch.block(self.enc3[0], n3, e2)
+        new.enc3[1], e3 = ch.block(self.enc3[1], n3, a)
+        new.dec2, d2 = ch.block(self.dec2, n2, ch.concat(e3, e2, c3))
+        new.dec1, _ = ch.block(self.dec1, None, ch.concat(d2, e1, c2))
+        new.glob[0] = ch.linear(self.glob[0], ch.concat(e3, e3, c3))  # [mean, max] of e3
+        return new, new_cfg
