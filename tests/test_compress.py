@@ -88,6 +88,9 @@ def test_channel_pruning_keeps_the_strongest_channels_and_every_other_tensor(tra
         {round(float(v), 5) for v in torch.topk(w, 8).values}
     with pytest.raises(ValueError, match=r"\(0, 1\]"):
         prune_channels(model, cfg, 0.0)
+    blind, bcfg = prune_branches(model, cfg, ["camera"])
+    with pytest.raises(ValueError, match="narrows the camera path"):
+        prune_channels(blind, bcfg, 0.5)
 
 
 def distill_outputs(model, image):

@@ -261,7 +261,8 @@ def compression_markdown(c: dict, checks: dict) -> str:
     if distilled:
         lines += ["", "Channel pruning: the camera path's weakest channels removed, then distilled "
                   "from the unpruned model on sim camera frames (calibration seeds, no labels): "
-                  + "; ".join(f"{n}: {d['frames']} frames × {d['epochs']} epochs in "
+                  + "; ".join(f"{n}: {d['frames']} frames × {d['epochs']} epochs (lr "
+                              f"{d.get('lr', 1e-3):g}) in "
                               f"{d['seconds']:.0f} s, held-out distillation loss "
                               f"{d['held_out_loss_before']:.2f} → {d['held_out_loss_after']:.2f}"
                               for n, d in distilled.items()) + "."]

@@ -44,6 +44,8 @@ def add_arguments(parser) -> None:
                         help="--prune-channels: sim episodes whose camera frames it is distilled on")
     parser.add_argument("--distill-epochs", type=int, default=10,
                         help="--prune-channels: passes over those frames")
+    parser.add_argument("--distill-lr", type=float, default=2e-3,
+                        help="--prune-channels: peak learning rate of the distillation (default 2e-3)")
     parser.add_argument("--calibration-episodes", type=int, default=4,
                         help="sim episodes for the gate statistics and the int8 calibration")
 
@@ -62,7 +64,8 @@ def config_from_args(args):
         "int8_exclude": [p.strip() for p in args.int8_exclude.split(",") if p.strip()],
         "int8_min_speedup": args.int8_min_speedup,
         "prune_channels": args.prune_channels, "distill_episodes": args.distill_episodes,
-        "distill_epochs": args.distill_epochs, "calibration_episodes": args.calibration_episodes})
+        "distill_epochs": args.distill_epochs, "distill_lr": args.distill_lr,
+        "calibration_episodes": args.calibration_episodes})
 
 
 def run(args) -> int:

@@ -169,6 +169,8 @@ def compress(checkpoint: str, out: str | Path, ccfg: CompressConfig, log=print) 
     if cfg.compress.onnx or cfg.compress.prune_branches or cfg.compress.prune_channels:
         raise ValueError(f"{src} is already compressed ({cfg.compress}); start from the trained "
                          "checkpoint")
+    if ccfg.prune_channels and "camera" not in model.names:
+        raise ValueError(f"channel pruning narrows the camera path; {src.name} fuses {model.names}")
     samples, gates, fusions, frames = calibrate(
         model, ccfg.calibration_episodes, ccfg.calibration_seed,
         ccfg.distill_episodes if ccfg.prune_channels else 0)
@@ -185,7 +187,8 @@ def compress(checkpoint: str, out: str | Path, ccfg: CompressConfig, log=print) 
         log(f"pruned channels: camera U-Net {teacher.cfg.camera.channels} -> "
             f"{cfg.model.camera.channels}, object head {teacher.cfg.camera.head_width} -> "
             f"{cfg.model.camera.head_width}; distilling on {len(frames)} camera frames")
-        distilled = distill.camera_path(teacher, model, frames, ccfg.distill_epochs, log=log)
+        distilled = distill.camera_path(teacher, model, frames, ccfg.distill_epochs,
+                                        lr=ccfg.distill_lr, log=log)
         log(f"distilled in {distilled['seconds']:.0f} s: held-out loss "
             f"{distilled['held_out_loss_before']:.4f} -> {distilled['held_out_loss_after']:.4f}")
     cfg = copy.deepcopy(cfg)

@@ -66,7 +66,7 @@ def held_out_loss(teacher, student, frames: list[dict], cfg, batch: int = 64) ->
     return total / max(len(frames), 1)
 
 
-def camera_path(teacher, student, frames: list[dict], epochs: int, lr: float = 1e-3,
+def camera_path(teacher, student, frames: list[dict], epochs: int, lr: float = 2e-3,
                 batch: int = 32, seed: int = 0, log=print) -> dict:
     """Train ``student``'s camera encoder and object head (everything else frozen) to give
     ``teacher``'s outputs on ``frames`` (camera window outputs); the last tenth of the frames
@@ -99,6 +99,6 @@ def camera_path(teacher, student, frames: list[dict], epochs: int, lr: float = 1
             sched.step()
         log(f"distillation epoch {epoch + 1}/{epochs}: train loss {value.item():.4f}")
     after = held_out_loss(teacher, student, val, cfg)
-    return {"frames": len(train), "held_out_frames": len(val), "epochs": epochs,
+    return {"frames": len(train), "held_out_frames": len(val), "epochs": epochs, "lr": lr,
             "held_out_loss_before": before, "held_out_loss_after": after,
             "seconds": time.perf_counter() - t0}

@@ -109,6 +109,8 @@ class CompressConfig:
                                   "whose camera frames the pruned path is distilled on",
                                   min=1, max=1000)
     distill_epochs: int = param(10, "channel pruning: passes over those frames", min=1, max=1000)
+    distill_lr: float = param(2e-3, "channel pruning: peak learning rate of the distillation "
+                              "(AdamW, cosine decay)", min=1e-6, max=1.0)
     calibration_episodes: int = param(4, "sim episodes whose inputs calibrate int8 and measure "
                                       "the gates", min=1, max=1000)
     calibration_seed: int = param(9000, "seed of the first calibration episode (apart from the "
