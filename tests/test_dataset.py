@@ -181,3 +181,4 @@ def test_datasets_of_different_versions_load_as_one(tmp_path):
     assert (a["obj_shape"][:3, 6:] == -1).all() and np.isnan(a["obj_temperature"][:3, 6:]).all()
     assert np.isnan(a["camera_K"][:3]).all() and (a["camera_K"][3:] == np.eye(3)).all()
     assert list(a["episode"]) == [0, 0, 0, 1, 1, 1] and len(manifest["episodes"]) == 2
+    assert list(a["source"]) == [0, 0, 0, 1, 1, 1]  # each sample's folder

@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "train": "omni_ros.cli.train",
     "eval": "omni_ros.cli.eval",
     "compress": "omni_ros.cli.compress",
+    "distill": "omni_ros.cli.distill",
     "up": "omni_ros.cli.up",
 }
 

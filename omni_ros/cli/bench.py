@@ -14,7 +14,8 @@ on held-out voices, noises and sentences, thresholds chosen on a tuning half), r
 yes / no / stop while the robot asks "did you mean ...?", on the same halves), echo (stops and
 commands said over the robot's own voice, with and without echo cancelling), realtime (the
 real-time levers side by side: encoders in the callbacks vs on worker threads, cold vs warm
-first command).
+first command), distill (students with fewer sensors or narrower encoders, from labels alone vs
+from the all-sensor teacher, at 100 / 10 / 2 % labels; trains ~20 students, hours on 2 cores).
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ HELP = ("run benchmarks (pipeline: perception async vs sync latency; live: voice
         "episodes; speech; transport; sim; model; cells; language: commands in words outside "
         "the vocabulary; voices: recognisers on held-out voices and rooms; replies: yes / no / "
         "stop to the robot's questions; echo: talking over the robot; realtime: parallel encoders "
-        "and warm caches side by side)")
+        "and warm caches side by side; distill: students of the all-sensor teacher)")
 SUITES = ("pipeline", "live", "speech", "transport", "sim", "model", "thermal", "reliability",
-          "cells", "language", "voices", "replies", "echo", "realtime")
+          "cells", "language", "voices", "replies", "echo", "realtime", "distill")
 
 
 def add_arguments(parser) -> None:
@@ -40,7 +41,8 @@ def add_arguments(parser) -> None:
                              "streaming time per run (default 4)")
     parser.add_argument("--episodes", type=int, default=None,
                         help="sim: expert episodes (default 50); live: episodes with every "
-                             "sensor (default 20); cells: held-out episodes per cell (default 8)")
+                             "sensor (default 20); cells: held-out episodes per cell (default 8); "
+                             "distill: training scenes (default 160)")
     parser.add_argument("--kill-episodes", type=int, default=5,
                         help="live: episodes with the camera, then the lidar, killed")
     parser.add_argument("--hot-episodes", type=int, default=5,
@@ -77,6 +79,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--raw", type=Path,
                         help="voices: recordings' decoder outputs (a pickle): reused when it "
                              "exists (re-scored with the shipped settings), else written")
+    parser.add_argument("--students", default="",
+                        help="distill: comma-separated students of bench/distill.md's table "
+                             "(default: all)")
     parser.add_argument("--json", type=Path, help="write the raw results here")
     parser.add_argument("--markdown", type=Path, help="write the results table here")
 
@@ -150,6 +155,17 @@ def run(args) -> int:
 
         result = realtime.run(duration_s=args.duration or 20.0)
         table = realtime.markdown(result)
+    elif args.suite == "distill":
+        from ..benchmarks import distill
+
+        chosen = tuple(s.strip() for s in args.students.split(",") if s.strip())
+        unknown = [s for s in chosen if s not in distill.STUDENTS]
+        if unknown:
+            print(f"error: --students {unknown}: not among {list(distill.STUDENTS)}")
+            return 2
+        result = distill.run(args.checkpoint, episodes=160 if args.episodes is None
+                             else args.episodes, students=chosen or None)
+        table = distill.markdown(result)
     elif args.suite == "transport":
         result = transport.run(args.duration or 4.0)
         table = transport.markdown(result)

@@ -81,13 +81,16 @@ def load_dataset(data_dir: Path) -> tuple[dict[str, np.ndarray], dict]:
 
 def load_datasets(data_dirs) -> tuple[dict[str, np.ndarray], dict]:
     """Several dataset folders as one: samples concatenated, episode indices made unique, the
-    manifests' episodes merged (their vocabularies must agree)."""
+    manifests' episodes merged (their vocabularies must agree); ``source``: each sample's
+    folder (its index in ``data_dirs``)."""
     dirs = [data_dirs] if isinstance(data_dirs, (str, Path)) else list(data_dirs)
     arrays, manifest = load_dataset(dirs[0])
+    arrays["source"] = np.zeros(len(arrays["episode"]), np.int16)
     parts = {k: [v] for k, v in arrays.items()}
     episodes = list(manifest["episodes"])
     for d in dirs[1:]:
         more, m = load_dataset(d)
+        more["source"] = np.full(len(more["episode"]), len(parts["source"]), np.int16)
         if m["schema"] != manifest["schema"]:
             raise ValueError(f"{d}: vocabularies {m['schema']} differ from {dirs[0]}'s")
         if m.get("frame_stride", 1) != manifest.get("frame_stride", 1):

@@ -203,11 +203,17 @@ class ShardData:
             "target": torch.as_tensor(target), "text": text_inputs, "text_raw": text, **extra,
         }
 
-    def inputs(self, idx: np.ndarray) -> dict:
+    def inputs(self, idx: np.ndarray, cfg: ModelConfig | None = None) -> dict:
+        """Model inputs of samples ``idx``: this data's modalities, or those of ``cfg`` (a
+        subset, e.g. a student's; a modality configured unlike this data's is preprocessed
+        with ``cfg``'s settings)."""
         out = {}
-        for name in self.names:
-            if name in self.cache:
+        for name in (self.names if cfg is None else cfg.modalities):
+            if name in self.cache and (cfg is None or getattr(cfg, name) == getattr(self.cfg, name)):
                 out[name] = {k: v[idx] for k, v in self.cache[name].items()}
+            elif cfg is not None:
+                batch = {k: self.a[k][idx] for k in REGISTRY[name].arrays}
+                out[name] = REGISTRY[name].preprocess(batch, getattr(cfg, name))
             else:
                 batch = {k: self.a[k][idx] for k in REGISTRY[name].arrays}
                 out[name] = REGISTRY[name].preprocess(batch, getattr(self.cfg, name))

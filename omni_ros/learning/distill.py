@@ -1,5 +1,6 @@
 """Distillation of a narrowed camera path from the full one (the fine-tuning step of channel
-pruning in ``omni-ros compress``).
+pruning in ``omni-ros compress``); :func:`pixel_loss` also serves the students of
+``omni-ros distill`` (:mod:`.students`).
 
 The student (a channel-pruned camera encoder + object head) learns to give the teacher's
 outputs on the same camera frames: the global feature, the per-pixel features and every object
@@ -29,24 +30,32 @@ BACKGROUND_WEIGHT = 0.05  # a background pixel's weight against an object pixel'
 TEMPERATURE = 2.0         # of the soft class targets
 
 
-def loss(student: dict, teacher: dict) -> torch.Tensor:
-    """Distillation loss (0: the same outputs): the global feature's squared error, and per
-    pixel, weighted by the teacher's probability that the pixel is an object (objects cover a
-    few percent of the map; background pixels weigh ``BACKGROUND_WEIGHT``), the squared error
-    of every per-pixel output and the KL divergence of the class distributions at
-    ``TEMPERATURE``. Squared errors are divided by the teacher output's variance."""
+def pixel_loss(student: dict, teacher: dict, keys) -> torch.Tensor:
+    """Per-pixel part of the distillation loss over the outputs ``keys`` (each (B, C, H, W)):
+    weighted by the teacher's probability that the pixel is an object (objects cover a few
+    percent of the map; background pixels weigh ``BACKGROUND_WEIGHT``), the squared error of
+    each output divided by the teacher output's variance, and the KL divergence of the class
+    distributions at ``TEMPERATURE``."""
     t_logits = teacher["class_logits"]
     w = (1.0 - torch.softmax(t_logits, dim=1)[:, :1]).clamp(min=BACKGROUND_WEIGHT)  # (B,1,H,W)
-    total = torch.mean((student["feature"] - teacher["feature"]) ** 2) \
-        / (teacher["feature"].var() + 1e-6)
-    for k, t in teacher.items():
-        if t.dim() == 4:
-            err = ((student[k] - t) ** 2).mean(dim=1, keepdim=True)
-            total = total + (err * w).sum() / w.sum() / (t.var() + 1e-6)
+    total = t_logits.new_zeros(())
+    for k in keys:
+        t = teacher[k]
+        err = ((student[k] - t) ** 2).mean(dim=1, keepdim=True)
+        total = total + (err * w).sum() / w.sum() / (t.var() + 1e-6)
     kl = torch.nn.functional.kl_div(torch.log_softmax(student["class_logits"] / TEMPERATURE, 1),
                                     torch.log_softmax(t_logits / TEMPERATURE, 1),
                                     log_target=True, reduction="none").sum(1, keepdim=True)
     return total + TEMPERATURE ** 2 * (kl * w).sum() / w.sum()
+
+
+def loss(student: dict, teacher: dict) -> torch.Tensor:
+    """Distillation loss of a camera path (0: the same outputs): the global feature's squared
+    error (divided by the teacher's variance) and :func:`pixel_loss` of every per-pixel
+    output."""
+    total = torch.mean((student["feature"] - teacher["feature"]) ** 2) \
+        / (teacher["feature"].var() + 1e-6)
+    return total + pixel_loss(student, teacher, [k for k, t in teacher.items() if t.dim() == 4])
 
 
 def images(frames: list[dict], cfg) -> torch.Tensor:

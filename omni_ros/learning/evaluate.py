@@ -14,7 +14,7 @@ from ..core.perception.objects import extract_objects
 from ..core.manipulation.targets import grasp_target
 from ..core.types import ObjectEstimate
 from .data import ShardData
-from .objectives import slot_masks, touch_query
+from .objectives import TOUCH, slot_masks, touch_query
 
 MATCH_RADIUS_M = 0.03
 WIDTH_SIGMA_M = 0.004
@@ -202,12 +202,15 @@ def evaluate(model, data: ShardData, concat_model=None, seed: int = 0,
         return m, o
 
     metrics, out = task_metrics(model, full, objects=True)
-    metrics.update(object_metrics(out, data, lab, np.random.default_rng(seed)))
-    metrics["retrieval_touch_to_camera_r1"] = retrieval_r1(out, lab)
-    no_cam = full.clone()
-    no_cam[:, names.index("camera")] = False
-    held_wo_cam, _ = task_metrics(model, no_cam)
-    metrics["held_identity_without_camera_acc"] = held_wo_cam["held_identity_acc"]
+    if "camera" in names:  # (a student without a camera perceives no objects)
+        metrics.update(object_metrics(out, data, lab, np.random.default_rng(seed)))
+        if any(n in names for n in TOUCH):
+            metrics["retrieval_touch_to_camera_r1"] = retrieval_r1(out, lab)
+        no_cam = full.clone()
+        no_cam[:, names.index("camera")] = False
+        if no_cam.any():
+            held_wo_cam, _ = task_metrics(model, no_cam)
+            metrics["held_identity_without_camera_acc"] = held_wo_cam["held_identity_acc"]
     results = {}
     for i, n in enumerate(names if ablations else ()):
         alone = torch.zeros_like(full)
@@ -215,7 +218,8 @@ def evaluate(model, data: ShardData, concat_model=None, seed: int = 0,
         removed = full.clone()
         removed[:, i] = False
         results[f"{n} alone"] = task_metrics(model, alone)[0]
-        results[f"without {n}"] = task_metrics(model, removed)[0]
+        if len(names) > 1:
+            results[f"without {n}"] = task_metrics(model, removed)[0]
     if ablations:
         metrics["best_single_modality_score"] = max(results[f"{n} alone"]["fused_score"]
                                                     for n in names)

@@ -1,5 +1,6 @@
-"""Training losses: symmetric InfoNCE and its margin-based variant between paired latents, and
-running-mean balancing of per-modality losses (against modality imbalance)."""
+"""Training losses: symmetric InfoNCE and its margin-based variant between paired latents, the
+uniformity of a batch of latents (against collapse), and running-mean balancing of
+per-modality losses (against modality imbalance)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,16 @@ def margin_contrastive(a: torch.Tensor, b: torch.Tensor, margin: float = 0.2) ->
     row = F.relu(margin - pos + sim)[off].mean()
     col = F.relu(margin - pos.T + sim)[off].mean()
     return 0.5 * (row + col)
+
+
+def uniformity(z: torch.Tensor, t: float = 2.0) -> torch.Tensor:
+    """Uniformity of L2-normalised rows ``z`` (N, D) on the sphere (Wang & Isola 2020):
+    log mean over pairs i != j of exp(-t |z_i - z_j|^2); -t * 2 for orthogonal rows, 0 when they
+    all coincide. Lower is more spread."""
+    n = len(z)
+    d2 = (2 - 2 * z @ z.T).clamp(min=0)  # squared distances of unit rows
+    off = ~torch.eye(n, dtype=torch.bool, device=z.device)
+    return torch.logsumexp(-t * d2[off], dim=0) - torch.log(torch.tensor(float(n * (n - 1))))
 
 
 class RunningBalance:

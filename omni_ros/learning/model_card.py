@@ -183,8 +183,33 @@ def write_cells_card(path: Path, info: dict, results: dict, name: str, reproduce
     return path
 
 
+STUDENTS_HEADING = "## Students (omni-ros distill)"
+
+
+def add_students(card: Path, bench_json: Path) -> Path:
+    """Put (or replace) the students section of ``card``: the table of ``omni-ros bench
+    --suite distill`` (its JSON)."""
+    from ..benchmarks.distill import markdown
+
+    text = card.read_text()
+    if STUDENTS_HEADING in text:
+        head, _, rest = text.partition(STUDENTS_HEADING)
+        nxt = rest.find("\n## ")
+        text = head.rstrip() + ("\n\n" + rest[nxt + 1:] if nxt >= 0 else "\n")
+    table = markdown(json.loads(Path(bench_json).read_text())).split("\n", 1)[1]
+    card.write_text(text.rstrip() + f"\n\n{STUDENTS_HEADING}\n{table}\nReproduce: `omni-ros "
+                    "bench --suite distill --json bench/distill.json` (hours on 2 cores), then "
+                    "`python -m omni_ros.learning.model_card --students bench/distill.json "
+                    "models/MODEL_CARD.md`.\n")
+    return card
+
+
 if __name__ == "__main__":
     import sys
+
+    if sys.argv[1] == "--students":  # --students BENCH_JSON CARD
+        add_students(Path(sys.argv[3]), Path(sys.argv[2]))
+        sys.exit(0)
 
     from ..cli import checkpoint_arg
     from ..core.model.checkpoint import load_checkpoint

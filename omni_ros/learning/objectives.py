@@ -9,11 +9,12 @@ import torch.nn.functional as F
 
 from ..core.labels import MAX_OBJECTS
 from ..core.model.heads import object_latents
-from .losses import RunningBalance, info_nce, margin_contrastive
+from .losses import RunningBalance, info_nce, margin_contrastive, uniformity
 
 CONTRASTIVE_PAIRS = (("camera", "lidar"), ("tactile", "force"))
 TOUCH = ("tactile", "force")
 HEARING = ("audio",)
+IMPACT_POS_WEIGHT = 5.0  # impacts are rare: a positive weighs this many negatives
 
 
 def slot_masks(slot: torch.Tensor) -> torch.Tensor:
@@ -46,6 +47,7 @@ class Objective:
         self.model, self.cfg = model, train_cfg
         self.balance = RunningBalance()
         self.pairs = [p for p in CONTRASTIVE_PAIRS if all(m in model.names for m in p)]
+        self.touch = any(m in model.names for m in TOUCH)  # (a student may have no touch)
 
     def contrastive(self, a, b):
         if self.cfg.contrastive == "margin":
@@ -79,7 +81,7 @@ class Objective:
                     slot_logits(text_latent[g], objs[g], visible[g], self.cfg.temperature),
                     lab["target"][g])
             # Retrieval: touch alone finds the held object among the camera's objects.
-            r = lab["grasping"] & (lab["held"] >= 0)
+            r = lab["grasping"] & (lab["held"] >= 0) & self.touch
             if r.any():
                 r = r & visible[torch.arange(len(r)), lab["held"].clamp(min=0)]
             if r.any():
@@ -89,7 +91,7 @@ class Objective:
         # State and held-object heads on the fused latent.
         L["contact"] = F.binary_cross_entropy_with_logits(out["contact_logits"], lab["contact"])
         L["impact"] = F.binary_cross_entropy_with_logits(
-            out["impact_logit"], lab["impact"], pos_weight=torch.tensor(5.0))
+            out["impact_logit"], lab["impact"], pos_weight=torch.tensor(IMPACT_POS_WEIGHT))
         hit = lab["impact"] > 0.5
         if hit.any():
             L["impact_material"] = 0.5 * F.cross_entropy(out["impact_material_logits"][hit],
@@ -101,7 +103,7 @@ class Objective:
             if heard.any():
                 s = self.model.state_head(fused_of(self.model, out, HEARING)[heard])
                 L["impact_audio"] = 0.5 * F.binary_cross_entropy_with_logits(
-                    s["impact_logit"], lab["impact"][heard], pos_weight=torch.tensor(5.0))
+                    s["impact_logit"], lab["impact"][heard], pos_weight=torch.tensor(IMPACT_POS_WEIGHT))
                 hh = hit[heard]
                 if hh.any():
                     L["impact_material_audio"] = 0.5 * F.cross_entropy(
@@ -127,6 +129,8 @@ class Objective:
             {k: 1.0 for k in pair_losses}
         for k, v in pair_losses.items():
             L[f"contrastive {k}"] = self.cfg.contrastive_weight * weights[k] * v
+        if not self.pairs and self.cfg.uniformity > 0 and len(out["fused"]) > 1:
+            L["uniformity"] = self.cfg.uniformity * uniformity(out["fused"])
         L["load_balance"] = self.model.cfg.router.load_balance * \
             self.model.router.load_balance_loss(out["gates"], out["present"])
         L["total"] = sum(L.values(), z)

@@ -11,6 +11,7 @@ import torch
 from tqdm import tqdm
 
 from ..core.model.checkpoint import init_from_checkpoint, save_checkpoint
+from ..core.model.modalities import REGISTRY
 from ..core.model.omni import OmniModel
 from ..core.model.model_config import OmniConfig
 from ..dataset.shards import seed_ranges
@@ -33,14 +34,72 @@ def modality_dropout(present: torch.Tensor, p: float, gen: torch.Generator) -> t
     return kept
 
 
+def labelled_samples(data: ShardData, unlabelled_sources: set[int], fraction: float,
+                     seed: int) -> np.ndarray:
+    """(N,) bool: the samples whose labels training may use: recorded with ground truth, not
+    from a folder given as unlabelled, and (``fraction`` < 1) of the episodes ``seed`` keeps -
+    ``fraction`` of the labelled episodes, at least one."""
+    a = data.a
+    ok = np.asarray(a["labelled"], bool) if "labelled" in a else np.ones(data.n, bool)
+    ok &= ~np.isin(a["source"], sorted(unlabelled_sources))
+    if fraction < 1.0:
+        episodes = np.unique(a["episode"][ok])
+        rng = np.random.default_rng(seed)
+        keep = rng.permutation(episodes)[:max(1, round(fraction * len(episodes)))]
+        ok &= np.isin(a["episode"], keep)
+    return ok
+
+
+def batches(rng: np.random.Generator, usable: np.ndarray, n: int, size: int):
+    """One epoch of ``n`` samples in batches of ``size``, drawn from ``usable`` (sample indices)
+    without repetition until it runs out, then again: every run does the same number of
+    steps whatever part of the data it may use."""
+    order = np.concatenate([rng.permutation(usable) for _ in range(-(-n // len(usable)))])[:n]
+    for s in range(0, n, size):
+        yield np.sort(order[s:s + size])
+
+
+def load_teacher(cfg: OmniConfig):
+    """(teacher model, its config) of ``cfg.distill.teacher``, checked against the student;
+    (None, None) without one."""
+    from ..core.model.checkpoint import load_checkpoint
+    from .students import check_student
+
+    if not cfg.distill.teacher:
+        return None, None
+    teacher, tcfg, _ = load_checkpoint(cfg.distill.teacher)
+    check_student(cfg.model, tcfg.model, cfg.distill.teacher)
+    return teacher, tcfg
+
+
 def train(data_dir: Path | list[Path], out_path: Path, cfg: OmniConfig, progress: bool = True,
-          plot: bool = True) -> dict:
+          plot: bool = True, unlabelled: list[Path] = ()) -> dict:
+    """Fit ``cfg.model`` on the labelled samples of ``data_dir`` (``cfg.train``); with a
+    ``cfg.distill.teacher``, also on the teacher's outputs for every sample, those of the
+    ``unlabelled`` folders included (:mod:`.students`). Saves the checkpoint (+ loss PNG)."""
+    from .students import losses as distill_losses, rows
+
     t0 = time.monotonic()
     tc = cfg.train
     torch.manual_seed(tc.seed)
     torch.set_num_threads(tc.threads)
     gen = torch.Generator().manual_seed(tc.seed)
-    data = ShardData(data_dir, cfg.model, tc.frame_stride, tc.seed, progress)
+    teacher, tcfg = load_teacher(cfg)
+    dirs = ([Path(data_dir)] if isinstance(data_dir, (str, Path)) else [Path(d) for d in data_dir])
+    if unlabelled and teacher is None:
+        raise ValueError("unlabelled data needs a teacher (distill.teacher) to learn from")
+    data_cfg = tcfg.model if teacher is not None else cfg.model
+    data = ShardData(dirs + [Path(d) for d in unlabelled], data_cfg, tc.frame_stride, tc.seed,
+                     progress)
+    labelled = labelled_samples(data, set(range(len(dirs), len(dirs) + len(unlabelled))),
+                                tc.label_fraction, tc.label_seed)
+    usable = np.arange(data.n) if teacher is not None else np.flatnonzero(labelled)
+    if not len(usable):
+        raise ValueError(f"no labelled samples in {[str(d) for d in dirs]} and no teacher")
+    labelled = torch.as_tensor(labelled)
+    columns = [data.names.index(n) for n in cfg.model.modalities]
+    text = data.labels["text"] if cfg.model.text == data_cfg.text else \
+        REGISTRY["text"].preprocess({"text": data.labels["text_raw"]}, cfg.model.text)
     model = OmniModel(cfg.model)
     if tc.init_from:
         init_from_checkpoint(model, tc.init_from)
@@ -59,17 +118,26 @@ def train(data_dir: Path | list[Path], out_path: Path, cfg: OmniConfig, progress
     bar = tqdm(total=total, unit="step", disable=not progress)
     model.train(tc.trainable == "all")  # frozen parts keep their batch-norm statistics
     for epoch in range(tc.epochs):
-        perm = rng.permutation(data.n)
         sums: dict[str, float] = {}
-        for s in range(0, data.n, tc.batch_size):
-            idx = np.sort(perm[s:s + tc.batch_size])
-            inputs, lab = data.inputs(idx), data.batch_labels(idx)
-            present = modality_dropout(data.present[idx], tc.modality_dropout, gen)
-            out = model(inputs, present)
-            text_latent = model.encode_text(lab["text"])
-            losses = objective(out, lab, text_latent)
+        for idx in batches(rng, usable, data.n, tc.batch_size):
+            lab = data.batch_labels(idx)
+            lab["text"] = {k: v[idx] for k, v in text.items()}
+            present = modality_dropout(data.present[idx][:, columns], tc.modality_dropout, gen)
+            out = model(data.inputs(idx, cfg.model), present)
+            mine = labelled[idx]
+            losses = {}
+            if mine.any():
+                losses = objective(rows(out, mine), rows(lab, mine),
+                                   model.encode_text(rows(lab["text"], mine)))
+            if teacher is not None:
+                with torch.no_grad():
+                    t_out = teacher(data.inputs(idx), data.present[idx])
+                losses.update(distill_losses(model.names, out, teacher.names, t_out, cfg.distill,
+                                             unlabelled=~mine))
+                losses["total"] = sum((v for k, v in losses.items() if k != "total"),
+                                      out["fused"].new_zeros(()))
             opt.zero_grad()
-            if losses["total"].requires_grad:  # (a text-only step needs a commanded object)
+            if losses and losses["total"].requires_grad:  # (a text-only step needs a commanded object)
                 losses["total"].backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
                 opt.step()
@@ -77,12 +145,15 @@ def train(data_dir: Path | list[Path], out_path: Path, cfg: OmniConfig, progress
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + float(v.detach()) * len(idx)
             bar.update(1)
-            bar.set_postfix(epoch=epoch, loss=f"{losses['total'].item():.3f}")
+            if losses:
+                bar.set_postfix(epoch=epoch, loss=f"{losses['total'].item():.3f}")
         history.append({k: v / data.n for k, v in sums.items()})
     bar.close()
     model.eval()
-    dirs = [data_dir] if isinstance(data_dir, (str, Path)) else list(data_dir)
     info = {"train_samples": data.n, "train_data": [str(d) for d in dirs],
+            "labelled_samples": int(labelled.sum()),
+            "unlabelled_data": [str(d) for d in unlabelled],
+            "teacher": cfg.distill.teacher,
             "epochs": tc.epochs,
             "train_episodes": len(data.manifest["episodes"]),
             "train_seeds": seed_ranges(data.manifest),

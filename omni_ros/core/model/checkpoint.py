@@ -87,6 +87,13 @@ def _payload(p: Path) -> dict:
     return payload
 
 
+def stored_config(path: str | Path) -> tuple[dict, bool]:
+    """(the flat config, whether it carries ONNX graphs, i.e. was compressed) of the checkpoint
+    at ``path`` (a name resolves as in :func:`resolve`), without building its model."""
+    payload = _payload(resolve(path))
+    return dict(payload["config"]), bool(payload.get("graphs"))
+
+
 def load_checkpoint(path: str | Path, placement: PlacementConfig | None = None
                     ) -> tuple[OmniModel, OmniConfig, dict]:
     """(model in eval mode, its config, training info). Each modality's encoder runs where

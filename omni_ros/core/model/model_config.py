@@ -69,6 +69,10 @@ class TrainConfig:
     contrastive: str = param("infonce", "contrastive loss", choices=("infonce", "margin"))
     margin: float = param(0.2, "margin of the margin-based contrastive loss", min=0.0, max=2.0)
     contrastive_weight: float = param(0.5, "weight of the contrastive terms", min=0.0, max=100.0)
+    uniformity: float = param(0.5, "weight of the uniformity term (Wang & Isola 2020: log of "
+                              "the mean of exp(-2 |a - b|^2) over the batch's fused latents; <= 0) "
+                              "for models without a contrastive pair: with nothing spreading it, "
+                              "a lone modality's latent collapses to one point", min=0.0, max=100.0)
     balance_modalities: bool = param(True, "scale each modality's contrastive loss by its "
                                            "running mean (against modality imbalance)")
     threads: int = param(2, "torch CPU threads", min=1, max=256)
@@ -76,6 +80,11 @@ class TrainConfig:
                                "init); a name resolves in the package's models/")
     trainable: str = param("all", "what training updates: everything, or only the text encoder "
                                   "(adapt a new text backend to a trained model)", choices=("all", "text"))
+    label_fraction: float = param(1.0, "fraction of the labelled episodes whose labels are used "
+                                  "(chosen by label_seed; the others count as unlabelled: only a "
+                                  "distillation teacher learns from them)", min=0.001, max=1.0)
+    label_seed: int = param(0, "which episodes keep their labels when label_fraction < 1",
+                            min=0, max=2**31 - 1)
 
     def check(self) -> None:
         if self.contrastive == "margin" and self.margin <= 0:
@@ -128,7 +137,26 @@ class CompressConfig:
 
 
 @dataclass
+class DistillConfig:
+    """A student trained from a teacher checkpoint (``omni-ros distill``; no teacher: trained
+    from labels alone). Loss weights are relative to the label losses' (each about 1)."""
+    teacher: str = param("", "checkpoint whose outputs the student learns ('' = labels alone); "
+                         "it must see every modality the student fuses")
+    temperature: float = param(2.0, "temperature of the soft targets (class distributions and "
+                               "binary states)", min=0.1, max=100.0)
+    fused_weight: float = param(1.0, "weight of 1 - cos(student fused latent, teacher fused "
+                                "latent with all its sensors)", min=0.0, max=100.0)
+    latent_weight: float = param(0.5, "weight of 1 - cos per modality latent (student vs "
+                                 "teacher, the modalities both fuse)", min=0.0, max=100.0)
+    soft_weight: float = param(1.0, "weight of the soft targets of the state and held-object "
+                               "heads", min=0.0, max=100.0)
+    object_weight: float = param(1.0, "weight of the per-pixel object head outputs (students "
+                                 "with a camera)", min=0.0, max=100.0)
+
+
+@dataclass
 class OmniConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     compress: CompressConfig = field(default_factory=CompressConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)

@@ -1,0 +1,186 @@
+"""Distillation benchmark (``omni-ros bench --suite distill``): students of the shipped
+all-sensor teacher for robots with fewer sensors or a smaller computer, each trained twice on
+the same samples for the same number of steps - from the labels alone (scratch) and from the
+teacher too (distilled, :mod:`omni_ros.learning.students`) - at 100, 10 and 2 % of the
+episodes' labels, and with unlabelled recordings of other scenes added to 2 % labels.
+
+Data (generated once into ``build/distill``, reused): training scenes on seeds 0-159 (the
+teacher's training seeds; every 4th camera frame), unlabelled scenes on seeds 2000-2159 (no
+label of them is read), held-out scenes on seeds 5000-5019 and 6000-6019 (``build/data/eval_a``
+and ``eval_b`` as tools/train_model.sh makes them). Nothing here is tuned: the distillation
+weights and temperature are the config's defaults, fixed before the first run; the held-out
+seeds are only evaluated. Trained students are kept in ``build/distill`` and reused when their
+config is unchanged (delete the folder to retrain).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..cli.distill import student_config
+from ..core.config import to_flat_dict
+from ..core.model.checkpoint import load_checkpoint, resolve, stored_config
+from ..dataset.generate import generate
+from ..dataset.shards import MANIFEST
+from ..learning.data import ShardData
+from ..learning.evaluate import evaluate
+from ..learning.train import train
+
+FIVE = ("camera", "lidar", "audio", "tactile", "force")
+# name -> (modalities, config overrides of the student, label fractions)
+STUDENTS: dict[str, tuple[tuple[str, ...], dict, tuple[float, ...]]] = {
+    "camera": (("camera",), {}, (1.0, 0.1, 0.02)),
+    "tactile + force": (("tactile", "force"), {}, (1.0, 0.1, 0.02)),
+    "camera + lidar": (("camera", "lidar"), {}, (1.0, 0.1)),
+    "all five, camera at 1/4 width": (FIVE, {"model.camera.channels": [4, 8, 16],
+                                             "model.camera.pixel_dim": 8,
+                                             "model.camera.feature_dim": 32,
+                                             "model.camera.head_width": 16}, (1.0, 0.1)),
+}
+UNLABELLED_FRACTION = 0.02
+METRICS = ("contact_state_acc", "impact_balanced_acc", "held_identity_acc", "fused_score",
+           "object_localisation_median_cm", "shape_colour_acc", "grounding_acc")
+
+
+def dataset(folder: Path, episodes: int, seed: int, frame_stride: int) -> Path:
+    """``folder`` holding ``episodes`` sim episodes from ``seed``: generated unless it exists."""
+    if not (folder / MANIFEST).exists():
+        generate(folder, episodes, seed, workers=2, frame_stride=frame_stride)
+    return folder
+
+
+def student(path: Path, cfg, data: list[Path], unlabelled: list[Path], log=print) -> dict:
+    """Train the student ``cfg`` into ``path`` unless a checkpoint with that config is there;
+    its training info."""
+    if path.exists():
+        try:
+            flat, _ = stored_config(path)
+            if flat == to_flat_dict(cfg):
+                return load_checkpoint(path)[2]
+        except Exception:  # noqa: BLE001  (unreadable: retrain)
+            pass
+    log(f"distill bench: training {path.name}")
+    return train(data, path, cfg, progress=False, plot=False, unlabelled=unlabelled)
+
+
+def scores(checkpoint, eval_dirs: list[Path], cache_dir: Path,
+           only: tuple[str, ...] | None = None) -> dict:
+    """Held-out metrics of ``checkpoint`` (``only``: with just those of its sensors present);
+    kept in ``cache_dir`` while the checkpoint file and the data folders are unchanged."""
+    path = Path(checkpoint)
+    cache = Path(cache_dir) / f"{path.stem}.{'+'.join(only) if only else 'all'}.scores.json"
+    key = [path.stat().st_mtime_ns, path.stat().st_size, [str(d) for d in eval_dirs]]
+    if cache.exists():
+        stored = json.loads(cache.read_text())
+        if stored.get("key") == key:
+            return stored["scores"]
+    model, cfg, _ = load_checkpoint(checkpoint)
+    data = ShardData(eval_dirs, cfg.model, 2, seed=1, progress=False)
+    if only is not None:
+        data.present &= torch.as_tensor([n in only for n in model.names])
+    m = evaluate(model, data, ablations=False)["metrics"]
+    result = {k: m.get(k, float("nan")) for k in METRICS}
+    cache.write_text(json.dumps({"key": key, "scores": result}))
+    return result
+
+
+def speeds(checkpoints: list[str], rounds: int = 2) -> dict[str, float]:
+    """Fused step [ms] of each checkpoint (bench --suite model, batch 1): the best of
+    ``rounds`` interleaved passes, measured after all training so no run competes with it."""
+    from . import model as model_bench
+
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for c in checkpoints:
+            ms = model_bench.run(c)["fused_step_ms"]
+            best[c] = min(best.get(c, ms), ms)
+    return best
+
+
+def run(teacher: str = "omni_small.pt", root: Path = Path("build/distill"), episodes: int = 160,
+        epochs: int | None = None, students: tuple[str, ...] | None = None, log=print) -> dict:
+    t0 = time.monotonic()
+    root = Path(root)
+    train_dir = dataset(root / "train", episodes, 0, 4)
+    unlabelled_dir = dataset(root / "unlabelled", episodes, 2000, 4)
+    eval_dirs = [dataset(Path("build/data/eval_a"), 20, 5000, 1),
+                 dataset(Path("build/data/eval_b"), 20, 6000, 1)]
+    teacher_path = str(resolve(teacher))
+    teacher_flat, _ = stored_config(teacher_path)
+    rows = []
+    for name in students or tuple(STUDENTS):
+        mods, overrides, fractions = STUDENTS[name]
+        slug = name.replace(" ", "").replace(",", "_").replace("/", "-").replace("+", "_")
+        for fraction in fractions:
+            runs = [("scratch", "", []), ("distilled", teacher_path, [])]
+            if fraction == UNLABELLED_FRACTION:
+                runs.insert(0, ("distilled + unlabelled", teacher_path, [unlabelled_dir]))
+            for kind, source, extra in runs:
+                cfg = student_config(teacher_flat, list(mods), overrides,
+                                     {"distill.teacher": source, "train.label_fraction": fraction,
+                                      **({"train.epochs": epochs} if epochs else {})})
+                path = root / f"{slug}_{kind.replace(' + ', '_')}_{fraction:g}.pt"
+                info = student(path, cfg, [train_dir], extra, log)
+                rows.append({"student": name, "modalities": list(mods), "labels": fraction,
+                             "kind": kind, "checkpoint": str(path),
+                             "labelled_samples": info.get("labelled_samples"),
+                             "train_samples": info.get("train_samples"),
+                             "train_min": info.get("train_time_s", float("nan")) / 60,
+                             "size_mb": path.stat().st_size / 1e6,
+                             **scores(path, eval_dirs, root)})
+                log(f"distill bench: {name} {kind} {fraction:.0%}: fusion score "
+                    f"{rows[-1]['fused_score']:.3f}")
+                (root / "progress.json").write_text(json.dumps(rows, indent=1))
+        if mods != FIVE:
+            rows.append({"student": name, "modalities": list(mods), "labels": 1.0,
+                         "kind": "teacher with only these sensors", "checkpoint": teacher_path,
+                         "size_mb": float("nan"), **scores(teacher_path, eval_dirs, root, mods)})
+    ms = speeds([teacher_path] + [r["checkpoint"] for r in rows if r["checkpoint"] != teacher_path])
+    for r in rows:
+        own = r["checkpoint"] != teacher_path
+        r["fused_step_ms"] = ms[r["checkpoint"]] if own else float("nan")
+        r["speedup_vs_teacher"] = ms[teacher_path] / ms[r["checkpoint"]] if own else float("nan")
+    return {"teacher": teacher_path, "teacher_fused_step_ms": ms[teacher_path],
+            "teacher_all_sensors": scores(teacher_path, eval_dirs, root),
+            "train_episodes": episodes, "rows": rows, "wall_s": time.monotonic() - t0}
+
+
+def _fmt(v, pct=True) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "–"
+    return f"{100 * v:.1f}" if pct else f"{v:.2f}"
+
+
+def markdown(r: dict) -> str:
+    t = r["teacher_all_sensors"]
+    lines = ["## Students of the all-sensor teacher: scratch vs distilled", "",
+             f"Teacher `{Path(r['teacher']).name}` with all its sensors: fusion score "
+             f"{_fmt(t['fused_score'])}, contact {_fmt(t['contact_state_acc'])}, held identity "
+             f"{_fmt(t['held_identity_acc'])}, shape+colour {_fmt(t['shape_colour_acc'])}, "
+             f"grounding {_fmt(t['grounding_acc'])}; fused step "
+             f"{r.get('teacher_fused_step_ms', np.nan):.2f} ms.",
+             "",
+             f"Students trained on {r['train_episodes']} scenes (labels of the fraction of episodes "
+             "given; every run on the same folders takes the same number of steps, whatever share of them has labels); held-out seeds 5000-5019 and "
+             "6000-6019, every 2nd frame. Fusion score = mean of contact state, impact (balanced) "
+             "and held-object identity accuracy. Accuracies in %.", "",
+             "| student | labels | trained | fusion score | contact | impact | held id | "
+             "localisation [cm] | shape+colour | grounding | fused step ms (× faster than "
+             "teacher) | size MB |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in r["rows"]:
+        step = "–" if not np.isfinite(row.get("fused_step_ms", np.nan)) else \
+            f"{row['fused_step_ms']:.2f} ({row['speedup_vs_teacher']:.1f}×)"
+        lines.append(f"| {row['student']} | {row['labels']:.0%} | {row['kind']} | "
+                     f"**{_fmt(row['fused_score'])}** | {_fmt(row['contact_state_acc'])} | "
+                     f"{_fmt(row['impact_balanced_acc'])} | {_fmt(row['held_identity_acc'])} | "
+                     f"{_fmt(row['object_localisation_median_cm'], False)} | "
+                     f"{_fmt(row['shape_colour_acc'])} | {_fmt(row['grounding_acc'])} | {step} | "
+                     f"{_fmt(row['size_mb'], False)} |")
+    lines += ["", f"Bench wall time {r.get('wall_s', np.nan) / 60:.0f} min."]
+    return "\n".join(lines) + "\n"

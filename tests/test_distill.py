@@ -1,0 +1,155 @@
+"""Students of a teacher (``omni-ros distill``): distillation steps bring a student towards the
+shipped all-sensor teacher; a student is an ordinary checkpoint that perception runs with only
+its modalities; a student its teacher cannot teach, or unlabelled data without a teacher, is
+a clear error; which samples' labels a run may use."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from omni_ros.cli.distill import student_config
+from omni_ros.core.config import to_flat_dict
+from omni_ros.core.model.checkpoint import load_checkpoint
+from omni_ros.core.model.omni import OmniModel
+from omni_ros.learning.data import ShardData
+from omni_ros.learning.students import StudentError, check_student, losses
+from omni_ros.learning.train import labelled_samples
+
+CLI = [sys.executable, "-m", "omni_ros.cli"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from omni_ros.dataset.generate import generate
+
+    out = tmp_path_factory.mktemp("tiny")
+    generate(out, episodes=2, seed=11, progress=False, frame_stride=4)
+    return out
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    return load_checkpoint("omni_small.pt")
+
+
+def test_a_few_distillation_steps_bring_a_camera_only_student_towards_the_teacher(tiny, teacher):
+    t_model, tcfg, _ = teacher
+    cfg = student_config(to_flat_dict(tcfg), ["camera"], {}, {"distill.teacher": "omni_small.pt"})
+    torch.manual_seed(0)
+    student = OmniModel(cfg.model)
+    assert student.names == ["camera"] and student.router.gate[-1].out_features == 1
+    data = ShardData(tiny, tcfg.model, frame_stride=2, progress=False)
+    idx = np.arange(min(data.n, 16))
+    with torch.no_grad():
+        t_out = t_model(data.inputs(idx), data.present[idx])
+    opt = torch.optim.AdamW(student.parameters(), lr=2e-3)
+    history = []
+    for _ in range(25):
+        terms = losses(student.names, student(data.inputs(idx, cfg.model)), t_model.names, t_out,
+                       cfg.distill)
+        total = sum(terms.values())
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+        history.append({k: float(v.detach()) for k, v in terms.items()})
+    assert set(history[0]) == {"distill fused", "distill latents", "distill soft", "distill objects"}
+    first, last = sum(history[0].values()), sum(history[-1].values())
+    assert last < 0.6 * first, history
+    assert history[-1]["distill fused"] < history[0]["distill fused"]
+
+
+def test_a_student_fuses_only_its_modalities_and_perception_runs_it(tiny, tmp_path):
+    """omni-ros distill as a user runs it: a tactile + force student (a camera-less gripper)
+    from the shipped teacher, half the episodes' labels, the rest of the data unlabelled; the
+    checkpoint loads by path and the live pipeline fuses only tactile and force."""
+    from omni_ros.core.perception.pipeline import Perception
+    from omni_ros.dataset.generate import episode_items
+    from omni_ros_sim.config import SimConfig
+
+    yaml_path = tmp_path / "student.yaml"
+    yaml_path.write_text("train:\n  batch_size: 8\n  frame_stride: 2\n")
+    out = tmp_path / "gripper.pt"
+    run = subprocess.run([*CLI, "distill", "--teacher", "omni_small.pt", "--modalities",
+                          "tactile,force", "--data", str(tiny), "--unlabelled", str(tiny),
+                          "--labels", "0.5", "--epochs", "1", "--student-config", str(yaml_path),
+                          "--out", str(out)], capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    model, cfg, info = load_checkpoint(out)
+    assert model.names == ["tactile", "force"] and cfg.model.modalities == ["tactile", "force"]
+    assert cfg.distill.teacher.endswith("omni_small.pt") and cfg.train.label_fraction == 0.5
+    assert cfg.train.batch_size == 8 and cfg.model.latent_dim == 128  # the teacher's, overridden
+    assert model.router.gate[-1].out_features == 2 and not hasattr(model, "object_head")
+    # half of the labelled folder's two episodes keep labels; the unlabelled copy keeps none
+    assert 0 < info["labelled_samples"] <= info["train_samples"] // 4 + 1
+    assert {"distill fused", "distill soft"} <= set(info["history"][0])
+    pipe = Perception(model)
+    items = episode_items(3, SimConfig())
+    for key, stamp, payload in items:
+        pipe.push(key, stamp, payload)
+        if stamp > 1.0e9:
+            break
+    items.close()
+    scene = pipe.fuse(stamp)
+    assert scene.modalities == ["tactile", "force"] and all(scene.present)
+    assert len(scene.gate_weights) == 2 and abs(sum(scene.gate_weights) - 1.0) < 1e-5
+    assert np.isfinite(scene.fused_latent).all()
+
+
+def test_a_student_its_teacher_cannot_teach_is_a_clear_error(tiny, tmp_path, teacher):
+    _, tcfg, _ = teacher
+    cfg = student_config(to_flat_dict(tcfg), ["thermal"], {}, {})
+    with pytest.raises(StudentError, match=r"cannot teach \['thermal'\]"):
+        check_student(cfg.model, tcfg.model, "omni_small.pt")
+    cfg = student_config(to_flat_dict(tcfg), ["camera"], {"model.latent_dim": 64}, {})
+    with pytest.raises(StudentError, match="latent_dim 64 differs"):
+        check_student(cfg.model, tcfg.model, "omni_small.pt")
+    for extra, says in ((["--modalities", "thermal"], "cannot teach ['thermal']"),
+                        (["--modalities", "camera", "--scratch", "--unlabelled", str(tiny)],
+                         "needs a teacher"),
+                        (["--modalities", "sonar"], "model.modalities")):
+        run = subprocess.run([*CLI, "distill", "--teacher", "omni_small.pt", "--data", str(tiny),
+                              "--out", str(tmp_path / "x.pt"), *extra], capture_output=True,
+                             text=True, timeout=600)
+        assert run.returncode == 2 and says in run.stdout, run.stdout + run.stderr[-1000:]
+        assert not (tmp_path / "x.pt").exists()
+
+
+def test_which_samples_keep_their_labels(tiny, tmp_path):
+    """A folder given as unlabelled keeps none; a fraction keeps whole episodes (at least one);
+    samples recorded without ground truth never count as labelled."""
+    from omni_ros.core.model.model_config import ModelConfig
+
+    cfg = ModelConfig()
+    cfg.modalities = ["force"]
+    data = ShardData([tiny, tiny], cfg, progress=False)
+    half = data.n // 2
+    every = labelled_samples(data, set(), 1.0, 0)
+    assert every.all()
+    second_unlabelled = labelled_samples(data, {1}, 1.0, 0)
+    assert second_unlabelled[:half].all() and not second_unlabelled[half:].any()
+    some = labelled_samples(data, set(), 0.25, 0)  # 1 of the 4 episodes
+    assert len(np.unique(data.a["episode"][some])) == 1
+    assert len(np.unique(data.a["episode"][labelled_samples(data, set(), 0.001, 3)])) == 1
+    data.a["labelled"][:] = False  # as converted from a bag without ground truth
+    assert not labelled_samples(data, set(), 1.0, 0).any()
+
+
+def test_a_lone_modality_gets_the_uniformity_term_against_collapse():
+    """A camera-only model trained from labels alone collapsed (every fused latent the same
+    point; contact and held shape at chance): models without a contrastive pair get the
+    uniformity term (0 for coincident latents, -4 for orthogonal ones, t = 2)."""
+    from omni_ros.core.model.model_config import OmniConfig
+    from omni_ros.learning.losses import uniformity
+    from omni_ros.learning.objectives import Objective
+
+    same = torch.nn.functional.normalize(torch.ones(6, 8), dim=-1)
+    assert abs(float(uniformity(same))) < 1e-6
+    assert abs(float(uniformity(torch.eye(8))) + 4.0) < 1e-5
+    cfg = OmniConfig()
+    cfg.model.modalities = ["camera"]
+    assert not Objective(OmniModel(cfg.model), cfg.train).pairs
+    cfg.model.modalities = ["tactile", "force"]
+    assert Objective(OmniModel(cfg.model), cfg.train).pairs == [("tactile", "force")]
