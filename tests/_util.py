@@ -34,3 +34,20 @@ def call_service(client, request, spin_once, timeout_s: float = 120.0, attempt_s
             return future.result()
         client.remove_pending_request(future)
     raise AssertionError(f"{client.srv_name}: no reply in {timeout_s:g} s")
+
+
+def scene_after_one_second(model, seed: int = 3):
+    """The scene the live pipeline (no ROS) fuses for ``model`` from the first second of sim
+    episode ``seed``'s streams."""
+    from omni_ros.core.perception.pipeline import Perception
+    from omni_ros.dataset.generate import episode_items
+    from omni_ros_sim.config import SimConfig
+
+    pipe = Perception(model)
+    items = episode_items(seed, SimConfig())
+    for key, stamp, payload in items:
+        pipe.push(key, stamp, payload)
+        if stamp > 1.0e9:
+            break
+    items.close()
+    return pipe.fuse(stamp)

@@ -166,19 +166,10 @@ def test_an_int8_pruned_checkpoint_is_smaller_and_close(trained, compressed):
 
 
 def test_a_compressed_checkpoint_runs_the_live_pipeline(compressed):
-    from omni_ros.core.perception.pipeline import Perception
-    from omni_ros.dataset.generate import episode_items
-    from omni_ros_sim.config import SimConfig
+    from _util import scene_after_one_second
 
     model, _, _ = load_checkpoint(compressed[1]["path"])
-    pipe = Perception(model)
-    gen = episode_items(3, SimConfig())
-    for key, stamp, payload in gen:
-        pipe.push(key, stamp, payload)
-        if stamp > 1.0e9:
-            break
-    gen.close()
-    scene = pipe.fuse(stamp)
+    scene = scene_after_one_second(model)
     assert scene.modalities == ["camera", "lidar", "tactile", "force"] and all(scene.present)
     assert np.isfinite(scene.fused_latent).all()
 

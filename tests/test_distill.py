@@ -65,9 +65,7 @@ def test_a_student_fuses_only_its_modalities_and_perception_runs_it(tiny, tmp_pa
     """omni-ros distill as a user runs it: a tactile + force student (a camera-less gripper)
     from the shipped teacher, half the episodes' labels, the rest of the data unlabelled; the
     checkpoint loads by path and the live pipeline fuses only tactile and force."""
-    from omni_ros.core.perception.pipeline import Perception
-    from omni_ros.dataset.generate import episode_items
-    from omni_ros_sim.config import SimConfig
+    from _util import scene_after_one_second
 
     yaml_path = tmp_path / "student.yaml"
     yaml_path.write_text("train:\n  batch_size: 8\n  frame_stride: 2\n")
@@ -85,14 +83,7 @@ def test_a_student_fuses_only_its_modalities_and_perception_runs_it(tiny, tmp_pa
     # half of the labelled folder's two episodes keep labels; the unlabelled copy keeps none
     assert 0 < info["labelled_samples"] <= info["train_samples"] // 4 + 1
     assert {"distill fused", "distill soft"} <= set(info["history"][0])
-    pipe = Perception(model)
-    items = episode_items(3, SimConfig())
-    for key, stamp, payload in items:
-        pipe.push(key, stamp, payload)
-        if stamp > 1.0e9:
-            break
-    items.close()
-    scene = pipe.fuse(stamp)
+    scene = scene_after_one_second(model)
     assert scene.modalities == ["tactile", "force"] and all(scene.present)
     assert len(scene.gate_weights) == 2 and abs(sum(scene.gate_weights) - 1.0) < 1e-5
     assert np.isfinite(scene.fused_latent).all()
