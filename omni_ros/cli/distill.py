@@ -1,7 +1,7 @@
 """Train a student from a teacher checkpoint: a model for a robot with fewer sensors (a subset
 of the teacher's modalities) or a smaller one (narrower encoders in --student-config), learning
-the teacher's fused latent, per-modality latents and head outputs on every sample, and the
-labels where present. --unlabelled folders (e.g. `omni-ros dataset --from-mcap` of your robot's
+the teacher's fused latent, per-modality latents and object head outputs on every sample, the
+labels where present, and the teacher's other head outputs where they are not. --unlabelled folders (e.g. `omni-ros dataset --from-mcap` of your robot's
 bags) are learned from the teacher alone; --labels F keeps the labels of a fraction of the
 episodes. --scratch trains the same student from the labels alone (the baseline). The student
 is an ordinary checkpoint: perception loads it by name and fuses only its modalities.
@@ -35,7 +35,7 @@ def add_arguments(parser) -> None:
                              "(train.label_fraction; the rest is learned from the teacher)")
     parser.add_argument("--student-config", type=Path,
                         help="YAML overriding the student's config (which starts as the "
-                             "teacher's), e.g. model.camera.widths or distill.temperature")
+                             "teacher's), e.g. model.camera.channels or distill.temperature")
     parser.add_argument("--epochs", type=int, help="shortcut for train.epochs")
     parser.add_argument("--scratch", action="store_true",
                         help="no distillation: the same student from the labels alone")
