@@ -1,7 +1,8 @@
 """Students of a teacher (``omni-ros distill``): distillation steps bring a student towards the
-shipped all-sensor teacher; a student is an ordinary checkpoint that perception runs with only
-its modalities; a student its teacher cannot teach, or unlabelled data without a teacher, is
-a clear error; which samples' labels a run may use."""
+shipped all-sensor teacher; a student learns from an unlabelled robot bag (converted with
+``omni-ros dataset --from-mcap``) and is an ordinary checkpoint that perception runs with only
+its modalities; a student its teacher cannot teach, unlabelled data without a teacher, or
+folders of different frame strides are clear errors; which samples' labels a run may use."""
 
 import subprocess
 import sys
@@ -61,17 +62,62 @@ def test_a_few_distillation_steps_bring_a_camera_only_student_towards_the_teache
     assert history[-1]["distill fused"] < history[0]["distill fused"]
 
 
-def test_a_student_fuses_only_its_modalities_and_perception_runs_it(tiny, tmp_path):
+@pytest.fixture(scope="module")
+def robot_bag(tmp_path_factory):
+    """A bag recorded on "the user's robot": one expert episode in a randomised cell the tiny
+    set never saw (its own camera mount, optics, lighting and objects), every sensor topic but
+    no /sim/ground_truth - converted as a user converts theirs (omni-ros dataset --from-mcap)."""
+    from omni_ros_sim.config import SimConfig
+    from omni_ros_sim.tasks import random_cell
+
+    from omni_ros.cli import main
+    from omni_ros.dataset.generate import cell_items
+    from omni_ros.dataset.mcap_io import McapWriter
+
+    out = tmp_path_factory.mktemp("robot")
+    cfg = SimConfig()
+    cfg.randomize.enabled = True
+    writer = McapWriter(out / "robot.mcap")
+
+    def record(topic, msg, t_ns):
+        if topic != "/sim/ground_truth":
+            writer.write(topic, msg, t_ns)
+
+    for _ in cell_items(31, random_cell(31, cfg), record):
+        pass
+    writer.close()
+    assert main(["dataset", "--from-mcap", str(out / "robot.mcap"), "--out", str(out / "every"),
+                 "--samples-per-shard", "64"]) == 0
+    # the sim set keeps every 4th camera frame: so does the bag's conversion, to train beside it
+    assert main(["dataset", "--from-mcap", str(out / "robot.mcap"), "--out", str(out / "ds"),
+                 "--frame-stride", "4"]) == 0
+    return out
+
+
+def test_a_student_learns_from_a_robot_bag_and_perception_runs_it(tiny, robot_bag, tmp_path):
     """omni-ros distill as a user runs it: a tactile + force student (a camera-less gripper)
-    from the shipped teacher, half the episodes' labels, the rest of the data unlabelled; the
-    checkpoint loads by path and the live pipeline fuses only tactile and force."""
+    from the shipped teacher, half the episodes' labels of the sim set plus an unlabelled bag
+    from another cell; the checkpoint loads by path and the live pipeline fuses only tactile
+    and force."""
     from _util import scene_after_one_second
+
+    from omni_ros.dataset.shards import load_dataset
+
+    every, _ = load_dataset(robot_bag / "every")
+    bag, manifest = load_dataset(robot_bag / "ds")
+    assert len(every["labelled"]) > 50 and not every["labelled"].any()
+    assert manifest["frame_stride"] == 4 and len(bag["labelled"]) == -(-len(every["labelled"]) // 4)
+    run = subprocess.run([*CLI, "distill", "--teacher", "omni_small.pt", "--modalities", "force",
+                          "--data", str(tiny), "--unlabelled", str(robot_bag / "every"),
+                          "--out", str(tmp_path / "x.pt")], capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 2 and "--frame-stride" in run.stdout, run.stdout + run.stderr[-1000:]
 
     yaml_path = tmp_path / "student.yaml"
     yaml_path.write_text("train:\n  batch_size: 8\n  frame_stride: 2\n")
     out = tmp_path / "gripper.pt"
     run = subprocess.run([*CLI, "distill", "--teacher", "omni_small.pt", "--modalities",
-                          "tactile,force", "--data", str(tiny), "--unlabelled", str(tiny),
+                          "tactile,force", "--data", str(tiny), "--unlabelled", str(robot_bag / "ds"),
                           "--labels", "0.5", "--epochs", "1", "--student-config", str(yaml_path),
                           "--out", str(out)], capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
@@ -80,8 +126,11 @@ def test_a_student_fuses_only_its_modalities_and_perception_runs_it(tiny, tmp_pa
     assert cfg.distill.teacher.endswith("omni_small.pt") and cfg.train.label_fraction == 0.5
     assert cfg.train.batch_size == 8 and cfg.model.latent_dim == 128  # the teacher's, overridden
     assert model.router.gate[-1].out_features == 2 and not hasattr(model, "object_head")
-    # half of the labelled folder's two episodes keep labels; the unlabelled copy keeps none
-    assert 0 < info["labelled_samples"] <= info["train_samples"] // 4 + 1
+    # one of the labelled folder's two episodes keeps its labels; every bag sample is trained on
+    # (every 2nd frame) with the teacher's outputs as its only targets
+    n_tiny = ShardData(tiny, cfg.model, frame_stride=2, progress=False).n
+    assert 0 < info["labelled_samples"] < n_tiny
+    assert info["train_samples"] - n_tiny >= len(bag["labelled"]) // 2 - 1, info["train_samples"]
     assert {"distill fused", "distill soft"} <= set(info["history"][0])
     scene = scene_after_one_second(model)
     assert scene.modalities == ["tactile", "force"] and all(scene.present)

@@ -17,7 +17,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--samples-per-shard", type=int, default=256)
     parser.add_argument("--frame-stride", type=int, default=1,
-                        help="keep every n-th camera frame (more scenes for the same size)")
+                        help="keep every n-th camera frame (more scenes for the same size; "
+                             "with --from-mcap too, so a bag trains beside sim data of that "
+                             "stride)")
     parser.add_argument("--config", type=Path,
                         help="YAML of sim parameters (as under the sim bridge's 'sim.' "
                              "parameters; nested or dotted, e.g. camera.width: 96)")
@@ -54,7 +56,8 @@ def run(args) -> int:
             return 2
         remap = dict(r.split(":=", 1) for r in args.remap)
         try:
-            manifest = from_mcap(args.from_mcap, args.out, args.samples_per_shard, cfg, remap)
+            manifest = from_mcap(args.from_mcap, args.out, args.samples_per_shard, cfg, remap,
+                                 args.frame_stride)
         except InputError as err:  # e.g. images of another size than the model reads
             print(f"error: {args.from_mcap}: {err}")
             return 2

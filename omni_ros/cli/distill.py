@@ -68,6 +68,7 @@ def run(args) -> int:
     from ..core.config import ConfigError, flatten_tree, from_flat_dict
     from ..core.model.model_config import OmniConfig
     from ..core.model.checkpoint import CheckpointError, resolve, stored_config
+    from ..dataset.shards import DatasetError
     from ..learning.students import StudentError, check_student
     from ..learning.train import train
 
@@ -102,7 +103,7 @@ def run(args) -> int:
         check_student(cfg.model, from_flat_dict(OmniConfig, teacher_flat).model,
                       Path(teacher).name)
         info = train(args.data, args.out, cfg, unlabelled=args.unlabelled)
-    except (CheckpointError, ConfigError, StudentError, yaml.YAMLError) as err:
+    except (CheckpointError, ConfigError, DatasetError, StudentError, yaml.YAMLError) as err:
         print(f"error: {err}")
         return 2
     last = info["history"][-1]

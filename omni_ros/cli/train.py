@@ -48,7 +48,13 @@ def run(args) -> int:
         print(f"error: {missing} not dataset folders (no manifest.json); make them with "
               "`omni-ros dataset`")
         return 2
-    info = train(args.data, args.out, cfg)
+    from ..dataset.shards import DatasetError
+
+    try:
+        info = train(args.data, args.out, cfg)
+    except DatasetError as err:
+        print(f"error: {err}")
+        return 2
     last = info["history"][-1]
     print(f"trained on {info['train_samples']} samples for {info['epochs']} epochs in "
           f"{info['train_time_s'] / 60:.1f} min; final loss {last['total']:.3f}")

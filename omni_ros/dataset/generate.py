@@ -138,13 +138,15 @@ def generate(out_dir: Path, episodes: int, seed: int = 0, workers: int = 1,
 
 
 def from_mcap(mcap_path: Path, out_dir: Path, samples_per_shard: int = 256,
-              cfg: SimConfig | None = None, remap: dict[str, str] | None = None) -> dict:
+              cfg: SimConfig | None = None, remap: dict[str, str] | None = None,
+              frame_stride: int = 1) -> dict:
     """Turn a recording of the bridge's (or a robot's) topics into the same shard format.
 
     ``remap`` maps the recording's topic names to ours (e.g. {"/zed/rgb": "/camera/color/image_raw"});
     topics we do not know are skipped; ``cfg`` gives the lidar and taxel shapes used for missing
-    modalities. Every /sim/task message starts a new episode. Without /sim/ground_truth the
-    samples are unlabelled (``labelled`` False)."""
+    modalities. Every /sim/task message starts a new episode; in each, every ``frame_stride``-th
+    camera frame is kept (as ``generate`` does, so a bag and sim data can train together).
+    Without /sim/ground_truth the samples are unlabelled (``labelled`` False)."""
     from ..streams import BY_TOPIC
 
     cfg = cfg or SimConfig()
@@ -165,15 +167,19 @@ def from_mcap(mcap_path: Path, out_dir: Path, samples_per_shard: int = 256,
             assembler = SampleAssembler.for_config(cfg)
             episodes.append({"index": len(episodes), "command": getattr(payload, "raw_text", ""),
                              "samples": 0})
+            frames = 0
         sample = assembler.push(key, stamp, payload)
         if sample is not None:
-            writer.add(sample, episodes[-1]["index"])
-            episodes[-1]["samples"] += 1
+            if frames % frame_stride == 0:
+                writer.add(sample, episodes[-1]["index"])
+                episodes[-1]["samples"] += 1
+            frames += 1
     writer.flush()
     wall = time.monotonic() - t0
     total = sum(s["samples"] for s in writer.shards)
     return write_manifest(out_dir, writer.shards, episodes,
-                          {"source": f"mcap:{Path(mcap_path).name}", "skipped_topics": skipped,
+                          {"source": f"mcap:{Path(mcap_path).name}", "frame_stride": frame_stride,
+                           "skipped_topics": skipped,
                            "stats": {"wall_s": wall, "samples_per_s": total / max(wall, 1e-9),
                                      "bytes_per_sample": sum(s["bytes"] for s in writer.shards)
                                      / max(total, 1)}})

@@ -18,6 +18,11 @@ MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 
 
+class DatasetError(ValueError):
+    """Dataset folders that cannot be used (as given) for what was asked; the message says why
+    and what to do."""
+
+
 class ShardWriter:
     """Collects samples and writes a shard every ``samples_per_shard``."""
 
@@ -63,7 +68,7 @@ def load_manifest(data_dir: Path) -> dict:
                                 "`omni-ros dataset`?")
     manifest = json.loads(path.read_text())
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{path}: format_version {manifest.get('format_version')} is not "
+        raise DatasetError(f"{path}: format_version {manifest.get('format_version')} is not "
                          f"{FORMAT_VERSION}; regenerate the dataset")
     return manifest
 
@@ -92,10 +97,11 @@ def load_datasets(data_dirs) -> tuple[dict[str, np.ndarray], dict]:
         more, m = load_dataset(d)
         more["source"] = np.full(len(more["episode"]), len(parts["source"]), np.int16)
         if m["schema"] != manifest["schema"]:
-            raise ValueError(f"{d}: vocabularies {m['schema']} differ from {dirs[0]}'s")
+            raise DatasetError(f"{d}: vocabularies {m['schema']} differ from {dirs[0]}'s")
         if m.get("frame_stride", 1) != manifest.get("frame_stride", 1):
-            raise ValueError(f"{d}: recorded every {m.get('frame_stride', 1)}th frame, "
-                             f"{dirs[0]} every {manifest.get('frame_stride', 1)}th; use one stride")
+            raise DatasetError(f"{d}: recorded every {m.get('frame_stride', 1)}th frame, {dirs[0]} "
+                               f"every {manifest.get('frame_stride', 1)}th; make them with one "
+                               "stride (omni-ros dataset --frame-stride N, with --from-mcap too)")
         offset = int(max(np.max(parts["episode"][-1]) + 1, len(episodes)))
         more["episode"] = more["episode"] + offset
         episodes += [dict(e, index=e["index"] + offset) for e in m["episodes"]]

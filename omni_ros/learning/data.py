@@ -22,7 +22,7 @@ from ..core.model.omni import COLOURS, MATERIALS, SHAPES, object_class
 from ..core.model.model_config import ModelConfig
 from ..core.speech.commands import parse_command
 from ..core.speech.families import held_out_command
-from ..dataset.shards import load_datasets
+from ..dataset.shards import DatasetError, load_datasets
 
 SURFACE_TOL_M = 0.006
 SYNONYMS = {"cube": ("cube", "block", "box"), "cylinder": ("cylinder", "can", "tube"),
@@ -67,8 +67,8 @@ class ShardData:
         schema = manifest["schema"]
         if (tuple(schema["shapes"]), tuple(schema["colours"]), tuple(schema["materials"])) != \
                 (SHAPES, COLOURS, MATERIALS):
-            raise ValueError(f"{data_dir}: the dataset's vocabularies {schema} differ from the "
-                             "model's")
+            raise DatasetError(f"{data_dir}: the dataset's vocabularies {schema} differ from the "
+                               "model's")
         keep = self._stride_mask(arrays["episode"], frame_stride)
         self.a = {k: v[keep] for k, v in arrays.items()}
         self.n = int(keep.sum())
@@ -79,8 +79,9 @@ class ShardData:
         for name in self.names:
             missing = [k for k in REGISTRY[name].arrays if k not in self.a]
             if missing:
-                raise ValueError(f"{data_dir}: no {missing} arrays for modality {name!r} (a dataset "
-                                 f"recorded without that sensor); drop it from model.modalities")
+                raise DatasetError(f"{data_dir}: no {missing} arrays for modality {name!r} (a "
+                                   "dataset recorded without that sensor); drop it from "
+                                   "model.modalities")
         self.cache: dict[str, dict] = {}
         for name in self.names:
             enc = REGISTRY[name].encoder_cls

@@ -14,7 +14,7 @@ from ..core.model.checkpoint import init_from_checkpoint, save_checkpoint
 from ..core.model.modalities import REGISTRY
 from ..core.model.omni import OmniModel
 from ..core.model.model_config import OmniConfig
-from ..dataset.shards import seed_ranges
+from ..dataset.shards import DatasetError, seed_ranges
 from .data import ShardData
 from .objectives import Objective
 
@@ -95,7 +95,7 @@ def train(data_dir: Path | list[Path], out_path: Path, cfg: OmniConfig, progress
                                 tc.label_fraction, tc.label_seed)
     usable = np.arange(data.n) if teacher is not None else np.flatnonzero(labelled)
     if not len(usable):
-        raise ValueError(f"no labelled samples in {[str(d) for d in dirs]} and no teacher")
+        raise DatasetError(f"no labelled samples in {[str(d) for d in dirs]} and no teacher")
     labelled = torch.as_tensor(labelled)
     columns = [data.names.index(n) for n in cfg.model.modalities]
     text = data.labels["text"] if cfg.model.text == data_cfg.text else \
