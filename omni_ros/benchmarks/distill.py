@@ -36,11 +36,15 @@ FIVE = ("camera", "lidar", "audio", "tactile", "force")
 STUDENTS: dict[str, tuple[tuple[str, ...], dict, tuple[float, ...]]] = {
     "camera": (("camera",), {}, (1.0, 0.1, 0.02)),
     "tactile + force": (("tactile", "force"), {}, (1.0, 0.1, 0.02)),
-    "camera + lidar": (("camera", "lidar"), {}, (1.0, 0.1)),
+    "camera + lidar": (("camera", "lidar"), {}, (1.0,)),
     "all five, camera at 1/4 width": (FIVE, {"model.camera.channels": [4, 8, 16],
                                              "model.camera.pixel_dim": 8,
                                              "model.camera.feature_dim": 32,
                                              "model.camera.head_width": 16}, (1.0,)),
+    "all five, camera at 1/2 width": (FIVE, {"model.camera.channels": [8, 16, 32],
+                                             "model.camera.pixel_dim": 16,
+                                             "model.camera.feature_dim": 64,
+                                             "model.camera.head_width": 32}, (1.0,)),
 }
 UNLABELLED_FRACTION = 0.02
 METRICS = ("contact_state_acc", "impact_balanced_acc", "held_identity_acc", "fused_score",
@@ -89,16 +93,20 @@ def scores(checkpoint, eval_dirs: list[Path], cache_dir: Path,
     return result
 
 
-def speeds(checkpoints: list[str], rounds: int = 2) -> dict[str, float]:
-    """Fused step [ms] of each checkpoint (bench --suite model, batch 1): the best of
-    ``rounds`` interleaved passes, measured after all training so no run competes with it."""
+def speeds(checkpoints: list[str], rounds: int = 5) -> dict[str, dict]:
+    """Per checkpoint (bench --suite model, batch 1): fused step and camera encoder [ms] (the
+    best of ``rounds`` interleaved passes, measured after all training so no run competes with
+    it) and parameter count."""
     from . import model as model_bench
 
-    best: dict[str, float] = {}
+    best: dict[str, dict] = {}
     for _ in range(rounds):
         for c in checkpoints:
-            ms = model_bench.run(c)["fused_step_ms"]
-            best[c] = min(best.get(c, ms), ms)
+            r = model_bench.run(c)
+            now = {"fused_step_ms": r["fused_step_ms"],
+                   "camera_encoder_ms": r["encoder_ms"].get("camera", float("nan")),
+                   "parameters": r["parameters"]}
+            best[c] = {k: min(v, best.get(c, now)[k]) for k, v in now.items()}
     return best
 
 
@@ -143,9 +151,13 @@ def run(teacher: str = "omni_small.pt", root: Path = Path("build/distill"), epis
     ms = speeds([teacher_path] + [r["checkpoint"] for r in rows if r["checkpoint"] != teacher_path])
     for r in rows:
         own = r["checkpoint"] != teacher_path
-        r["fused_step_ms"] = ms[r["checkpoint"]] if own else float("nan")
-        r["speedup_vs_teacher"] = ms[teacher_path] / ms[r["checkpoint"]] if own else float("nan")
-    return {"teacher": teacher_path, "teacher_fused_step_ms": ms[teacher_path],
+        for k, v in ms[r["checkpoint"]].items():
+            r[k] = v if own else float("nan")
+        r["speedup_vs_teacher"] = (ms[teacher_path]["fused_step_ms"] / r["fused_step_ms"]
+                                   if own else float("nan"))
+    return {"teacher": teacher_path, "teacher_fused_step_ms": ms[teacher_path]["fused_step_ms"],
+            "teacher_camera_encoder_ms": ms[teacher_path]["camera_encoder_ms"],
+            "teacher_parameters": ms[teacher_path]["parameters"],
             "teacher_all_sensors": scores(teacher_path, eval_dirs, root),
             "train_episodes": episodes, "rows": rows, "wall_s": time.monotonic() - t0}
 
@@ -163,7 +175,9 @@ def markdown(r: dict) -> str:
              f"{_fmt(t['fused_score'])}, contact {_fmt(t['contact_state_acc'])}, held identity "
              f"{_fmt(t['held_identity_acc'])}, shape+colour {_fmt(t['shape_colour_acc'])}, "
              f"grounding {_fmt(t['grounding_acc'])}; fused step "
-             f"{r.get('teacher_fused_step_ms', np.nan):.2f} ms.",
+             f"{r.get('teacher_fused_step_ms', np.nan):.2f} ms (camera encoder "
+             f"{r.get('teacher_camera_encoder_ms', np.nan):.2f} ms), "
+             f"{r.get('teacher_parameters', 0) / 1e6:.2f} M parameters.",
              "",
              f"Students trained on {r['train_episodes']} scenes (labels of the fraction of episodes "
              "given; every run on the same folders takes the same number of steps, whatever share of them has labels); held-out seeds 5000-5019 and "
@@ -171,8 +185,8 @@ def markdown(r: dict) -> str:
              "and held-object identity accuracy. Accuracies in %.", "",
              "| student | labels | trained | fusion score | contact | impact | held id | "
              "localisation [cm] | shape+colour | grounding | fused step ms (× faster than "
-             "teacher) | size MB |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "teacher) | camera encoder ms | parameters M | size MB |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in r["rows"]:
         step = "–" if not np.isfinite(row.get("fused_step_ms", np.nan)) else \
             f"{row['fused_step_ms']:.2f} ({row['speedup_vs_teacher']:.1f}×)"
@@ -181,6 +195,8 @@ def markdown(r: dict) -> str:
                      f"{_fmt(row['impact_balanced_acc'])} | {_fmt(row['held_identity_acc'])} | "
                      f"{_fmt(row['object_localisation_median_cm'], False)} | "
                      f"{_fmt(row['shape_colour_acc'])} | {_fmt(row['grounding_acc'])} | {step} | "
+                     f"{_fmt(row.get('camera_encoder_ms'), False)} | "
+                     f"{_fmt(row.get('parameters', np.nan) / 1e6, False)} | "
                      f"{_fmt(row['size_mb'], False)} |")
     lines += ["", f"Bench wall time {r.get('wall_s', np.nan) / 60:.0f} min."]
     return "\n".join(lines) + "\n"
