@@ -69,7 +69,7 @@ def load_manifest(data_dir: Path) -> dict:
     manifest = json.loads(path.read_text())
     if manifest.get("format_version") != FORMAT_VERSION:
         raise DatasetError(f"{path}: format_version {manifest.get('format_version')} is not "
-                         f"{FORMAT_VERSION}; regenerate the dataset")
+                           f"{FORMAT_VERSION}; regenerate the dataset")
     return manifest
 
 
