@@ -69,13 +69,13 @@ def _run_episodes(args) -> tuple[list[dict], list[dict], int]:
     from ..core.config import from_flat_dict
 
     cfg = from_flat_dict(SimConfig, cfg_flat)
-    writer = ShardWriter(Path(out_dir), f"shard-{worker:03d}", per_shard)
+    writer = ShardWriter(Path(out_dir), f"shard-{worker:03d}", per_shard, frame_stride)
     episodes = []
     for i in indices:
         cell = random_cell(seed + i, cfg)
         assembler = SampleAssembler.for_config(cell.cfg)
         gen = cell_items(seed + i, cell)
-        samples = frames = 0
+        samples = 0
         while True:
             try:
                 sample = assembler.push(*next(gen))
@@ -83,10 +83,7 @@ def _run_episodes(args) -> tuple[list[dict], list[dict], int]:
                 result, task = stop.value
                 break
             if sample is not None:
-                if frames % frame_stride == 0:
-                    writer.add(sample, i)
-                    samples += 1
-                frames += 1
+                samples += writer.add(sample, i)
         episodes.append({"index": i, "seed": seed + i, "command": task.command,
                          "object_id": task.object_id, "success": result.success,
                          "failure": result.failure, "duration_s": result.duration_s,
@@ -152,7 +149,7 @@ def from_mcap(mcap_path: Path, out_dir: Path, samples_per_shard: int = 256,
     cfg = cfg or SimConfig()
     remap = remap or {}
     out_dir = Path(out_dir)
-    writer = ShardWriter(out_dir, "shard-00", samples_per_shard)
+    writer = ShardWriter(out_dir, "shard-00", samples_per_shard, frame_stride)
     t0 = time.monotonic()
     episodes: list[dict] = []
     assembler = None
@@ -167,13 +164,9 @@ def from_mcap(mcap_path: Path, out_dir: Path, samples_per_shard: int = 256,
             assembler = SampleAssembler.for_config(cfg)
             episodes.append({"index": len(episodes), "command": getattr(payload, "raw_text", ""),
                              "samples": 0})
-            frames = 0
         sample = assembler.push(key, stamp, payload)
         if sample is not None:
-            if frames % frame_stride == 0:
-                writer.add(sample, episodes[-1]["index"])
-                episodes[-1]["samples"] += 1
-            frames += 1
+            episodes[-1]["samples"] += writer.add(sample, episodes[-1]["index"])
     writer.flush()
     wall = time.monotonic() - t0
     total = sum(s["samples"] for s in writer.shards)

@@ -24,20 +24,31 @@ class DatasetError(ValueError):
 
 
 class ShardWriter:
-    """Collects samples and writes a shard every ``samples_per_shard``."""
+    """Collects samples and writes a shard every ``samples_per_shard``; of each episode's
+    samples (one per camera frame) it keeps every ``frame_stride``-th, starting with the first."""
 
-    def __init__(self, out_dir: Path, prefix: str, samples_per_shard: int = 256):
+    def __init__(self, out_dir: Path, prefix: str, samples_per_shard: int = 256,
+                 frame_stride: int = 1):
         self.out_dir, self.prefix, self.per_shard = Path(out_dir), prefix, samples_per_shard
+        self.frame_stride = frame_stride
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.pending: list[dict] = []
         self.episodes_pending: list[int] = []
         self.shards: list[dict] = []
+        self._episode, self._frames = None, 0  # the episode being written, its samples so far
 
-    def add(self, sample: dict, episode: int) -> None:
+    def add(self, sample: dict, episode: int) -> bool:
+        """Queue ``sample`` of ``episode`` if the stride keeps it; whether it did."""
+        if episode != self._episode:
+            self._episode, self._frames = episode, 0
+        self._frames += 1
+        if (self._frames - 1) % self.frame_stride:
+            return False
         self.pending.append(sample)
         self.episodes_pending.append(episode)
         if len(self.pending) >= self.per_shard:
             self.flush()
+        return True
 
     def flush(self) -> None:
         if not self.pending:
