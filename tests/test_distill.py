@@ -193,3 +193,13 @@ def test_a_lone_modality_gets_the_uniformity_term_against_collapse():
     assert not Objective(OmniModel(cfg.model), cfg.train).pairs
     cfg.model.modalities = ["tactile", "force"]
     assert Objective(OmniModel(cfg.model), cfg.train).pairs == [("tactile", "force")]
+
+
+def test_bench_students_are_chosen_by_name_even_where_a_name_holds_a_comma():
+    from omni_ros.benchmarks.distill import ADAPT, parse_students
+
+    assert parse_students("camera, all five, camera at 1/2 width, " + ADAPT) == \
+        ("camera", "all five, camera at 1/2 width", ADAPT)
+    assert parse_students(" ") == ()
+    with pytest.raises(ValueError, match="'camera at 1/2 width' is not among"):
+        parse_students("camera at 1/2 width")
