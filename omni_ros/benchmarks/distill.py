@@ -27,7 +27,6 @@ import torch
 from omni_ros_sim.config import SimConfig
 
 from ..cli.distill import student_config
-from .cells import cell_config
 from ..core.config import to_flat_dict
 from ..core.model.checkpoint import load_checkpoint, resolve, stored_config
 from ..dataset.generate import generate
@@ -35,6 +34,7 @@ from ..dataset.shards import MANIFEST
 from ..learning.data import ShardData
 from ..learning.evaluate import evaluate
 from ..learning.train import train
+from .cells import CELLS, cell_config
 
 FIVE = ("camera", "lidar", "audio", "tactile", "force")
 # name -> (modalities, config overrides of the student, label fractions)
@@ -58,11 +58,13 @@ METRICS = ("contact_state_acc", "impact_balanced_acc", "held_identity_acc", "fus
 # Adapting to cells without their labels: the randomised-cells teacher (tools/train_cells.sh)
 # teaches a camera student that has the labels of the training cell only; unlabelled
 # recordings of as many randomised cells - or, the control, of the training cell on other
-# seeds - are added with the teacher's outputs as their only targets. Held out: randomised cells on seeds
-# 5000-5019 (bench --suite cells's "random cells"), every 2nd frame.
+# seeds - are added with the teacher's outputs as their only targets. Held out: randomised
+# cells (bench --suite cells's "random cells") on HELDOUT_CELLS seeds, every 2nd frame.
 ADAPT = "camera in unlabelled cells"
 ADAPT_TEACHER = "omni_cells.pt"
 CELL_METRICS = METRICS + ("object_detection_recall",)
+HELDOUT_CELLS = (20, 5000)  # episodes, first seed
+UNLABELLED_CELLS_SEED = 40000
 CHOICES = (*STUDENTS, ADAPT)
 
 
@@ -148,9 +150,9 @@ def adapt(root: Path, teacher_flat: dict, train_dir: Path, unlabelled_dir: Path,
     """The camera students of :data:`ADAPT` (trained unless kept), scored on held-out
     randomised cells with the teacher beside them; each has the schedule (epochs) of the
     table's students (``teacher_flat``'s, or ``epochs``)."""
-    cells = cell_config({"randomize.enabled": True})
-    heldout = dataset(root / "cells_heldout", 20, 5000, 2, cells)
-    recordings = dataset(root / "cells_unlabelled", episodes, 40000, 4, cells)
+    cells = cell_config(CELLS["random cells"][1])
+    heldout = dataset(root / "cells_heldout", *HELDOUT_CELLS, 2, cells)
+    recordings = dataset(root / "cells_unlabelled", episodes, UNLABELLED_CELLS_SEED, 4, cells)
     teacher = str(resolve(ADAPT_TEACHER))
     cells_flat, _ = stored_config(teacher)
     schedule = {"train.label_fraction": 1.0, "train.epochs": epochs or teacher_flat["train.epochs"]}
@@ -269,13 +271,14 @@ def markdown(r: dict) -> str:
                      f"{_fmt(row.get('parameters', np.nan) / 1e6, False)} | "
                      f"{_fmt(row['size_mb'], False)} |")
     if r.get("adapt"):
+        n, s0 = HELDOUT_CELLS
         lines += ["", "### A camera student in cells it has no labels for", "",
                   f"Teacher `{r['adapt_teacher']}` (trained on randomised cells); camera "
                   f"students with the labels of the {r['train_episodes']} training-cell scenes "
                   "above, the same schedule; unlabelled recordings learned from the teacher "
-                  "alone. Held out: 20 randomised cells (seeds 5000-5019: camera mount, lens, "
-                  "resolution, lighting, objects), every 2nd frame. Detection = a perceived "
-                  "object within 3 cm of a visible true one. Accuracies in %.", "",
+                  f"alone. Held out: {n} randomised cells (seeds {s0}-{s0 + n - 1}: camera "
+                  "mount, lens, resolution, lighting, objects), every 2nd frame. Detection = a "
+                  "perceived object within 3 cm of a visible true one. Accuracies in %.", "",
                   "| camera student | train samples | detection recall | localisation [cm] | "
                   "shape+colour | grounding | fusion score | contact | impact | held id |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]

@@ -47,7 +47,7 @@ def message_size(msg: Any) -> int:
 TRIM_AFTER_BYTES = 1 << 20
 
 
-def _heap_trimmer() -> Callable[[], Any]:
+def _heap_trimmer() -> Callable[[int], Any]:
     """glibc's ``malloc_trim(0)``, or a no-op where the C library has none (musl, macOS).
 
     A huge message (a 4096² depth image, a 2 M-point cloud) is copied into Python and freed
