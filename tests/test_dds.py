@@ -10,6 +10,7 @@ import pytest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from sensor_msgs.msg import Image
 
 from omni_ros import conversions as cv
 from omni_ros.nodes.common import RELIABLE_QOS, qos_for
@@ -122,3 +123,52 @@ def test_garbage_on_every_sensor_topic_is_rejected_counted_and_the_node_keeps_ru
         node.destroy_node()
     assert "rejected /wrist/wrench: wrench: non-finite values in force.z" in out
     assert "rejected /lidar/points: data: has" in out
+
+
+def test_huge_best_effort_images_that_never_arrive_whole_are_counted_lost(rclpy_context):
+    """A camera sending images far too big for the link (12 MB, best effort): DDS drops some
+    of their fragments, they never reach the callback, and /diagnostics says so (``lost``)
+    instead of the input just looking silent. Once a small image gets through after them,
+    every huge one but the last is accounted for, as received or as lost."""
+    monitor = start("omni_ros.nodes.sensor_monitor")  # sensor_data QoS: best effort
+    node = Node("huge_sender", context=rclpy_context)
+    executor = SingleThreadedExecutor(context=rclpy_context)
+    executor.add_node(node)
+    latest = {}
+    node.create_subscription(DiagnosticArray, "/diagnostics",
+                             lambda m: latest.update(diagnostics_by_input(m)), 10)
+    pub = node.create_publisher(Image, "/camera/color/image_raw", qos_for("sensor_data"))
+    huge, small = SampleSizes(image_width=2048, image_height=2048), SampleSizes()
+
+    def count(key):
+        return int(latest.get("color", {}).get(key, 0))
+
+    def spin_for(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            executor.spin_once(timeout_sec=0.05)
+
+    try:
+        spin_until(executor, lambda: pub.get_subscription_count() > 0 or monitor.poll() is not None,
+                   120, "the monitor's subscription")
+        assert monitor.poll() is None, monitor.stdout.read()
+        for i in range(3):
+            pub.publish(sensor_sample("color", 3, i, 1, huge))
+            spin_for(0.2)
+        smalls, deadline = 0, time.monotonic() + 120
+
+        def accounted():  # huge images received (at least) + messages lost
+            taken = count("accepted") + count("rejected_total")
+            return taken >= 1 and count("lost") + max(0, taken - smalls) >= 2
+
+        while not accounted():  # small ones, resent (best effort) until the books add up
+            assert time.monotonic() < deadline, f"not accounted for: {latest.get('color')}"
+            pub.publish(sensor_sample("color", 3, 9, 1, small))
+            smalls += 1
+            spin_for(1.0)
+        assert monitor.poll() is None, "the monitor died"
+    finally:
+        monitor.terminate()
+        monitor.communicate(timeout=30)
+        executor.shutdown()
+        node.destroy_node()

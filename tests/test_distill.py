@@ -196,10 +196,11 @@ def test_a_lone_modality_gets_the_uniformity_term_against_collapse():
 
 
 def test_bench_students_are_chosen_by_name_even_where_a_name_holds_a_comma():
-    from omni_ros.benchmarks.distill import ADAPT, parse_students
+    from omni_ros.benchmarks.distill import ADAPT, ADAPT_CONTROL, parse_students
 
     assert parse_students("camera, all five, camera at 1/2 width, " + ADAPT) == \
         ("camera", "all five, camera at 1/2 width", ADAPT)
+    assert parse_students(f"{ADAPT_CONTROL},camera + lidar") == (ADAPT_CONTROL, "camera + lidar")
     assert parse_students(" ") == ()
     with pytest.raises(ValueError, match="'camera at 1/2 width' is not among"):
         parse_students("camera at 1/2 width")

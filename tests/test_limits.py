@@ -96,6 +96,19 @@ def test_the_health_book_and_the_rate_limiter_cannot_be_grown_by_hostile_names()
     flood.require("voice", 2, exempt=True)   # a stop always passes
 
 
+def test_messages_lost_before_delivery_are_on_the_diagnostics_of_their_input():
+    book = HealthBook()
+    book.lose("color", 3)
+    book.lose("color", -1)  # a middleware's change is never negative; ignored if it were
+    (status,) = cv.health_to_diagnostics(book, "perception", 10**9).status
+    values = {kv.key: kv.value for kv in status.values}
+    assert values["lost"] == "3" and values["accepted"] == "0"
+    assert status.message == "no data (3 lost in transport: too big for the link, or a lossy one?)"
+    book.accept("color", 10**9)
+    (status,) = cv.health_to_diagnostics(book, "perception", 10**9).status
+    assert status.message == "ok" and {kv.key: kv.value for kv in status.values}["lost"] == "3"
+
+
 @pytest.fixture(scope="module")
 def pipe():
     from omni_ros.core.model.checkpoint import load_checkpoint

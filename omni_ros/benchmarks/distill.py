@@ -41,15 +41,15 @@ FIVE = ("camera", "lidar", "audio", "tactile", "force")
 STUDENTS: dict[str, tuple[tuple[str, ...], dict, tuple[float, ...]]] = {
     "camera": (("camera",), {}, (1.0, 0.1, 0.02)),
     "tactile + force": (("tactile", "force"), {}, (1.0, 0.1, 0.02)),
-    "camera + lidar": (("camera", "lidar"), {}, (1.0,)),
+    "camera + lidar": (("camera", "lidar"), {}, (1.0, 0.1, 0.02)),
     "all five, camera at 1/4 width": (FIVE, {"model.camera.channels": [4, 8, 16],
                                              "model.camera.pixel_dim": 8,
                                              "model.camera.feature_dim": 32,
-                                             "model.camera.head_width": 16}, (1.0,)),
+                                             "model.camera.head_width": 16}, (1.0, 0.1, 0.02)),
     "all five, camera at 1/2 width": (FIVE, {"model.camera.channels": [8, 16, 32],
                                              "model.camera.pixel_dim": 16,
                                              "model.camera.feature_dim": 64,
-                                             "model.camera.head_width": 32}, (1.0,)),
+                                             "model.camera.head_width": 32}, (1.0, 0.1, 0.02)),
 }
 UNLABELLED_FRACTION = 0.02
 METRICS = ("contact_state_acc", "impact_balanced_acc", "held_identity_acc", "fused_score",
@@ -61,11 +61,12 @@ METRICS = ("contact_state_acc", "impact_balanced_acc", "held_identity_acc", "fus
 # seeds - are added with the teacher's outputs as their only targets. Held out: randomised
 # cells (bench --suite cells's "random cells") on HELDOUT_CELLS seeds, every 2nd frame.
 ADAPT = "camera in unlabelled cells"
+ADAPT_CONTROL = "camera in unlabelled cells (control)"  # the ~40 min control run on its own
 ADAPT_TEACHER = "omni_cells.pt"
 CELL_METRICS = METRICS + ("object_detection_recall",)
 HELDOUT_CELLS = (20, 5000)  # episodes, first seed
 UNLABELLED_CELLS_SEED = 40000
-CHOICES = (*STUDENTS, ADAPT)
+CHOICES = (*STUDENTS, ADAPT, ADAPT_CONTROL)
 
 
 def parse_students(text: str) -> tuple[str, ...]:
@@ -146,10 +147,11 @@ def speeds(checkpoints: list[str], rounds: int = 5) -> dict[str, dict]:
 
 
 def adapt(root: Path, teacher_flat: dict, train_dir: Path, unlabelled_dir: Path,
-          episodes: int, epochs: int | None, log=print) -> list[dict]:
-    """The camera students of :data:`ADAPT` (trained unless kept), scored on held-out
-    randomised cells with the teacher beside them; each has the schedule (epochs) of the
-    table's students (``teacher_flat``'s, or ``epochs``)."""
+          episodes: int, epochs: int | None, control: bool = True, log=print) -> list[dict]:
+    """The camera students of :data:`ADAPT` (trained unless kept) and, with ``control``, the
+    control run (:data:`ADAPT_CONTROL`), scored on held-out randomised cells with the teacher
+    beside them; each has the schedule (epochs) of the table's students (``teacher_flat``'s,
+    or ``epochs``)."""
     cells = cell_config(CELLS["random cells"][1])
     heldout = dataset(root / "cells_heldout", *HELDOUT_CELLS, 2, cells)
     recordings = dataset(root / "cells_unlabelled", episodes, UNLABELLED_CELLS_SEED, 4, cells)
@@ -159,9 +161,10 @@ def adapt(root: Path, teacher_flat: dict, train_dir: Path, unlabelled_dir: Path,
     runs = [("scratch (labels only)", teacher_flat, "", [], "camera_scratch_1"),
             ("distilled", cells_flat, teacher, [], "cells_camera_distilled"),
             (f"distilled + {episodes} randomised cells, unlabelled", cells_flat, teacher,
-             [recordings], "cells_camera_distilled_cells"),
-            (f"distilled + {episodes} training-cell scenes, unlabelled (control)", cells_flat,
-             teacher, [unlabelled_dir], "cells_camera_distilled_trainingcell")]
+             [recordings], "cells_camera_distilled_cells")]
+    if control:  # as many unlabelled scenes, of the training cell: "other cells" or "more data"?
+        runs.append((f"distilled + {episodes} training-cell scenes, unlabelled (control)",
+                     cells_flat, teacher, [unlabelled_dir], "cells_camera_distilled_trainingcell"))
     rows = []
     for kind, flat, source, extra, stem in runs:
         cfg = student_config(flat, ["camera"], {}, {"distill.teacher": source, **schedule})
@@ -190,7 +193,7 @@ def run(teacher: str = "omni_small.pt", root: Path = Path("build/distill"), epis
     teacher_path = str(resolve(teacher))
     teacher_flat, _ = stored_config(teacher_path)
     rows = []
-    for name in [s for s in students or CHOICES if s != ADAPT]:
+    for name in [s for s in students or CHOICES if s in STUDENTS]:
         mods, overrides, fractions = STUDENTS[name]
         slug = name.replace(" ", "").replace(",", "_").replace("/", "-").replace("+", "_")
         for fraction in fractions:
@@ -224,8 +227,10 @@ def run(teacher: str = "omni_small.pt", root: Path = Path("build/distill"), epis
             r[k] = v if own else float("nan")
         r["speedup_vs_teacher"] = (ms[teacher_path]["fused_step_ms"] / r["fused_step_ms"]
                                    if own else float("nan"))
-    adapted = (adapt(root, teacher_flat, train_dir, unlabelled_dir, episodes, epochs, log)
-               if ADAPT in (students or CHOICES) else [])
+    chosen = students or CHOICES
+    adapted = (adapt(root, teacher_flat, train_dir, unlabelled_dir, episodes, epochs,
+                     ADAPT_CONTROL in chosen, log)
+               if ADAPT in chosen or ADAPT_CONTROL in chosen else [])
     return {"teacher": teacher_path, "teacher_fused_step_ms": ms[teacher_path]["fused_step_ms"],
             "teacher_camera_encoder_ms": ms[teacher_path]["camera_encoder_ms"],
             "teacher_parameters": ms[teacher_path]["parameters"],

@@ -16,7 +16,7 @@ commands said over the robot's own voice, with and without echo cancelling), rea
 real-time levers side by side: encoders in the callbacks vs on worker threads, cold vs warm
 first command), distill (students with fewer sensors or narrower encoders, from labels alone vs
 from the all-sensor teacher, at 100 / 10 / 2 % labels, and a camera student adapted to cells it
-has no labels for from unlabelled recordings of them; trains ~25 students, hours on 2 cores).
+has no labels for from unlabelled recordings of them; trains ~40 students, hours on 2 cores).
 """
 
 from __future__ import annotations
@@ -82,7 +82,8 @@ def add_arguments(parser) -> None:
                              "exists (re-scored with the shipped settings), else written")
     parser.add_argument("--students", default="",
                         help="distill: comma-separated students of bench/distill.md's table, "
-                             "and 'camera in unlabelled cells' (default: all)")
+                             "'camera in unlabelled cells' and its control run 'camera in "
+                             "unlabelled cells (control)' (default: all)")
     parser.add_argument("--json", type=Path, help="write the raw results here")
     parser.add_argument("--markdown", type=Path, help="write the results table here")
 

@@ -16,11 +16,13 @@ def health_to_diagnostics(book: HealthBook, node_name: str, now_ns: int,
         age = (now_ns - s.last_ns) / NS_PER_S if s.last_ns is not None else float("inf")
         if s.last_ns is None or age > stale_after_s:
             level, message = DiagnosticStatus.STALE, "no data" if s.last_ns is None else f"silent {age:.1f} s"
+            if s.lost:  # sent, but never arrived whole: say where to look
+                message += f" ({s.lost} lost in transport: too big for the link, or a lossy one?)"
         elif s.rejected_total:
             level, message = DiagnosticStatus.WARN, f"rejected {s.rejected_total}: {s.last_reason}"
         else:
             level, message = DiagnosticStatus.OK, "ok"
-        values = {"accepted": s.accepted, "rejected_total": s.rejected_total,
+        values = {"accepted": s.accepted, "rejected_total": s.rejected_total, "lost": s.lost,
                   "rate_hz": f"{s.rate_hz():.2f}", "age_s": f"{age:.3f}",
                   **{f"rejected.{k}": v for k, v in sorted(s.rejected.items())}}
         statuses.append(DiagnosticStatus(

@@ -23,6 +23,7 @@ class InputStats:
     name: str
     received: int = 0
     accepted: int = 0
+    lost: int = 0  # messages the middleware reported lost before delivery (never received)
     rejected: Counter = field(default_factory=Counter)
     last_reason: str = ""
     bytes: int = 0
@@ -71,6 +72,12 @@ class HealthBook:
         s.bytes += nbytes
         if stamp_ns and len(s.latencies_s) < self._max_lat:
             s.latencies_s.append((now_ns - stamp_ns) / NS_PER_S)
+
+    def lose(self, name: str, count: int) -> None:
+        """Count ``count`` messages of input ``name`` that never arrived whole: the middleware
+        reported them lost (e.g. a huge best-effort message some of whose fragments were
+        dropped, or one overwritten before it was taken)."""
+        self.stats(name).lost += max(0, int(count))
 
     def reject(self, name: str, now_ns: int, field: str, reason: str) -> None:
         s = self._receive(name, now_ns)

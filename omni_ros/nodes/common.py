@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.event_handler import SubscriptionEventCallbacks, UnsupportedEventTypeError
 from rclpy.executors import ExternalShutdownException
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
@@ -68,7 +69,9 @@ class GuardedInputs:
     decoded; an :class:`~omni_ros.core.errors.InputError` (a ``ConversionError``, or a bound
     broken further in, e.g. by a modality's window) is counted under its field, logged
     (throttled) and dropped; an unexpected exception is counted as ``internal`` and logged with
-    its traceback. Good messages go to ``handler(key, decoded, msg)``.
+    its traceback. Good messages go to ``handler(key, decoded, msg)``. Messages the middleware
+    reports lost before delivery (a huge best-effort message whose fragments never all arrived)
+    are counted as ``lost`` on /diagnostics.
     """
 
     def __init__(self, node: Node, diagnostics_period_s: float = 1.0, log_period_s: float = 1.0):
@@ -122,8 +125,16 @@ class GuardedInputs:
                 self.health.reject(key, now, "internal", repr(err))
                 self._log(key, now, f"error handling {topic}: {traceback.format_exc()}", error=True)
 
-        sub = self.node.create_subscription(msg_type, topic, callback, qos,
-                                            callback_group=callback_group)
+        def lost(info):  # the middleware dropped messages before they reached ``callback``
+            self.health.lose(key, info.total_count_change)
+
+        try:
+            sub = self.node.create_subscription(
+                msg_type, topic, callback, qos, callback_group=callback_group,
+                event_callbacks=SubscriptionEventCallbacks(message_lost=lost))
+        except UnsupportedEventTypeError:  # an RMW that does not report lost messages
+            sub = self.node.create_subscription(msg_type, topic, callback, qos,
+                                                callback_group=callback_group)
         self.subscriptions.append(sub)
         return sub
 
