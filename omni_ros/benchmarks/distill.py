@@ -93,9 +93,13 @@ def dataset(folder: Path, episodes: int, seed: int, frame_stride: int,
 
 
 def student(path: Path, cfg, data: list[Path], unlabelled: list[Path], log=print) -> dict:
-    """Train the student ``cfg`` into ``path`` unless a checkpoint with that config is there;
+    """Train the student ``cfg`` into ``path`` unless a checkpoint with that config is there,
+    newer than its teacher (``distill.teacher``: a retrained teacher retrains its students);
     its training info."""
-    if path.exists():
+    teacher = to_flat_dict(cfg).get("distill.teacher") or ""
+    if path.exists() and teacher and Path(teacher).stat().st_mtime_ns > path.stat().st_mtime_ns:
+        log(f"distill bench: {Path(teacher).name} is newer than {path.name}: retraining")
+    elif path.exists():
         try:
             flat, _ = stored_config(path)
             if flat == to_flat_dict(cfg):
