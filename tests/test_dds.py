@@ -4,6 +4,8 @@ a node fed garbage rejects it, counts it on /diagnostics and keeps running."""
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -83,18 +85,33 @@ def diagnostics_by_input(msg: DiagnosticArray) -> dict:
     return out
 
 
-def test_garbage_on_every_sensor_topic_is_rejected_counted_and_the_node_keeps_running(rclpy_context):
-    monitor = start("omni_ros.nodes.sensor_monitor", "--ros-args", "-p", "qos:=reliable")
-    node = Node("garbage_sender", context=rclpy_context)
-    executor = SingleThreadedExecutor(context=rclpy_context)
-    executor.add_node(node)
-    latest = {}
-    node.create_subscription(DiagnosticArray, "/diagnostics",
-                             lambda m: latest.update(diagnostics_by_input(m)), 10)
-    pubs = {s.key: node.create_publisher(s.msg_type, s.topic, qos_for("reliable"))
-            for s in SENSOR_TOPICS}
-    sizes = SampleSizes()
+@contextmanager
+def monitored(rclpy_context, sender: str, *monitor_args: str):
+    """``sensor_monitor`` in its own process (``monitor_args``: its ROS arguments) and a node
+    ``sender`` here that keeps the monitor's latest /diagnostics per input. Yields a namespace
+    (monitor, node, executor, latest); once stopped, ``output`` is what the monitor printed."""
+    m = SimpleNamespace(monitor=start("omni_ros.nodes.sensor_monitor", *monitor_args),
+                        node=Node(sender, context=rclpy_context),
+                        executor=SingleThreadedExecutor(context=rclpy_context), latest={})
+    m.executor.add_node(m.node)
+    m.node.create_subscription(DiagnosticArray, "/diagnostics",
+                               lambda msg: m.latest.update(diagnostics_by_input(msg)), 10)
     try:
+        yield m
+    finally:
+        m.monitor.terminate()
+        m.output, _ = m.monitor.communicate(timeout=30)
+        m.executor.shutdown()
+        m.node.destroy_node()
+
+
+def test_garbage_on_every_sensor_topic_is_rejected_counted_and_the_node_keeps_running(rclpy_context):
+    with monitored(rclpy_context, "garbage_sender", "--ros-args", "-p", "qos:=reliable") as m:
+        monitor, node, executor, latest = m.monitor, m.node, m.executor, m.latest
+        pubs = {s.key: node.create_publisher(s.msg_type, s.topic, qos_for("reliable"))
+                for s in SENSOR_TOPICS}
+        sizes = SampleSizes()
+
         def matched():
             assert monitor.poll() is None, f"the monitor exited: {monitor.stdout.read()}"
             return all(p.get_subscription_count() for p in pubs.values())
@@ -116,13 +133,8 @@ def test_garbage_on_every_sensor_topic_is_rejected_counted_and_the_node_keeps_ru
             d = latest[s.key]
             assert d["level"] == DiagnosticStatus.WARN, f"{s.key}: WARN expected after rejections: {d}"
             assert any(k.startswith("rejected.") for k in d), d
-    finally:
-        monitor.terminate()
-        out, _ = monitor.communicate(timeout=30)
-        executor.shutdown()
-        node.destroy_node()
-    assert "rejected /wrist/wrench: wrench: non-finite values in force.z" in out
-    assert "rejected /lidar/points: data: has" in out
+    assert "rejected /wrist/wrench: wrench: non-finite values in force.z" in m.output
+    assert "rejected /lidar/points: data: has" in m.output
 
 
 def test_huge_best_effort_images_that_never_arrive_whole_are_counted_lost(rclpy_context):
@@ -130,25 +142,19 @@ def test_huge_best_effort_images_that_never_arrive_whole_are_counted_lost(rclpy_
     of their fragments, they never reach the callback, and /diagnostics says so (``lost``)
     instead of the input just looking silent. Once a small image gets through after them,
     every huge one but the last is accounted for, as received or as lost."""
-    monitor = start("omni_ros.nodes.sensor_monitor")  # sensor_data QoS: best effort
-    node = Node("huge_sender", context=rclpy_context)
-    executor = SingleThreadedExecutor(context=rclpy_context)
-    executor.add_node(node)
-    latest = {}
-    node.create_subscription(DiagnosticArray, "/diagnostics",
-                             lambda m: latest.update(diagnostics_by_input(m)), 10)
-    pub = node.create_publisher(Image, "/camera/color/image_raw", qos_for("sensor_data"))
-    huge, small = SampleSizes(image_width=2048, image_height=2048), SampleSizes()
+    with monitored(rclpy_context, "huge_sender") as m:  # sensor_data QoS: best effort
+        monitor, executor, latest = m.monitor, m.executor, m.latest
+        pub = m.node.create_publisher(Image, "/camera/color/image_raw", qos_for("sensor_data"))
+        huge, small = SampleSizes(image_width=2048, image_height=2048), SampleSizes()
 
-    def count(key):
-        return int(latest.get("color", {}).get(key, 0))
+        def count(key):
+            return int(latest.get("color", {}).get(key, 0))
 
-    def spin_for(seconds):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            executor.spin_once(timeout_sec=0.05)
+        def spin_for(seconds):
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                executor.spin_once(timeout_sec=0.05)
 
-    try:
         spin_until(executor, lambda: pub.get_subscription_count() > 0 or monitor.poll() is not None,
                    120, "the monitor's subscription")
         assert monitor.poll() is None, monitor.stdout.read()
@@ -167,8 +173,3 @@ def test_huge_best_effort_images_that_never_arrive_whole_are_counted_lost(rclpy_
             smalls += 1
             spin_for(1.0)
         assert monitor.poll() is None, "the monitor died"
-    finally:
-        monitor.terminate()
-        monitor.communicate(timeout=30)
-        executor.shutdown()
-        node.destroy_node()

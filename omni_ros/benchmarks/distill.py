@@ -96,13 +96,14 @@ def student(path: Path, cfg, data: list[Path], unlabelled: list[Path], log=print
     """Train the student ``cfg`` into ``path`` unless a checkpoint with that config is there,
     newer than its teacher (``distill.teacher``: a retrained teacher retrains its students);
     its training info."""
-    teacher = to_flat_dict(cfg).get("distill.teacher") or ""
+    wanted = to_flat_dict(cfg)
+    teacher = wanted.get("distill.teacher") or ""
     if path.exists() and teacher and Path(teacher).stat().st_mtime_ns > path.stat().st_mtime_ns:
         log(f"distill bench: {Path(teacher).name} is newer than {path.name}: retraining")
     elif path.exists():
         try:
             flat, _ = stored_config(path)
-            if flat == to_flat_dict(cfg):
+            if flat == wanted:
                 return load_checkpoint(path)[2]
         except Exception:  # noqa: BLE001  (unreadable: retrain)
             pass
