@@ -18,6 +18,8 @@ NODES = {
     "sim_bridge": "omni_ros.nodes.sim_bridge",
     "demo_driver": "omni_ros.nodes.demo_driver",
     "perception": "omni_ros.nodes.perception",
+    "encoder": "omni_ros.nodes.encoder",
+    "fusion": "omni_ros.nodes.fusion",
     "teleop": "omni_ros.nodes.teleop",
     "action": "omni_ros.nodes.action",
 }

@@ -57,15 +57,25 @@ class NodeSpec:
     module: str
     params_file: str | None
     sim_only: bool = False  # started only with sim (``--sim``, sim_demo.launch.py)
+    tiers: tuple[str, ...] = ("host",)  # the layouts it runs in (see TIERS)
 
+
+# Where a node runs: "host" is the one-host graph (perception does everything); the tiered graph
+# splits it into "edge" (sensor hosts: the sim or the robot's drivers and an encoder per
+# modality or host, latents out) and "region" (fusion, teleop and action, latents in).
+TIERS = ("edge", "region")
 
 # The node graph: node name = executable name = console script in setup.py's NODES.
 GRAPH: tuple[NodeSpec, ...] = (
     NodeSpec("sim_bridge", "sim_bridge", "omni_ros.nodes.sim_bridge", "sim_bridge.yaml",
-             sim_only=True),
+             sim_only=True, tiers=("host", "edge")),
     NodeSpec("perception", "perception", "omni_ros.nodes.perception", "perception.yaml"),
-    NodeSpec("teleop", "teleop", "omni_ros.nodes.teleop", "teleop.yaml"),
-    NodeSpec("action", "action", "omni_ros.nodes.action", "action.yaml"),
+    NodeSpec("encoder", "encoder", "omni_ros.nodes.encoder", "encoder.yaml", tiers=("edge",)),
+    NodeSpec("fusion", "fusion", "omni_ros.nodes.fusion", "fusion.yaml", tiers=("region",)),
+    NodeSpec("teleop", "teleop", "omni_ros.nodes.teleop", "teleop.yaml",
+             tiers=("host", "region")),
+    NodeSpec("action", "action", "omni_ros.nodes.action", "action.yaml",
+             tiers=("host", "region")),
 )
 
 # Exit codes after our SIGINT that count as a clean stop: 0 (the node shut down), or killed by
@@ -141,9 +151,17 @@ class LaunchError(Exception):
     the message says what and how to fix it. Raised before any process starts."""
 
 
-def graph(sim: bool) -> list[NodeSpec]:
-    """The graph's nodes: perception, teleop and action; with ``sim`` also the sim bridge."""
-    return [s for s in GRAPH if sim or not s.sim_only]
+def graph(sim: bool, tiers: Iterable[str] = ()) -> list[NodeSpec]:
+    """The graph's nodes: perception, teleop and action; with ``sim`` also the sim bridge.
+    ``tiers`` (of :data:`TIERS`): the nodes of those tiers instead (edge: the sim bridge with
+    ``sim`` and the encoder; region: fusion, teleop and action; both: the tiered graph on one
+    host). Raises :class:`LaunchError` for an unknown tier."""
+    tiers = list(tiers)
+    unknown = [t for t in tiers if t not in TIERS]
+    if unknown:
+        raise LaunchError(f"tier {', '.join(unknown)}: not one of {', '.join(TIERS)}")
+    wanted = set(tiers or ["host"])
+    return [s for s in GRAPH if (sim or not s.sim_only) and wanted & set(s.tiers)]
 
 
 def config_dirs() -> list[Path]:

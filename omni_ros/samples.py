@@ -134,17 +134,18 @@ def output_sample(key: str, seed: int, stamp_ns: int):
     """A sample of each omni_ros output message type (SceneUnderstanding carries
     DetectedObject and SceneEvent; TactileArray/TactilePad and AudioChunk are sensors)."""
     rng = rng_for(seed, key, 0)
+    objects = [ObjectEstimate(id=f"obj_{i}", shape=s, color=c, material=m,
+                              confidence=float(rng.uniform()), mass=float(rng.uniform(0.05, 0.5)),
+                              position=rng.uniform(-1, 1, 3),
+                              orientation=[0.0, 0.0, np.sin(0.3 * i), np.cos(0.3 * i)],
+                              size=rng.uniform(0.02, 0.08, 3),
+                              latent=rng.standard_normal(128).astype(np.float32),
+                              temperature_c=float(np.float32(rng.uniform(0, 90))))
+               for i, (s, c, m) in enumerate([("cube", "red", "wood"),
+                                              ("sphere", "blue", "rubber"),
+                                              ("cylinder", "green", "metal")])
+               ] if key in ("scene", "latent") else []
     if key == "scene":
-        objects = [ObjectEstimate(id=f"obj_{i}", shape=s, color=c, material=m,
-                                  confidence=float(rng.uniform()), mass=float(rng.uniform(0.05, 0.5)),
-                                  position=rng.uniform(-1, 1, 3),
-                                  orientation=[0.0, 0.0, np.sin(0.3 * i), np.cos(0.3 * i)],
-                                  size=rng.uniform(0.02, 0.08, 3),
-                                  latent=rng.standard_normal(128).astype(np.float32),
-                                  temperature_c=float(np.float32(rng.uniform(0, 90))))
-                   for i, (s, c, m) in enumerate([("cube", "red", "wood"),
-                                                  ("sphere", "blue", "rubber"),
-                                                  ("cylinder", "green", "metal")])]
         gates = rng.dirichlet(np.ones(5))
         return cv.scene_to_msg(SceneState(
             stamp_ns=stamp_ns, frame_id="panda_link0", objects=objects, in_contact=True,
@@ -158,7 +159,8 @@ def output_sample(key: str, seed: int, stamp_ns: int):
     if key == "latent":
         v = rng.standard_normal(128)
         return cv.latent_to_msg(LatentVector("camera", stamp_ns, stamp_ns - 1000,
-                                             (v / np.linalg.norm(v)).astype(np.float32), "test"))
+                                             (v / np.linalg.norm(v)).astype(np.float32), "test",
+                                             "panda_link0", objects))
     if key == "teleop":
         return cv.command_to_msg(OperatorCommand(stamp_ns, "voice", "pick up the red cube", "pick",
                                                  "red cube", rng.uniform(-1, 1, 3), "panda_link0",

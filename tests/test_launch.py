@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from omni_ros import dds_env
-from omni_ros.launcher import (CLEAN_STOP_CODES, GRAPH, Graph, LaunchError, NodeSpec,
+from omni_ros.launcher import (CLEAN_STOP_CODES, GRAPH, TIERS, Graph, LaunchError, NodeSpec,
                                RespawnPolicy, config_dirs, format_param, graph, load_user_params,
                                respawn_names)
 
@@ -110,7 +110,8 @@ def test_launch_file_starts_the_graph_of_omni_ros_up(sim):
 
 
 RESPAWN_FILES = {"omni_ros.launch.py": graph(sim=False), "sim_demo.launch.py": graph(sim=True),
-                 "sim.launch.py": [s for s in GRAPH if s.name == "sim_bridge"]}
+                 "sim.launch.py": [s for s in GRAPH if s.name == "sim_bridge"],
+                 "tiers.launch.py": graph(sim=True, tiers=TIERS)}
 
 
 def _launch_config(expr: ast.AST, assigns) -> set[str]:
@@ -181,15 +182,25 @@ def test_graph_table():
         assert spec.params_file == f"{spec.name}.yaml"
 
 
+def test_tiers_split_perception_into_encoder_and_fusion():
+    assert [s.name for s in graph(sim=True, tiers=["edge"])] == ["sim_bridge", "encoder"]
+    assert [s.name for s in graph(sim=False, tiers=["edge"])] == ["encoder"]
+    assert [s.name for s in graph(sim=True, tiers=["region"])] == ["fusion", "teleop", "action"]
+    assert [s.name for s in graph(sim=False, tiers=TIERS)] == ["encoder", "fusion", "teleop",
+                                                                "action"]
+    with pytest.raises(LaunchError, match="cloud"):
+        graph(sim=False, tiers=["cloud"])
+
+
 def test_every_graph_node_is_a_console_script():
     """setup.py's NODES lists every node of the graph with the module the launcher runs."""
     nodes = setup_nodes()
-    for spec in graph(sim=True):
+    for spec in GRAPH:
         assert nodes.get(spec.executable) == spec.module, f"{spec.executable} not in setup.py NODES"
 
 
 def test_every_graph_node_has_its_parameter_file():
-    for spec in graph(sim=True):
+    for spec in GRAPH:
         path = ROOT / "config" / spec.params_file
         assert path.is_file(), f"config/{spec.params_file} is missing"
         assert list(yaml.safe_load(path.read_text())) == [f"/{spec.name}"], path.name
@@ -231,7 +242,7 @@ BAD_PARAMS = {
     "a list": ("- 1\n- 2\n", "must map node names"),
     "unknown node": ("/percepton:\n  ros__parameters: {rate_hz: 5}\n",
                      "'/percepton' names no node of this graph; expected one of /perception, "
-                     "/teleop, /action, /sim_bridge or /**"),
+                     "/teleop, /action, /sim_bridge, /encoder, /fusion or /**"),
     "no ros__parameters": ("/teleop:\n  rate_hz: 5\n", "ros__parameters"),
     "parameters not a mapping": ("/teleop:\n  ros__parameters: [1]\n", "must be a mapping"),
 }

@@ -10,6 +10,8 @@ from omni_ros_sim.config import SimConfig
 
 from omni_ros.core.config import flatten_tree, from_flat_dict
 from omni_ros.nodes.action import ActionNodeConfig
+from omni_ros.nodes.encoder import EncoderConfig
+from omni_ros.nodes.fusion import FusionConfig
 from omni_ros.nodes.perception import PerceptionConfig
 from omni_ros.nodes.sensor_monitor import SensorMonitorConfig
 from omni_ros.nodes.sim_bridge import SimBridgeConfig
@@ -18,7 +20,8 @@ from omni_ros.nodes.teleop import TeleopConfig
 from _util import ROOT
 
 CONFIGS = {"sensor_monitor": SensorMonitorConfig, "sim_bridge": SimBridgeConfig,
-           "perception": PerceptionConfig, "teleop": TeleopConfig, "action": ActionNodeConfig}
+           "perception": PerceptionConfig, "teleop": TeleopConfig, "action": ActionNodeConfig,
+           "encoder": EncoderConfig, "fusion": FusionConfig}
 
 
 def setup_nodes() -> dict[str, str]:

@@ -276,7 +276,8 @@ def test_perception_cleanup_undoes_configure_exactly(rclpy_context):
     the scene publishers are lifecycle publishers, enabled only while active."""
     from rclpy.lifecycle import TransitionCallbackReturn as R
 
-    from omni_ros.nodes.perception import PerceptionNode, input_streams
+    from omni_ros.nodes.perception import PerceptionNode
+    from omni_ros.nodes.sensor_inputs import input_streams
 
     node = PerceptionNode(context=rclpy_context, parameter_overrides=[
         rclpy.parameter.Parameter("autostart", value=False)])

@@ -21,7 +21,7 @@ SENSORS = [m.name for m in sensors()]
 def test_the_registry_is_the_one_list():
     """Every consumer's view of the modalities is derived from MODULES (one line per modality)."""
     from omni_ros import streams
-    from omni_ros.nodes.perception import input_streams
+    from omni_ros.nodes.sensor_inputs import input_streams
 
     assert list(load_all()) == list(MODULES)
     cfg = ModelConfig()

@@ -65,9 +65,10 @@ class EpisodeReport:
 
 @contextmanager
 def live_graph(seed: int, real_time_factor: float = 1.0, capture: bool = True, out=None,
-               extra: dict | None = None, record: bool = False, respawn=()):
+               extra: dict | None = None, record: bool = False, respawn=(), tiers=()):
     """The sim graph started by the same launcher as ``omni-ros up --sim`` (``respawn``: nodes
-    restarted when they die); yields (graph, operator node). Stopped (SIGINT) on exit."""
+    restarted when they die; ``tiers``: the tiered graph's nodes, as ``--tier``); yields
+    (graph, operator node). Stopped (SIGINT) on exit."""
     import rclpy
 
     from .. import dds_env
@@ -80,7 +81,7 @@ def live_graph(seed: int, real_time_factor: float = 1.0, capture: bool = True, o
     overrides = {"sim_bridge": {"seed": seed, "real_time_factor": real_time_factor}}
     for k, v in (extra or {}).items():
         overrides.setdefault(k, {}).update(v)
-    g = Graph(graph(sim=True), sim_time=True, overrides=overrides, capture=capture, out=out,
+    g = Graph(graph(sim=True, tiers=tiers), sim_time=True, overrides=overrides, capture=capture, out=out,
               respawn=respawn)
     context = rclpy.Context()
     rclpy.init(context=context, args=[])

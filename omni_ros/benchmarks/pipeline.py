@@ -64,7 +64,11 @@ COLOR_TOPIC, LIDAR_TOPIC, WRENCH_TOPIC = "/camera/color/image_raw", "/lidar/poin
 MODES = {"async": {"mode": "async"}, "sync": {"mode": "sync"},
          "async_serial": {"mode": "async", "parallel_encoders": False},
          "async_all_threads": {"mode": "async",
-                               "encoder_threads": ["camera", "lidar", "audio", "tactile", "force"]}}
+                               "encoder_threads": ["camera", "lidar", "audio", "tactile", "force"]},
+         # the tiered graph: an edge encoder process (every modality) and the region's fusion
+         # node (perception with every latent from the encoder); its parameters here
+         "tiered": {"mode": "async", "latent_inputs": ["all"]}}
+TIER_NODES = {"tiered": ("encoder", "fusion")}  # modes run as several processes, in start order
 TARGETS = {"async_p50_ms": 10.0, "async_p99_ms": 25.0, "sync_over_async_p50": 3.0,
            "async_tick_share": 0.95, "sync_tick_share": 0.0, "rss_mb": 600.0}
 
@@ -87,8 +91,9 @@ class Recording:
         return out
 
 
-def record(seed: int = 0, seconds: float = RECORD_S) -> Recording:
-    """``seconds`` of sim time of every sensor while the scripted expert works on a random task."""
+def record(seed: int = 0, seconds: float = RECORD_S, cfg=None) -> Recording:
+    """``seconds`` of sim time of every sensor while the scripted expert works on a random task
+    (``cfg``: the sim's SimConfig, default the default one)."""
     from omni_ros_sim.config import SimConfig
     from omni_ros_sim.expert import EpisodeRunner
     from omni_ros_sim.scene import random_scene
@@ -100,7 +105,7 @@ def record(seed: int = 0, seconds: float = RECORD_S) -> Recording:
     t_wall = time.perf_counter()
     scene = random_scene(seed)
     rec = Recording(length_ns=int(round(seconds * 1e9)))
-    with World(scene, SimConfig(), seed) as world:
+    with World(scene, cfg or SimConfig(), seed) as world:
         runner = EpisodeRunner(world, random_task(scene, seed))
         ctx = EncodeContext.from_world(world)
         t0 = world.t_ns
@@ -130,15 +135,21 @@ def _is_async(mode: str) -> bool:
     return MODES[mode]["mode"] == "async"
 
 
-def _start_node(mode: str, env: dict, log) -> subprocess.Popen:
-    params = {"fuse_rate": FUSE_RATE, **MODES[mode]}
-    cmd = [sys.executable, "-m", "omni_ros.nodes.perception", "--ros-args"]
-    for k, v in params.items():
-        v = (str(v).lower() if isinstance(v, bool) else
-             f"[{', '.join(v)}]" if isinstance(v, (list, tuple)) else v)
-        cmd += ["-p", f"{k}:={v}"]
-    return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL)
+def _start_nodes(mode: str, env: dict, log) -> list[subprocess.Popen]:
+    """The processes of ``mode``: the perception node, or the tiered graph's nodes (the last
+    one publishes /omni/scene and gets the mode's parameters)."""
+    nodes = TIER_NODES.get(mode, ("perception",))
+    procs = []
+    for i, node in enumerate(nodes):
+        params = {"fuse_rate": FUSE_RATE, **MODES[mode]} if i == len(nodes) - 1 else {}
+        cmd = [sys.executable, "-m", f"omni_ros.nodes.{node}", "--ros-args"]
+        for k, v in params.items():
+            v = (str(v).lower() if isinstance(v, bool) else
+                 f"[{', '.join(v)}]" if isinstance(v, (list, tuple)) else v)
+            cmd += ["-p", f"{k}:={v}"]
+        procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL))
+    return procs
 
 
 def _stop_node(proc: subprocess.Popen) -> int:
@@ -228,7 +239,7 @@ class _Replay:
 
     def _on_diagnostics(self, msg) -> None:
         for st in msg.status:
-            if st.name == "perception: pipeline":
+            if st.name.endswith(": pipeline"):
                 self.diagnostics = {kv.key: kv.value for kv in st.values}
 
     def restart(self) -> None:
@@ -249,25 +260,27 @@ class _Replay:
             self._shifts.append(self._shifts[-1] + int(pause * 1e9))
         return self._shifts[segment]
 
-    def pump(self, seconds: float, mute=(), proc=None, until=None) -> None:
-        """Publish what falls due for ``seconds`` (or until ``until()``), serving callbacks."""
+    def pump(self, seconds: float, mute=(), procs=(), until=None) -> None:
+        """Publish what falls due for ``seconds`` (or until ``until()``), serving callbacks;
+        ``procs``: the node processes, watched (RSS: their sum)."""
         from ..conversions import ns_to_stamp
 
         import psutil
 
-        watch = psutil.Process(proc.pid) if proc is not None else None
+        watch = [psutil.Process(p.pid) for p in procs]
         end = time.monotonic_ns() + int(seconds * 1e9)
         msgs, n = self.rec.messages, len(self.rec.messages)
         while True:
             now = time.monotonic_ns()
             if now >= end or (until is not None and until()):
                 return
-            if proc is not None:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"the perception node exited with {proc.returncode}")
+            if procs:
+                for proc in procs:
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"a node under test exited with {proc.returncode}")
                 if now >= self._next_rss:
                     try:
-                        self.rss.append(watch.memory_info().rss)
+                        self.rss.append(sum(w.memory_info().rss for w in watch))
                     except psutil.Error:
                         pass
                     self._next_rss = now + 200_000_000
@@ -450,37 +463,41 @@ def _run_mode(rec: Recording, mode: str, duration_s: float, stop_s: float, domai
     import psutil
 
     log = tempfile.TemporaryFile("w+")
-    rep = proc = None
+    rep, procs = None, []
     t_start = time.monotonic()
     try:
         rep = _Replay(rec, domain_id)
-        proc = _start_node(mode, env, log)
-        node = psutil.Process(proc.pid)
+        procs = _start_nodes(mode, env, log)
+        nodes = [psutil.Process(p.pid) for p in procs]
         rep.restart()
-        rep.pump(START_TIMEOUT_S, proc=proc, until=lambda: bool(rep.scenes))
+        rep.pump(START_TIMEOUT_S, procs=procs, until=lambda: bool(rep.scenes))
         if not rep.scenes:
             raise RuntimeError(f"no /omni/scene from the perception node ({mode}) within "
                                f"{START_TIMEOUT_S:.0f} s")
         startup_s = time.monotonic() - t_start
-        rep.pump(WARMUP_S, proc=proc)
+        rep.pump(WARMUP_S, procs=procs)
         rep.rss.clear()
-        psutil.cpu_percent(None)  # both start counting here
-        node.cpu_percent(None)
+        psutil.cpu_percent(None)  # all start counting here
+        for node in nodes:
+            node.cpu_percent(None)
         a0 = time.time_ns()
-        rep.pump(duration_s, proc=proc)
+        rep.pump(duration_s, procs=procs)
         a1 = time.time_ns()
-        cpu_a, host_a = node.cpu_percent(None), psutil.cpu_percent(None)
+        cpu_each = [node.cpu_percent(None) for node in nodes]
+        host_a = psutil.cpu_percent(None)
         diag_a = dict(rep.diagnostics)  # the node's own figures, at the end of phase 1
         b0 = time.time_ns()
-        rep.pump(stop_s, mute={LIDAR_TOPIC}, proc=proc)
+        rep.pump(stop_s, mute={LIDAR_TOPIC}, procs=procs)
         b1 = time.time_ns()
-        cpu_b = node.cpu_percent(None)
-        hwm = _vm_hwm_bytes(proc.pid)
-        rep.pump(TAIL_S, mute={LIDAR_TOPIC}, proc=proc)
+        cpu_b = sum(node.cpu_percent(None) for node in nodes)
+        hwm = [_vm_hwm_bytes(p.pid) for p in procs]
+        rep.pump(TAIL_S, mute={LIDAR_TOPIC}, procs=procs)
         win = {"a0": a0, "a1": a1, "b0": b0, "b1": b1}
-        cpu = {"all_sensors": cpu_a, "lidar_stopped": cpu_b, "host_all_sensors": host_a}
+        cpu = {"all_sensors": sum(cpu_each), "lidar_stopped": cpu_b, "host_all_sensors": host_a,
+               "per_process": dict(zip(TIER_NODES.get(mode, ("perception",)), cpu_each))}
         rss = {"peak_sampled_mb": max(rep.rss) / 2**20 if rep.rss else None,
-               "vm_hwm_mb": hwm / 2**20 if hwm else None, "samples": len(rep.rss)}
+               "vm_hwm_mb": sum(h for h in hwm if h) / 2**20 if any(hwm) else None,
+               "samples": len(rep.rss)}
         result = _analyse(rep, mode, win, cpu, rss)
         result["startup_s"] = startup_s
         result["published_messages"] = rep.published
@@ -489,14 +506,15 @@ def _run_mode(rec: Recording, mode: str, duration_s: float, stop_s: float, domai
         result["reception_to_callback_ms_p50"] = _pct(np.asarray(rep.callback_lag_ns) / 1e6, 50)
         return result
     except BaseException as err:
-        if proc is not None and isinstance(err, RuntimeError):
-            _stop_node(proc)
+        if procs and isinstance(err, RuntimeError):
+            for proc in procs:
+                _stop_node(proc)
             log.seek(0)
             raise RuntimeError(f"{err}; node output:\n{log.read()[-3000:]}") from err
         raise
     finally:
         try:
-            if proc is not None:
+            for proc in procs:
                 _stop_node(proc)
         finally:
             if rep is not None:

@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "compress": "omni_ros.cli.compress",
     "distill": "omni_ros.cli.distill",
     "up": "omni_ros.cli.up",
+    "discovery": "omni_ros.cli.discovery",
 }
 
 

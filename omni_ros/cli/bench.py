@@ -16,7 +16,9 @@ commands said over the robot's own voice, with and without echo cancelling), rea
 real-time levers side by side: encoders in the callbacks vs on worker threads, cold vs warm
 first command), distill (students with fewer sensors or narrower encoders, from labels alone vs
 from the all-sensor teacher, at 100 / 10 / 2 % labels, and a camera student adapted to cells it
-has no labels for from unlabelled recordings of them; trains ~40 students, hours on 2 cores).
+has no labels for from unlabelled recordings of them; trains ~40 students, hours on 2 cores),
+tiers (the tiered graph, edge encoders -> region fusion, against the one-host perception node:
+traffic, scene equality, latency and CPU).
 """
 
 from __future__ import annotations
@@ -30,15 +32,16 @@ HELP = ("run benchmarks (pipeline: perception async vs sync latency; live: voice
         "episodes; speech; transport; sim; model; cells; language: commands in words outside "
         "the vocabulary; voices: recognisers on held-out voices and rooms; replies: yes / no / "
         "stop to the robot's questions; echo: talking over the robot; realtime: parallel encoders "
-        "and warm caches side by side; distill: students of the all-sensor teacher)")
+        "and warm caches side by side; distill: students of the all-sensor teacher; tiers: "
+        "edge encoders -> region fusion vs one host)")
 SUITES = ("pipeline", "live", "speech", "transport", "sim", "model", "thermal", "reliability",
-          "cells", "language", "voices", "replies", "echo", "realtime", "distill")
+          "cells", "language", "voices", "replies", "echo", "realtime", "distill", "tiers")
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--suite", choices=SUITES, default="pipeline")
     parser.add_argument("--duration", type=float, default=None,
-                        help="pipeline, realtime: seconds per phase (default 20); transport: "
+                        help="pipeline, realtime, tiers: seconds per phase (default 20); transport: "
                              "streaming time per run (default 4)")
     parser.add_argument("--episodes", type=int, default=None,
                         help="sim: expert episodes (default 50); live: episodes with every "
@@ -168,6 +171,11 @@ def run(args) -> int:
         result = distill.run(args.checkpoint, episodes=160 if args.episodes is None
                              else args.episodes, students=chosen or None)
         table = distill.markdown(result)
+    elif args.suite == "tiers":
+        from ..benchmarks import tiers
+
+        result = tiers.run(duration_s=args.duration or 20.0)
+        table = tiers.markdown(result)
     elif args.suite == "transport":
         result = transport.run(args.duration or 4.0)
         table = transport.markdown(result)

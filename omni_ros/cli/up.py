@@ -2,6 +2,9 @@
 and action, each as its own process with its parameter file from the package's config/ folder -
 the same nodes and files as `ros2 launch omni_ros omni_ros.launch.py` on a ROS 2 install.
 --sim adds the PyBullet sim bridge and sets use_sim_time on every node (as sim_demo.launch.py).
+--tier edge|region|edge,region starts the tiered graph's nodes instead: the edge's encoder
+(sensor topics in, /omni/latent/<modality> out) and the region's fusion node (latents in,
+/omni/scene out) with teleop and action; see README "Tiers".
 --params FILE adds your parameter file (sections per node: "/perception: ros__parameters: ...",
 or "/**" for all) after the defaults. Every output line is prefixed with its node's name.
 
@@ -23,6 +26,11 @@ HELP = "start the node graph (perception, teleop, action [+ sim bridge]) as sepa
 def add_arguments(parser) -> None:
     parser.add_argument("--sim", action="store_true",
                         help="also start the sim bridge; every node uses sim time (/clock)")
+    parser.add_argument("--tier", default="", metavar="TIERS",
+                        help="start one tier of the tiered graph instead of the one-host graph: "
+                             "edge (the sensor host: an encoder node, with --sim the sim "
+                             "bridge), region (fusion, teleop, action), or edge,region (both "
+                             "on this host)")
     parser.add_argument("--params", metavar="FILE",
                         help="a ROS parameter file with sections per node, applied after the "
                              "package defaults")
@@ -56,7 +64,7 @@ def run(args) -> int:
     try:
         if bridge and not args.sim:
             raise LaunchError("--seed and --real-time-factor set the sim bridge: add --sim")
-        specs = graph(sim=args.sim)
+        specs = graph(sim=args.sim, tiers=[t.strip() for t in args.tier.split(",") if t.strip()])
         policy = RespawnPolicy(delay_s=args.respawn_delay, max_delay_s=args.respawn_max_delay,
                                max_restarts=args.respawn_limit)
         g = Graph(specs, params_file=args.params, sim_time=args.sim,

@@ -9,7 +9,7 @@ from .camera_info import camera_info_to_intrinsics, intrinsics_to_camera_info
 from .diagnostics import health_to_diagnostics
 from .errors import ConversionError
 from .image import depth_to_metres, image_to_numpy, metres_to_depth_image, numpy_to_image
-from .limits import InputLimits, checker
+from .limits import InputLimits, checker, latent_checker
 from .joints import arrays_to_joint_state, joint_state_to_arrays
 from .markers import scene_markers
 from .outputs import (command_to_msg, latent_to_msg, msg_to_command, msg_to_latent,

@@ -104,3 +104,21 @@ def checker(kind: str, lim: InputLimits, frame_id: str = "") -> Callable[[Any], 
         if bounds is not None:
             bounds(msg, lim)
     return check
+
+
+MAX_LATENT_OBJECTS = 256  # objects one edge latent may carry (a cell holds at most tens)
+
+
+def latent_checker(latent_dim: int) -> Callable[[Any], None]:
+    """The door check of an edge encoder's LatentStamped before it is decoded: exactly
+    ``latent_dim`` values (the fusion model's width) and at most MAX_LATENT_OBJECTS objects,
+    each with an empty latent or one of ``latent_dim`` values."""
+    def check(msg) -> None:
+        require(len(msg.latent) == latent_dim, "latent",
+                f"{len(msg.latent)} values; this model's latents have {latent_dim}")
+        require(len(msg.objects) <= MAX_LATENT_OBJECTS, "objects",
+                f"{len(msg.objects)} objects; at most {MAX_LATENT_OBJECTS}")
+        for i, o in enumerate(msg.objects):
+            require(len(o.latent) in (0, latent_dim), f"objects[{i}].latent",
+                    f"{len(o.latent)} values; empty or {latent_dim}")
+    return check

@@ -172,7 +172,8 @@ def msg_to_scene(msg: SceneUnderstanding) -> SceneState:
 def latent_to_msg(lat: LatentVector) -> LatentStamped:
     msg = LatentStamped(header=make_header(lat.frame_id, lat.stamp_ns), modality=lat.modality,
                         source_stamp=ns_to_stamp(lat.source_stamp_ns),
-                        encoder_version=lat.encoder_version)
+                        encoder_version=lat.encoder_version,
+                        objects=[object_to_msg(o) for o in lat.objects])
     msg.latent = to_typed_array(lat.vector, "f")
     return msg
 
@@ -184,7 +185,8 @@ def msg_to_latent(msg: LatentStamped) -> LatentVector:
     _finite(vec, "latent")
     return LatentVector(modality=msg.modality, stamp_ns=stamp_to_ns(msg.header.stamp),
                         source_stamp_ns=stamp_to_ns(msg.source_stamp), vector=vec,
-                        encoder_version=msg.encoder_version, frame_id=msg.header.frame_id)
+                        encoder_version=msg.encoder_version, frame_id=msg.header.frame_id,
+                        objects=[msg_to_object(o, f"objects[{i}]") for i, o in enumerate(msg.objects)])
 
 
 # --- TeleopCommand ------------------------------------------------------------------------------

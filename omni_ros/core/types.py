@@ -85,7 +85,10 @@ class SceneState:
 
 @dataclass
 class LatentVector:
-    """One modality's latent (L2-normalised) with the stamp of the sensor data it encodes."""
+    """One modality's latent (L2-normalised) with the stamp of the sensor data it encodes, as an
+    edge encoder hands it to fusion: ``encoder_version`` names the checkpoint (its file's
+    sha256), ``objects`` are what the edge found in the same input (camera: detections, lidar:
+    clusters) in ``frame_id`` (the base frame)."""
 
     modality: str
     stamp_ns: int
@@ -93,6 +96,7 @@ class LatentVector:
     vector: np.ndarray
     encoder_version: str = ""
     frame_id: str = ""
+    objects: list[ObjectEstimate] = field(default_factory=list)
 
 
 @dataclass

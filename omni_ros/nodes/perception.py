@@ -21,7 +21,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass, field, make_dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -30,45 +30,27 @@ from omni_ros_msgs.msg import SceneUnderstanding, TeleopCommand
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from visualization_msgs.msg import MarkerArray
 
+from omni_ros_msgs.msg import LatentStamped
+
 from .. import conversions as cv
-from ..core.model.checkpoint import CheckpointError, load_checkpoint, resolve
-from ..core.model.runtime import PlacementConfig
-from ..core.perception.commands import apply_command
+from ..core.config import ConfigError, param
 from ..core.errors import InputError
 from ..core.health import RateLimiter
-from ..core.camera import optical_to_pose
-from ..core.config import ConfigError, param
-from ..core.perception.pipeline import (CameraMount, LidarMount, Perception, PipelineConfig,
-                                        SyncPerception, scene_problems)
+from ..core.model.checkpoint import resolve
 from ..core.model.modalities import sensors
-from ..streams import BASE_FRAME, BY_KEY, SENSOR_STREAMS
-from .common import QOS_CHOICES, RELIABLE_QOS, GuardedInputs, qos_for, spin_node
+from ..core.perception.commands import apply_command
+from ..core.perception.pipeline import Perception, SyncPerception, scene_problems
+from .common import RELIABLE_QOS, GuardedInputs, spin_node
 from .params import declare_config
+from .sensor_inputs import SensorInputsConfig, open_model, subscribe_sensors
 
 
-
-def input_streams(model_names) -> list[str]:
-    """Stream keys perception subscribes to: every stream of the model's modalities, and of
-    the modalities that annotate objects (thermal) whether or not the model fuses them, plus
-    the CameraInfo streams their windows read (the camera's intrinsics)."""
-    used = [m for m in sensors() if m.name in model_names or m.annotate is not None]
-    return [s.key for m in used for s in m.streams] + [k for m in used
-                                                       for k in getattr(m.window, "info", ())]
-
-
-# frames.<stream>: the frame id each sensor stream must carry (its modality file's default; ""
-# accepts any, as joint states carry none).
-Frames = make_dataclass("Frames", [
-    (s.key, str, param(s.frame_id, f"{s.topic}: required header.frame_id ('' = any)"))
-    for s in SENSOR_STREAMS],
-    namespace={"__module__": __name__,
-               "__doc__": "The header.frame_id every sensor stream must carry ('' = any)."})
+# latent_inputs: the modalities a fusion (region) node takes from edge encoder nodes
+LATENT_CHOICES = ("all", *(m.name for m in sensors()))
 
 
 @dataclass
-class PerceptionConfig:
-    checkpoint: str = param("omni_small.pt", "model checkpoint: a name in the package's models/ "
-                            "or an absolute path")
+class PerceptionConfig(SensorInputsConfig):
     mode: str = param("async", "fusion policy: async (latent cache + timer) or sync "
                       "(ApproximateTime baseline)", choices=("async", "sync"))
     fuse_rate: float = param(30.0, "async: fusion rate [Hz]", min=1.0, max=500.0)
@@ -82,34 +64,27 @@ class PerceptionConfig:
                                        "parallel_encoders: the modalities that get a worker "
                                        "thread; the others (cheap to encode) are encoded in their "
                                        "callback", choices=tuple(m.name for m in sensors()))
+    latent_inputs: list[str] = param([], "async: modalities whose latents come from edge encoder "
+                                     "nodes on /omni/latent/<modality> (the tiered graph) instead "
+                                     "of their sensor topics; 'all' = every modality the "
+                                     "checkpoint fuses", choices=LATENT_CHOICES)
     slop: float = param(0.05, "sync: largest stamp spread within one set [s]", min=0.001, max=5.0)
     queue_size: int = param(10, "sync: messages kept per input", min=1, max=1000)
-    frame_id: str = param(BASE_FRAME, "frame of the published objects (the model's base frame)")
-    qos: str = param("sensor_data", "QoS of the sensor subscriptions", choices=QOS_CHOICES)
-    torch_threads: int = param(1, "CPU threads torch may use", min=1, max=64)
     warm_text_cache: bool = param(True, "at configure, encode the text latent of every object "
                                   "description a command can carry (or read them from the file "
                                   "kept beside the checkpoint), so the first command is grounded "
                                   "as fast as the hundredth")
-    autostart: bool = param(True, "configure and activate on start (else wait for lifecycle "
-                            "transitions)")
     command_rate_hz: float = param(5.0, "operator commands accepted per second and source on "
                                    "average (a stop always passes)", min=0.1, max=1000.0)
     command_burst: int = param(10, "operator commands a source may send at once", min=1, max=1000)
-    camera: CameraMount = field(default_factory=CameraMount)
-    lidar: LidarMount = field(default_factory=LidarMount)
-    tf_timeout_s: float = param(5.0, "how long configure waits for a /tf mount (from_tf) [s]",
-                                min=0.1, max=120.0)
-    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
-    placement: PlacementConfig = field(default_factory=PlacementConfig)
-    limits: cv.InputLimits = field(default_factory=cv.InputLimits)
-    frames: Frames = field(default_factory=Frames)
 
 
 class PerceptionNode(LifecycleNode):
+    NAME, CONFIG = "perception", PerceptionConfig  # (the fusion node: its latent_inputs default)
+
     def __init__(self, **kwargs):
-        super().__init__("perception", **kwargs)
-        self.cfg = declare_config(self, PerceptionConfig)
+        super().__init__(self.NAME, **kwargs)
+        self.cfg = declare_config(self, self.CONFIG)
         self.pipe: Perception | None = None
         self.wake = None  # guard condition of the encoder workers (async, parallel_encoders)
         self.active = False
@@ -132,18 +107,12 @@ class PerceptionNode(LifecycleNode):
     def on_configure(self, state) -> TransitionCallbackReturn:
         cfg = self.cfg
         torch.set_num_threads(cfg.torch_threads)
-        try:
-            model, _, _ = load_checkpoint(cfg.checkpoint, cfg.placement)
-        except CheckpointError as err:
-            self.get_logger().error(f"cannot load checkpoint {cfg.checkpoint!r}: {err}")
+        opened = open_model(self, cfg)
+        if opened is None:
             return TransitionCallbackReturn.FAILURE
-        except ConfigError as err:  # a placement on a device this machine lacks
-            self.get_logger().error(f"cannot configure: {err}")
-            return TransitionCallbackReturn.FAILURE
-        for note in model.placement_notes:
-            self.get_logger().info(f"placement: {note}")
+        model, mounts, sha256 = opened
         try:
-            mounts = {name: self._mount(name) for name in ("camera", "lidar")}
+            remote = self._latent_inputs(model.names)
         except ConfigError as err:
             self.get_logger().error(f"cannot configure: {err}")
             return TransitionCallbackReturn.FAILURE
@@ -156,9 +125,10 @@ class PerceptionNode(LifecycleNode):
             self.encoded_events: deque = deque(maxlen=1024)  # (drained at every wake-up)
             self.wake = self.create_guard_condition(self._on_encoded)
             self.pipe = Perception(model, cfg.pipeline, mounts, on_encoded=self._encoded,
-                                   threaded=cfg.encoder_threads)
+                                   threaded=cfg.encoder_threads, remote=remote)
         else:
-            self.pipe = Perception(model, cfg.pipeline, mounts)
+            self.pipe = Perception(model, cfg.pipeline, mounts, remote=remote)
+        self.pipe.checkpoint_sha256 = sha256
         if cfg.warm_text_cache:
             t0 = time.perf_counter()
             source = self.pipe.warm_text(str(resolve(cfg.checkpoint)))
@@ -170,11 +140,12 @@ class PerceptionNode(LifecycleNode):
         self.marker_pub = self.create_lifecycle_publisher(MarkerArray, "/omni/scene_markers", 10)
         self.guard = GuardedInputs(self)
         self.guard.extra_statuses = self._pipeline_status
-        for key in input_streams(model.names):
-            s = BY_KEY[key]
-            check = cv.checker(s.codec or "camera_info", cfg.limits, getattr(cfg.frames, key))
-            self.guard.subscribe(key, s.msg_type, s.topic, s.decode, self._on_sensor,
-                                 qos_for(cfg.qos), check=check)
+        subscribe_sensors(self.guard, cfg, [n for n in model.names if n not in remote],
+                          self._on_sensor)
+        for name in remote:  # the tiered graph: this modality's latent from its edge encoder
+            self.guard.subscribe(f"latent/{name}", LatentStamped, f"/omni/latent/{name}",
+                                 cv.msg_to_latent, self._on_latent, RELIABLE_QOS,
+                                 check=cv.latent_checker(model.cfg.latent_dim))
         self.guard.subscribe("teleop", TeleopCommand, "/omni/teleop", cv.msg_to_command,
                              self._on_command, RELIABLE_QOS)
         self.command_limit = RateLimiter(cfg.command_rate_hz, cfg.command_burst)
@@ -184,40 +155,28 @@ class PerceptionNode(LifecycleNode):
                                + (f" at {cfg.fuse_rate:g} Hz, encoder threads: "
                                   f"{self.pipe.workers.names if self.pipe.workers else 'none'}"
                                   if cfg.mode == "async" else "")
-                               + f", modalities {self.pipe.names}, camera at "
-                               f"{np.round(mounts['camera'], 3).tolist()}, lidar at "
+                               + f", modalities {self.pipe.names}"
+                               + (f" (latents from edge encoders: {', '.join(remote)})"
+                                  if remote else "")
+                               + f", camera at {np.round(mounts['camera'], 3).tolist()}, lidar at "
                                f"{np.round(mounts['lidar'], 3).tolist()} (x y z roll pitch yaw)")
         return TransitionCallbackReturn.SUCCESS
 
-    def _mount(self, name: str) -> list[float]:
-        """The mounting pose of the camera or lidar: its parameter, or /tf (``from_tf``)."""
-        mount = getattr(self.cfg, name)
-        if not mount.from_tf:
-            return list(mount.pose)
-        frame = getattr(self.cfg.frames, "color" if name == "camera" else "lidar")
-        try:
-            import tf2_ros
-            from rclpy.duration import Duration
-            from rclpy.time import Time
-        except ImportError:
-            raise ConfigError(f"{name}.from_tf: tf2_ros is not installed (a pip install has no "
-                              f"/tf); set {name}.pose instead") from None
-        buffer = tf2_ros.Buffer()
-        listener = tf2_ros.TransformListener(buffer, self, spin_thread=True)
-        try:
-            t = buffer.lookup_transform(self.cfg.frame_id, frame, Time(),
-                                        timeout=Duration(seconds=self.cfg.tf_timeout_s)).transform
-        except Exception as err:  # tf2's LookupException, TimeoutException, ...
-            raise ConfigError(f"{name}.from_tf: no transform {self.cfg.frame_id} -> {frame} on /tf "
-                              f"within {self.cfg.tf_timeout_s:g} s ({err})") from None
-        finally:
-            listener.unregister()
-        from scipy.spatial.transform import Rotation
-        position = [t.translation.x, t.translation.y, t.translation.z]
-        rotation = Rotation.from_quat([t.rotation.x, t.rotation.y, t.rotation.z, t.rotation.w]).as_matrix()
-        if name == "camera":  # the optical frame's pose -> the body frame's
-            return optical_to_pose(position, rotation)
-        return [*position, *Rotation.from_matrix(rotation).as_euler("xyz")]
+    def _latent_inputs(self, names: list[str]) -> list[str]:
+        """``latent_inputs`` resolved against the model's modalities ('all' = every one)."""
+        wanted = self.cfg.latent_inputs
+        if not wanted:
+            return []
+        if self.cfg.mode == "sync":
+            raise ConfigError("latent_inputs: the tiered graph fuses in async mode only (mode: "
+                              "async)")
+        if "all" in wanted:
+            return list(names)
+        other = [n for n in wanted if n not in names]
+        if other:
+            raise ConfigError(f"latent_inputs: {', '.join(other)} not fused by "
+                              f"{self.cfg.checkpoint} (it fuses {', '.join(names)})")
+        return [n for n in names if n in wanted]
 
     def on_activate(self, state) -> TransitionCallbackReturn:
         super().on_activate(state)  # enables the lifecycle publishers
@@ -273,7 +232,16 @@ class PerceptionNode(LifecycleNode):
             if scene is not None and self.active:
                 self._publish(scene)
             return
-        updated = self.pipe.push(key, stamp, value, self._now())
+        self._arrived(self.pipe.push(key, stamp, value, self._now()))
+
+    def _on_latent(self, key: str, latent, msg) -> None:
+        """A modality's latent from its edge encoder (the tiered graph); a latent of another
+        checkpoint, width or modality raises InputError, which the guard counts."""
+        if self.pipe is not None:
+            self._arrived(self.pipe.receive(latent, self._now()))
+
+    def _arrived(self, updated: str | None) -> None:
+        """Fuse on arrival of a new latent once a fusion period has passed."""
         if updated and self.active and self.cfg.fuse_on_arrival:
             # Slightly early (3 %) so that timer jitter does not skip a period.
             if self._now() - self.last_fuse_ns >= 0.97 * self.period_ns:
@@ -371,7 +339,8 @@ class PerceptionNode(LifecycleNode):
                 values[f"{n}.superseded"] = self.pipe.workers.superseded[n]
         missing = [n for n, f in zip(self.pipe.names, fresh) if not f]
         level = DiagnosticStatus.OK if not missing else DiagnosticStatus.WARN
-        return [DiagnosticStatus(level=level, name="perception: pipeline", hardware_id="perception",
+        return [DiagnosticStatus(level=level, name=f"{self.get_name()}: pipeline",
+                                 hardware_id=self.get_name(),
                                  message="all modalities fresh" if not missing
                                  else f"absent: {', '.join(missing)}",
                                  values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])]

@@ -44,7 +44,7 @@ from .objects import extract_objects
 from .sync import ApproximateTimeSync
 from .text_cache import TextLatents, command_descriptions, file_sha256
 from .workers import EncoderWorkers
-from ..types import ObjectEstimate, SceneEventData, SceneState
+from ..types import LatentVector, ObjectEstimate, SceneEventData, SceneState
 
 # pipeline.max_age.<modality>: one field per registered sensor modality, its file's default.
 MaxAge = make_dataclass("MaxAge", [
@@ -115,7 +115,7 @@ class Perception:
     def __init__(self, model: OmniModel, cfg: PipelineConfig = PipelineConfig(),
                  mounts: dict[str, list[float]] | None = None,
                  on_encoded: Callable[[str, Exception | None], None] | None = None,
-                 threaded: list[str] | None = None):
+                 threaded: list[str] | None = None, remote: list[str] | tuple = ()):
         """``mounts``: modality -> mounting pose [x, y, z, roll, pitch, yaw] of its sensor in the
         base frame (m, rad; camera, lidar); a camera without one is where the model's training
         camera was (its checkpoint's view), a lidar where its config says.
@@ -125,11 +125,15 @@ class Perception:
         ``on_encoded(modality, error)`` is called from the worker after that modality's latent
         is in the cache (error None) or its encoding failed. Other modalities, and all without
         ``on_encoded``, are encoded by ``push`` in the caller's thread. Call :meth:`close` to
-        stop the workers."""
+        stop the workers.
+
+        ``remote``: modalities whose latents are encoded elsewhere (an edge encoder node) and
+        handed in by :meth:`receive`; their sensor inputs are never encoded here."""
         self.model = model.eval()
         self.cfg = cfg
         self.mcfg = model.cfg
         self.names = list(model.names)
+        self.remote = tuple(remote)
         self.mounts = {"camera": CameraGeometry.from_config(self.mcfg.camera).pose, **(mounts or {})}
         self.assumed_intrinsics = 0  # camera frames placed with the model's intrinsics (no CameraInfo)
         self.annotators = [m for m in sensors() if m.annotate is not None]
@@ -139,6 +143,9 @@ class Perception:
         self._lock = threading.Lock()
         self.generation = 0
         self.text_cache: TextLatents | None = None   # see warm_text
+        # sha256 of the checkpoint file the model came from (set by whoever loaded it): the
+        # version an edge encoder stamps on its latents and fusion requires of them
+        self.checkpoint_sha256 = ""
         self.reset()
         self.workers = None
         threaded = [n for n in (self.names if threaded is None else threaded) if n in self.names]
@@ -213,7 +220,7 @@ class Perception:
         require(stamp_ns >= last, "header.stamp", f"{(last - stamp_ns) / 1e9:.3f} s older than "
                 "the previous message of this stream (out of order)")
         self.newest_ns = max(self.newest_ns, stamp_ns)
-        if not window.push(key, stamp_ns, value) or name not in self.names:
+        if not window.push(key, stamp_ns, value) or name not in self.names or name in self.remote:
             return None
         threaded = self.workers is not None and name in self.workers.names
         job = (self.generation, window.stamp_ns,
@@ -235,6 +242,50 @@ class Perception:
             self._camera_objects(stamp_ns, raw, {k: v[0] for k, v in batch.items()}, generation)
         if not inline:
             self._on_encoded(name, None)
+
+    def latent(self, name: str, now_ns: int, frame_id: str) -> LatentVector:
+        """Modality ``name``'s newest latent as an edge encoder sends it (:meth:`receive` on
+        the fusion side), stamped ``now_ns``: with the camera's objects or the lidar's clusters
+        (in ``frame_id``, the base frame)."""
+        with self._lock:
+            cached = self.cache[name]
+            objects = self.camera_objects if name == "camera" else []
+        if name == "lidar":
+            objects = self.lidar_clusters()
+        return LatentVector(name, now_ns, cached.stamp_ns, cached.latent[0].numpy(),
+                            self.checkpoint_sha256, frame_id, list(objects))
+
+    def receive(self, latent: LatentVector, now_ns: int | None = None) -> str:
+        """Take one modality's latent encoded elsewhere (an edge encoder node: the tiered graph)
+        in place of that modality's sensor input; returns the modality. Refused with
+        :class:`InputError`: another checkpoint's latent (``encoder_version`` must be this
+        model's ``checkpoint_sha256``), a modality not in ``remote``, another width, a
+        stamp too far from the clock or older than the last one. The camera's latent brings its
+        objects; the lidar's its clusters (the object memory's confirmation)."""
+        name = latent.modality
+        require(name in self.remote, "modality", f"{name!r}: not taken from an edge encoder "
+                f"here (only {', '.join(self.remote) or 'none'})")
+        require(latent.encoder_version == self.checkpoint_sha256, "encoder_version",
+                f"latent of checkpoint {latent.encoder_version[:12] or '(none)'}..., this node "
+                f"loaded {self.checkpoint_sha256[:12]}...: edge and fusion must load the same "
+                "checkpoint file")
+        require(latent.vector.shape == (self.mcfg.latent_dim,), "latent",
+                f"{latent.vector.shape[0]} values, the model's latents have {self.mcfg.latent_dim}")
+        stamp_ns = latent.source_stamp_ns
+        self.check_stamp(stamp_ns, now_ns)
+        last = self.cache[name].stamp_ns if name in self.cache else stamp_ns
+        require(stamp_ns >= last, "source_stamp", f"{(last - stamp_ns) / 1e9:.3f} s older than "
+                "the previous latent of this modality (out of order)")
+        self.newest_ns = max(self.newest_ns, stamp_ns)
+        with self._lock:
+            self.cache[name] = Cached(torch.from_numpy(np.asarray(latent.vector, np.float32))[None],
+                                      stamp_ns, 0.0)
+            if name == "camera":
+                self.camera_objects, self.camera_objects_ns = latent.objects, stamp_ns
+                self.camera_history.append(latent.objects)
+            elif name == "lidar":
+                self._lidar_objects = (stamp_ns, latent.objects)
+        return name
 
     @torch.no_grad()
     def _encode(self, name: str, stamp_ns: int, batch: dict, generation: int) -> dict:
@@ -366,12 +417,11 @@ class Perception:
     def lidar_clusters(self) -> list[ObjectEstimate]:
         """Objects clustered from the newest lidar scan (once per scan)."""
         w = self.windows.get("lidar")
-        if w is None or "lidar" not in w.latest:
-            return []
-        stamp, cloud = self.windows["lidar"].latest["lidar"]
-        if self._lidar_objects[0] != stamp:
-            self._lidar_objects = (stamp, lidar_objects(cloud, self.mcfg.lidar))
-        return self._lidar_objects[1]
+        if w is not None and "lidar" in w.latest:
+            stamp, cloud = w.latest["lidar"]
+            if self._lidar_objects[0] != stamp:
+                self._lidar_objects = (stamp, lidar_objects(cloud, self.mcfg.lidar))
+        return self._lidar_objects[1]  # (or the clusters an edge encoder sent: receive)
 
     def held_object(self, held: dict, objects: list[ObjectEstimate]) -> str:
         """The known object that best matches the held-object head (shape, width)."""
