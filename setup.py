@@ -20,6 +20,7 @@ NODES = {
     "perception": "omni_ros.nodes.perception",
     "encoder": "omni_ros.nodes.encoder",
     "fusion": "omni_ros.nodes.fusion",
+    "cloud_gateway": "omni_ros.nodes.cloud_gateway",
     "teleop": "omni_ros.nodes.teleop",
     "action": "omni_ros.nodes.action",
 }

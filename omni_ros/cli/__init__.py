@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "distill": "omni_ros.cli.distill",
     "up": "omni_ros.cli.up",
     "discovery": "omni_ros.cli.discovery",
+    "cloud": "omni_ros.cli.cloud",
 }
 
 
