@@ -182,3 +182,27 @@ def test_datasets_of_different_versions_load_as_one(tmp_path):
     assert np.isnan(a["camera_K"][:3]).all() and (a["camera_K"][3:] == np.eye(3)).all()
     assert list(a["episode"]) == [0, 0, 0, 1, 1, 1] and len(manifest["episodes"]) == 2
     assert list(a["source"]) == [0, 0, 0, 1, 1, 1]  # each sample's folder
+
+
+@pytest.mark.timeout(600)
+def test_ray_tasks_make_the_shards_of_the_local_path(tmp_path):
+    """`omni-ros dataset --ray`: the episodes as Ray tasks (a local Ray with 2 CPUs; shards come
+    back as bytes, as from a cluster's nodes) write the same shards, sample for sample, and the
+    same episode records as the local path for the same seeds."""
+    import json
+
+    local, on_ray = tmp_path / "local", tmp_path / "ray"
+    episodes = 9    # two jobs of CHUNK_EPISODES = 8: two Ray tasks
+    generate(local, episodes, seed=SEED, progress=False, frame_stride=8)
+    out = subprocess.run([sys.executable, "-m", "omni_ros.cli", "dataset", "--out", str(on_ray),
+                          "--episodes", str(episodes), "--seed", str(SEED), "--frame-stride", "8",
+                          "--workers", "2", "--ray"], capture_output=True, text=True, timeout=540)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    a, b = (json.loads((d / "manifest.json").read_text()) for d in (local, on_ray))
+    assert a["shards"] == b["shards"] and a["episodes"] == b["episodes"]
+    assert b["stats"]["ray"] == "local" and len(b["shards"]) >= 2
+    for shard in a["shards"]:
+        with np.load(local / shard["file"]) as x, np.load(on_ray / shard["file"]) as y:
+            assert sorted(x.files) == sorted(y.files)
+            for k in x.files:
+                np.testing.assert_array_equal(x[k], y[k], err_msg=f"{shard['file']}: {k}")

@@ -14,7 +14,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--episodes", type=int, default=10, help="number of episodes")
     parser.add_argument("--seed", type=int, default=0, help="episode i uses seed + i")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (with --ray "
+                        "local: the CPUs of the local Ray)")
+    parser.add_argument("--ray", nargs="?", const="local", default="", metavar="ADDRESS",
+                        help="run the episodes as Ray tasks: on a Ray started here (no address) "
+                             "or on a running cluster (auto, ray://HOST:10001); shards come back "
+                             "to this machine, the same as without Ray for the same seeds")
     parser.add_argument("--samples-per-shard", type=int, default=256)
     parser.add_argument("--frame-stride", type=int, default=1,
                         help="keep every n-th camera frame (more scenes for the same size; "
@@ -63,7 +68,8 @@ def run(args) -> int:
             return 2
     else:
         manifest = generate(args.out, args.episodes, args.seed, args.workers, cfg,
-                            args.samples_per_shard, frame_stride=args.frame_stride)
+                            args.samples_per_shard, frame_stride=args.frame_stride,
+                            ray_address=args.ray)
     stats = manifest["stats"]
     print(f"wrote {manifest['samples']} samples in {len(manifest['shards'])} shard(s) to "
           f"{args.out} ({stats['samples_per_s']:.1f} samples/s, "

@@ -92,11 +92,52 @@ def _run_episodes(args) -> tuple[list[dict], list[dict], int]:
     return writer.shards, episodes, sum(e["samples"] for e in episodes)
 
 
+def _run_episodes_anywhere(args) -> tuple[list[dict], list[dict], int, dict[str, bytes]]:
+    """One job on a Ray worker, on whichever machine runs it: its shards are written to a
+    temporary folder there and returned as bytes (the driver writes them), so the cluster needs
+    no shared file system."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="omni_ros_shards_") as tmp:
+        shards, episodes, samples = _run_episodes((*args[:4], tmp, *args[5:]))
+        files = {s["file"]: (Path(tmp) / s["file"]).read_bytes() for s in shards}
+    return shards, episodes, samples, files
+
+
+def _on_ray(jobs: list, out_dir: Path, workers: int, address: str):
+    """Yield each job's (shards, episodes, samples) as Ray finishes it, its shard files
+    written into ``out_dir``. ``address``: a running cluster ("auto", "ray://host:10001", ...);
+    "local" starts Ray on this machine with ``workers`` CPUs, its workers at the caller's
+    priority (stopped afterwards)."""
+    import os
+
+    import ray
+
+    local = address == "local"
+    if local:  # Ray starts its workers at niceness 15: next to any busy process they starve
+        os.environ.setdefault("RAY_worker_niceness", "0")
+    ray.init(address=None if local else address, num_cpus=workers if local else None,
+             include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        task = ray.remote(num_cpus=1)(_run_episodes_anywhere)
+        pending = [task.remote(job) for job in jobs]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            shards, episodes, samples, files = ray.get(done[0])
+            for name, data in files.items():
+                (out_dir / name).write_bytes(data)
+            yield shards, episodes, samples
+    finally:
+        ray.shutdown()
+
+
 def generate(out_dir: Path, episodes: int, seed: int = 0, workers: int = 1,
              cfg: SimConfig | None = None, samples_per_shard: int = 256,
-             progress: bool = True, frame_stride: int = 1) -> dict:
+             progress: bool = True, frame_stride: int = 1, ray_address: str = "") -> dict:
     """Run ``episodes`` expert episodes on ``workers`` processes (in jobs of CHUNK_EPISODES);
-    keep every ``frame_stride``-th camera frame; write shards and the manifest."""
+    keep every ``frame_stride``-th camera frame; write shards and the manifest. With
+    ``ray_address`` the jobs are Ray tasks instead (see :func:`_on_ray`); the shards are the
+    same for the same seeds either way."""
     cfg = cfg or SimConfig()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -107,7 +148,11 @@ def generate(out_dir: Path, episodes: int, seed: int = 0, workers: int = 1,
     shards, records = [], []
     bar = tqdm(total=episodes, unit="episode", disable=not progress)
     results = []
-    if workers == 1:
+    if ray_address:
+        for r in _on_ray(jobs, out_dir, workers, ray_address):
+            results.append(r)
+            bar.update(len(r[1]))
+    elif workers == 1:
         for job in jobs:
             results.append(_run_episodes(job))
             bar.update(len(results[-1][1]))
@@ -124,7 +169,8 @@ def generate(out_dir: Path, episodes: int, seed: int = 0, workers: int = 1,
     bar.close()
     wall = time.monotonic() - t0
     total = sum(s["samples"] for s in shards)
-    stats = {"wall_s": wall, "workers": workers, "samples_per_s": total / wall,
+    stats = {"wall_s": wall, "workers": workers, "ray": ray_address or None,
+             "samples_per_s": total / wall,
              "samples_per_s_per_worker": total / wall / workers,
              "bytes_per_sample": sum(s["bytes"] for s in shards) / max(total, 1),
              "expert_success": sum(e["success"] for e in records) / max(len(records), 1)}
