@@ -51,3 +51,11 @@ def scene_after_one_second(model, seed: int = 3):
             break
     items.close()
     return pipe.fuse(stamp)
+
+
+def node_entities(node) -> tuple:
+    """(subscription topics, publisher topics, timer count, guard condition count) of an rclpy
+    node: what a lifecycle node's configure makes and its cleanup must undo."""
+    return (sorted(s.topic_name for s in node.subscriptions),
+            sorted(p.topic_name for p in node.publishers), len(list(node.timers)),
+            len(list(node.guards)))

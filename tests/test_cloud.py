@@ -93,6 +93,7 @@ def test_gateway_sends_scenes_up_answers_questions_and_outlives_the_cloud(rclpy_
     from rclpy.node import Node
     from std_msgs.msg import String
 
+    from omni_ros.benchmarks.pipeline import stop_process
     from omni_ros.nodes.common import RELIABLE_QOS
     from omni_ros.samples import output_sample
 
@@ -176,12 +177,6 @@ def test_gateway_sends_scenes_up_answers_questions_and_outlives_the_cloud(rclpy_
         assert pump(30, lambda: int(asks.get("rejected.data", 0)) == 1), asks
     finally:
         for p in (gateway, cloud):
-            if p.poll() is None:
-                p.send_signal(2)
-        for p in (gateway, cloud):
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            stop_process(p)
         ex.shutdown()
         node.destroy_node()

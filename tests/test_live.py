@@ -16,7 +16,7 @@ from sensor_msgs.msg import Image, PointCloud2, PointField
 
 from omni_ros.benchmarks.live import heard_right, live_graph, run_episode, wait_task
 
-from _util import call_service
+from _util import call_service, node_entities
 
 pytestmark = [pytest.mark.ros, pytest.mark.timeout(300)]
 
@@ -284,9 +284,7 @@ def test_perception_cleanup_undoes_configure_exactly(rclpy_context):
     try:
         def entities():
             encoders = sorted(t.name for t in threading.enumerate() if t.name.startswith("encode-"))
-            return (sorted(s.topic_name for s in node.subscriptions),
-                    sorted(p.topic_name for p in node.publishers), len(list(node.timers)),
-                    len(list(node.guards)), encoders)
+            return (*node_entities(node), encoders)
 
         bare = entities()
         assert node.trigger_configure() == R.SUCCESS

@@ -13,6 +13,8 @@ import pytest
 from omni_ros import conversions as cv
 from omni_ros.core.errors import InputError
 
+from _util import node_entities
+
 BASE = "panda_link0"
 
 
@@ -252,9 +254,7 @@ def test_tier_nodes_cleanup_undoes_configure_exactly(kind, rclpy_context):
             rclpy.parameter.Parameter("autostart", value=False)])
     try:
         def entities():
-            return (sorted(s.topic_name for s in node.subscriptions),
-                    sorted(p.topic_name for p in node.publishers), len(list(node.timers)),
-                    len(list(node.guards)))
+            return node_entities(node)
 
         bare = entities()
         assert node.trigger_configure() == R.SUCCESS

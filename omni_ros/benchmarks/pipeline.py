@@ -68,7 +68,14 @@ MODES = {"async": {"mode": "async"}, "sync": {"mode": "sync"},
          # the tiered graph: an edge encoder process (every modality) and the region's fusion
          # node (perception with every latent from the encoder); its parameters here
          "tiered": {"mode": "async", "latent_inputs": ["all"]}}
-TIER_NODES = {"tiered": ("encoder", "fusion")}  # modes run as several processes, in start order
+# Modes run as several processes, in start order: (module, node name, parameters); the last one
+# publishes /omni/scene and gets the mode's parameters. The tiered graph's edge is two encoder
+# processes, the heavy modalities and the cheap ones (as perception's encoder threads split them:
+# a wrench never waits behind a camera frame).
+TIER_NODES = {"tiered": (("encoder", "encoder_heavy", {"modalities": ["camera", "lidar"]}),
+                         ("encoder", "encoder_light",
+                          {"modalities": ["audio", "tactile", "force"]}),
+                         ("fusion", "fusion", None))}
 TARGETS = {"async_p50_ms": 10.0, "async_p99_ms": 25.0, "sync_over_async_p50": 3.0,
            "async_tick_share": 0.95, "sync_tick_share": 0.0, "rss_mb": 600.0}
 
@@ -138,11 +145,11 @@ def _is_async(mode: str) -> bool:
 def _start_nodes(mode: str, env: dict, log) -> list[subprocess.Popen]:
     """The processes of ``mode``: the perception node, or the tiered graph's nodes (the last
     one publishes /omni/scene and gets the mode's parameters)."""
-    nodes = TIER_NODES.get(mode, ("perception",))
     procs = []
-    for i, node in enumerate(nodes):
-        params = {"fuse_rate": FUSE_RATE, **MODES[mode]} if i == len(nodes) - 1 else {}
-        cmd = [sys.executable, "-m", f"omni_ros.nodes.{node}", "--ros-args"]
+    for module, name, params in TIER_NODES.get(mode, (("perception", "perception", None),)):
+        params = params if params is not None else {"fuse_rate": FUSE_RATE, **MODES[mode]}
+        cmd = [sys.executable, "-m", f"omni_ros.nodes.{module}", "--ros-args", "-r",
+               f"__node:={name}"]
         for k, v in params.items():
             v = (str(v).lower() if isinstance(v, bool) else
                  f"[{', '.join(v)}]" if isinstance(v, (list, tuple)) else v)
@@ -152,7 +159,7 @@ def _start_nodes(mode: str, env: dict, log) -> list[subprocess.Popen]:
     return procs
 
 
-def _stop_node(proc: subprocess.Popen) -> int:
+def stop_process(proc: subprocess.Popen) -> int:
     """SIGINT, wait, then kill: the node never outlives the benchmark."""
     if proc.poll() is None:
         try:
@@ -494,7 +501,8 @@ def _run_mode(rec: Recording, mode: str, duration_s: float, stop_s: float, domai
         rep.pump(TAIL_S, mute={LIDAR_TOPIC}, procs=procs)
         win = {"a0": a0, "a1": a1, "b0": b0, "b1": b1}
         cpu = {"all_sensors": sum(cpu_each), "lidar_stopped": cpu_b, "host_all_sensors": host_a,
-               "per_process": dict(zip(TIER_NODES.get(mode, ("perception",)), cpu_each))}
+               "per_process": dict(zip((n for _, n, _ in TIER_NODES.get(
+                   mode, (("perception", "perception", None),))), cpu_each))}
         rss = {"peak_sampled_mb": max(rep.rss) / 2**20 if rep.rss else None,
                "vm_hwm_mb": sum(h for h in hwm if h) / 2**20 if any(hwm) else None,
                "samples": len(rep.rss)}
@@ -508,14 +516,14 @@ def _run_mode(rec: Recording, mode: str, duration_s: float, stop_s: float, domai
     except BaseException as err:
         if procs and isinstance(err, RuntimeError):
             for proc in procs:
-                _stop_node(proc)
+                stop_process(proc)
             log.seek(0)
             raise RuntimeError(f"{err}; node output:\n{log.read()[-3000:]}") from err
         raise
     finally:
         try:
             for proc in procs:
-                _stop_node(proc)
+                stop_process(proc)
         finally:
             if rep is not None:
                 rep.close()

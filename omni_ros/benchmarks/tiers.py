@@ -7,7 +7,8 @@ the pipeline bench's recorded sim stream (:func:`omni_ros.benchmarks.pipeline.re
   fusion (offline, fused at the same 30 Hz instants): largest differences of fused latent,
   gates and object positions; scenes whose object ids, contact, grasp or events differ.
 * Latency and CPU over real DDS (the pipeline bench's replay, the same run): newest input ->
-  scene p50 / p99 for the perception node and for the encoder + fusion processes; the region's
+  scene p50 / p99 for the perception node and for the tiered graph's processes (two encoders,
+  camera + lidar and audio + tactile + force, and fusion: ``pipeline.TIER_NODES``); the region's
   added latency is the difference of the p50s. CPU % of a core per process.
 
 Targets (issue 18): edge -> region traffic >= 100x smaller than the raw streams; the region adds
@@ -173,7 +174,7 @@ def markdown(r: dict) -> str:
         for name, m in r["modes"].items():
             per = ", ".join(f"{k} {v:.0f}" for k, v in m["cpu_percent"]["per_process"].items())
             rss = m["rss"]["peak_sampled_mb"]
-            lines.append(f"| {'perception (one host)' if name == 'async' else 'encoder + fusion'}"
+            lines.append(f"| {'perception (one host)' if name == 'async' else '2 encoders + fusion'}"
                          f" | {m['latency_newest_ms']['p50']:.1f} / "
                          f"{m['latency_newest_ms']['p99']:.1f} | {m['scene_rate_hz']:.1f} | "
                          f"{m['cpu_percent']['all_sensors']:.0f} ({per}) | "
@@ -220,6 +221,7 @@ def cloud_link(outages: int = 3, seconds_up: float = 4.0, seconds_down: float = 
     from .. import dds_env
     from ..nodes.common import RELIABLE_QOS
     from ..samples import output_sample
+    from . import pipeline
 
     dds_env.isolate()
     with socket.socket() as s:
@@ -298,12 +300,7 @@ def cloud_link(outages: int = 3, seconds_up: float = 4.0, seconds_down: float = 
                 "scenes_published": published[0]}
     finally:
         for p in (gateway, cloud):
-            if p.poll() is None:
-                p.send_signal(2)
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            pipeline.stop_process(p)
         ex.shutdown()
         node.destroy_node()
         rclpy.shutdown(context=context)

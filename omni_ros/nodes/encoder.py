@@ -23,7 +23,6 @@ import sys
 import time
 from dataclasses import dataclass
 
-import torch
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from omni_ros_msgs.msg import LatentStamped
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
@@ -34,7 +33,7 @@ from ..core.model.modalities import sensors
 from ..core.perception.pipeline import Perception
 from .common import RELIABLE_QOS, GuardedInputs, spin_node
 from .params import declare_config
-from .sensor_inputs import SensorInputsConfig, open_model, subscribe_sensors
+from .sensor_inputs import SensorInputsConfig, autostart, open_model, subscribe_sensors
 
 
 @dataclass
@@ -51,17 +50,10 @@ class EncoderNode(LifecycleNode):
         self.pipe: Perception | None = None
         self.active = False
         self.published: dict[str, int] = {}
-        self.done = False
-        self.exit_code = 0
-        if self.cfg.autostart:
-            if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-                self.done, self.exit_code = True, 1
-            else:
-                self.trigger_activate()
+        autostart(self)
 
     def on_configure(self, state) -> TransitionCallbackReturn:
         cfg = self.cfg
-        torch.set_num_threads(cfg.torch_threads)
         opened = open_model(self, cfg)
         if opened is None:
             return TransitionCallbackReturn.FAILURE

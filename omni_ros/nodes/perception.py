@@ -24,7 +24,6 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from omni_ros_msgs.msg import SceneUnderstanding, TeleopCommand
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
@@ -42,7 +41,7 @@ from ..core.perception.commands import apply_command
 from ..core.perception.pipeline import Perception, SyncPerception, scene_problems
 from .common import RELIABLE_QOS, GuardedInputs, spin_node
 from .params import declare_config
-from .sensor_inputs import SensorInputsConfig, open_model, subscribe_sensors
+from .sensor_inputs import SensorInputsConfig, autostart, open_model, subscribe_sensors
 
 
 # latent_inputs: the modalities a fusion (region) node takes from edge encoder nodes
@@ -95,18 +94,11 @@ class PerceptionNode(LifecycleNode):
         self.invalid_scenes = 0
         self.clock_jumps = 0
         self.last_now_ns = 0
-        self.done = False
-        self.exit_code = 0
-        if self.cfg.autostart:
-            if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-                self.done, self.exit_code = True, 1
-            else:
-                self.trigger_activate()
+        autostart(self)
 
     # --- lifecycle ------------------------------------------------------------------------------
     def on_configure(self, state) -> TransitionCallbackReturn:
         cfg = self.cfg
-        torch.set_num_threads(cfg.torch_threads)
         opened = open_model(self, cfg)
         if opened is None:
             return TransitionCallbackReturn.FAILURE

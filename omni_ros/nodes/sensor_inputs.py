@@ -60,10 +60,27 @@ class SensorInputsConfig:
     frames: Frames = field(default_factory=Frames)
 
 
+def autostart(node) -> None:
+    """With ``node.cfg.autostart``: configure and activate the lifecycle ``node`` now; a failed
+    configure makes it finish (``node.done``) with exit code 1 (see ``spin_node``)."""
+    from rclpy.lifecycle import TransitionCallbackReturn
+
+    node.done, node.exit_code = False, 0
+    if node.cfg.autostart:
+        if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            node.done, node.exit_code = True, 1
+        else:
+            node.trigger_activate()
+
+
 def open_model(node, cfg: SensorInputsConfig):
-    """Load ``cfg.checkpoint`` (each encoder placed as ``cfg.placement`` says) and resolve the
-    camera and lidar mounts; returns (model, mounts, sha256 of the checkpoint file), or None
-    after logging why not (configure then fails)."""
+    """Load ``cfg.checkpoint`` (each encoder placed as ``cfg.placement`` says, torch on
+    ``cfg.torch_threads`` threads) and resolve the camera and lidar mounts; returns (model,
+    mounts, sha256 of the checkpoint file), or None after logging why not (configure then
+    fails)."""
+    import torch
+
+    torch.set_num_threads(cfg.torch_threads)
     log = node.get_logger()
     try:
         model, _, _ = load_checkpoint(cfg.checkpoint, cfg.placement)
