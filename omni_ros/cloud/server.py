@@ -21,6 +21,7 @@ from .memory import FleetMemory
 
 log = logging.getLogger("omni_ros.cloud")
 MAX_PAYLOAD = 16 << 20   # bytes; larger messages are refused before deserializing
+MAX_COUNTED = 1024       # robots counted by name; more are counted together as "(others)"
 
 
 def message_types() -> dict[str, type]:
@@ -52,6 +53,8 @@ class CloudServer:
 
     def _count(self, book: dict, key: str) -> None:
         with self._lock:
+            if key not in book and len(book) >= MAX_COUNTED:  # memory does not grow with names
+                key = "(others)"
             book[key] = book.get(key, 0) + 1
 
     def _on_up(self, sample) -> None:
