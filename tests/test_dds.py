@@ -140,8 +140,10 @@ def test_garbage_on_every_sensor_topic_is_rejected_counted_and_the_node_keeps_ru
 def test_huge_best_effort_images_that_never_arrive_whole_are_counted_lost(rclpy_context):
     """A camera sending images far too big for the link (12 MB, best effort): DDS drops some
     of their fragments, they never reach the callback, and /diagnostics says so (``lost``)
-    instead of the input just looking silent. Once a small image gets through after them,
-    every huge one but the last is accounted for, as received or as lost."""
+    instead of the input just looking silent. Once small images get through after them, the
+    huge ones show up in the books, as received or as lost. How many of the three Fast DDS
+    reports lost depends on load (one CI run next to two busy loops counted 1 of 2), so the
+    test asks for at least one; without the counter it finds none (0 lost, 0 received)."""
     with monitored(rclpy_context, "huge_sender") as m:  # sensor_data QoS: best effort
         monitor, executor, latest = m.monitor, m.executor, m.latest
         pub = m.node.create_publisher(Image, "/camera/color/image_raw", qos_for("sensor_data"))
@@ -165,7 +167,7 @@ def test_huge_best_effort_images_that_never_arrive_whole_are_counted_lost(rclpy_
 
         def accounted():  # huge images received (at least) + messages lost
             taken = count("accepted") + count("rejected_total")
-            return taken >= 1 and count("lost") + max(0, taken - smalls) >= 2
+            return taken >= 1 and count("lost") + max(0, taken - smalls) >= 1
 
         while not accounted():  # small ones, resent (best effort) until the books add up
             assert time.monotonic() < deadline, f"not accounted for: {latest.get('color')}"
