@@ -24,12 +24,17 @@ MAX_PAYLOAD = 16 << 20   # bytes; larger messages are refused before deserializi
 MAX_COUNTED = 1024       # robots counted by name; more are counted together as "(others)"
 
 
+def type_name(msg_type: type) -> str:
+    """A message class's ROS type name, e.g. omni_ros_msgs/msg/SceneUnderstanding (what a
+    gateway puts in the attachment)."""
+    return f"{msg_type.__module__.split('.')[0]}/msg/{msg_type.__name__}"
+
+
 def message_types() -> dict[str, type]:
     """The message types robots may send up, by ROS type name."""
     from omni_ros_msgs.msg import SceneUnderstanding, TaskStatus
 
-    return {"omni_ros_msgs/msg/SceneUnderstanding": SceneUnderstanding,
-            "omni_ros_msgs/msg/TaskStatus": TaskStatus}
+    return {type_name(t): t for t in (SceneUnderstanding, TaskStatus)}
 
 
 class CloudServer:

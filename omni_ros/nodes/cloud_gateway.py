@@ -31,6 +31,7 @@ from rclpy.node import Node
 from std_msgs.msg import String
 
 from ..cloud import link
+from ..cloud.server import type_name
 from ..core.config import ConfigError, param
 from ..core.errors import InputError
 from .common import RELIABLE_QOS, GuardedInputs, spin_node
@@ -90,9 +91,8 @@ class CloudGatewayNode(Node):
         self.publishers_ = {}
         for topic in cfg.up_topics:
             msg_type = UP_TYPES[topic]
-            type_name = f"{msg_type.__module__.split('.')[0]}/msg/{msg_type.__name__}"
             self.publishers_[topic] = (self.session.declare_publisher(
-                link.UP.format(robot=self.robot, topic=topic)), type_name.encode())
+                link.UP.format(robot=self.robot, topic=topic)), type_name(msg_type).encode())
             self.create_subscription(msg_type, topic, lambda data, t=topic: self._up(t, data),
                                      RELIABLE_QOS, raw=True)
         self.answer_pub = self.create_publisher(String, "/omni/cloud/answer", RELIABLE_QOS)

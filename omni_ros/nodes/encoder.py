@@ -110,7 +110,7 @@ class EncoderNode(LifecycleNode):
         if name is None or name not in self.pubs:
             return
         self.encode_ms[name] = (time.perf_counter() - t0) * 1e3
-        if self.active:
+        if self.active:  # stamped when computed (after encoding)
             now = self.get_clock().now().nanoseconds
             self.pubs[name].publish(cv.latent_to_msg(self.pipe.latent(name, now, self.cfg.frame_id)))
             self.published[name] += 1
