@@ -38,6 +38,7 @@ bench: setup
 	$(VENV)/bin/omni-ros bench --suite echo --markdown bench/echo.md --json bench/echo.json
 	$(VENV)/bin/omni-ros bench --suite transport --markdown bench/transport.md --json bench/transport.json
 	$(VENV)/bin/omni-ros bench --suite tiers --markdown bench/tiers.md --json bench/tiers.json
+	$(VENV)/bin/omni-ros bench --suite federated --markdown bench/federated.md --json bench/federated.json
 	$(VENV)/bin/omni-ros bench --suite sim --markdown bench/sim.md --json bench/sim.json
 	$(VENV)/bin/omni-ros bench --suite model --markdown bench/model.md --json bench/model.json
 	$(VENV)/bin/omni-ros bench --suite realtime --markdown bench/realtime.md --json bench/realtime.json

@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "eval": "omni_ros.cli.eval",
     "compress": "omni_ros.cli.compress",
     "distill": "omni_ros.cli.distill",
+    "federate": "omni_ros.cli.federate",
     "up": "omni_ros.cli.up",
     "discovery": "omni_ros.cli.discovery",
     "cloud": "omni_ros.cli.cloud",

@@ -33,9 +33,11 @@ HELP = ("run benchmarks (pipeline: perception async vs sync latency; live: voice
         "the vocabulary; voices: recognisers on held-out voices and rooms; replies: yes / no / "
         "stop to the robot's questions; echo: talking over the robot; realtime: parallel encoders "
         "and warm caches side by side; distill: students of the all-sensor teacher; tiers: "
-        "edge encoders -> region fusion vs one host)")
+        "edge encoders -> region fusion vs one host; federated: Flower across three unlike sites vs "
+        "each site alone and centralised)")
 SUITES = ("pipeline", "live", "speech", "transport", "sim", "model", "thermal", "reliability",
-          "cells", "language", "voices", "replies", "echo", "realtime", "distill", "tiers")
+          "cells", "language", "voices", "replies", "echo", "realtime", "distill", "tiers",
+          "federated")
 
 
 def add_arguments(parser) -> None:
@@ -176,6 +178,11 @@ def run(args) -> int:
 
         result = tiers.run(duration_s=args.duration or 20.0)
         table = tiers.markdown(result)
+    elif args.suite == "federated":
+        from ..benchmarks import federated
+
+        result = federated.run()
+        table = federated.markdown(result)
     elif args.suite == "transport":
         result = transport.run(args.duration or 4.0)
         table = transport.markdown(result)

@@ -155,8 +155,28 @@ class DistillConfig:
 
 
 @dataclass
+class FederateConfig:
+    """Training across sites with Flower (``omni-ros federate``, :mod:`omni_ros.learning.federated`);
+    each site trains with the ``train`` section's losses, batch size and peak learning rate."""
+    rounds: int = param(10, "federated rounds (global weights out, site weights back)",
+                        min=1, max=10000)
+    local_epochs: int = param(1, "passes over its own samples each site trains per round",
+                              min=1, max=100)
+    strategy: str = param("fedavg", "aggregation: fedavg (sample-weighted mean) or fedprox "
+                          "(the same, sites pulled towards the global weights: non-IID sites)",
+                          choices=("fedavg", "fedprox"))
+    proximal_mu: float = param(0.01, "FedProx: weight mu of mu/2 |w - w_global|^2 in each site's "
+                               "loss", min=0.0, max=100.0)
+    dp_noise: float = param(0.0, "differential privacy: Gaussian noise multiplier on the "
+                            "clipped updates (0 = off)", min=0.0, max=100.0)
+    dp_clip: float = param(1.0, "differential privacy: L2 norm each site clips its update to",
+                           min=1e-6, max=1e6)
+
+
+@dataclass
 class OmniConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     compress: CompressConfig = field(default_factory=CompressConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
+    federate: FederateConfig = field(default_factory=FederateConfig)

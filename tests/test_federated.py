@@ -1,0 +1,130 @@
+"""Federated training with Flower (``omni-ros federate``, omni_ros.learning.federated): the
+global model is the sample-weighted mean of what each site trained on its own shards, only
+weights and counts leave a site, FedProx's term holds a site near the global weights, and bad
+invocations fail clearly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from omni_ros.core.config import from_flat_dict
+from omni_ros.core.model.model_config import OmniConfig
+
+pytestmark = pytest.mark.skipif(sys.version_info < (3, 11),
+                                reason="Flower 1.42 (omni-ros federate) needs Python >= 3.11")
+
+
+@pytest.fixture(scope="module")
+def sites(tmp_path_factory):
+    from omni_ros.dataset.generate import generate
+
+    out = []
+    for i in range(2):
+        d = tmp_path_factory.mktemp(f"site{i}")
+        generate(d, episodes=1, seed=21 + i, progress=False, frame_stride=4)
+        out.append(d)
+    return out
+
+
+def small(**values) -> OmniConfig:
+    return from_flat_dict(OmniConfig, {"train.threads": 1, "train.batch_size": 16, **values})
+
+
+@pytest.mark.slow
+def test_one_round_is_the_sample_weighted_mean_of_what_each_site_trained(sites, tmp_path):
+    """A real Flower run (server + two SuperNodes on Ray): the global model after one FedAvg
+    round equals the mean, weighted by sample counts, of the two sites' local training from
+    the same initial weights, done here without Flower; and what reached the server from a
+    site was its weights and counts, nothing else."""
+    from omni_ros.core.model.checkpoint import load_checkpoint, stored_config
+    from omni_ros.learning.federated import federate, local_training, site_samples, weights
+    from omni_ros.learning.train import new_model
+
+    cfg = small(**{"federate.rounds": 1})
+    out = tmp_path / "fleet.pt"
+    info = federate([[d] for d in sites], out, cfg)
+
+    torch.manual_seed(cfg.train.seed)
+    init = weights(new_model(cfg))
+    expected, counts = [], []
+    torch.set_num_threads(cfg.train.threads)
+    for i, d in enumerate(sites):
+        model = new_model(cfg)
+        model.load_state_dict(init, strict=False)
+        s = site_samples([str(Path(d).resolve())], cfg)
+        local_training(model, s, cfg, 1, i)
+        expected.append(weights(model))
+        counts.append(s.data.n)
+    got, _, _ = load_checkpoint(out)
+    got = weights(got)
+    changed = 0
+    for k, v in got.items():
+        mean = sum(e[k].double() * n for e, n in zip(expected, counts)) / sum(counts)
+        np.testing.assert_allclose(v.double().numpy(), mean.numpy(), rtol=1e-4, atol=1e-5,
+                                   err_msg=k)
+        changed += not torch.equal(v, init[k])
+    assert changed > len(got) // 2  # training moved the weights
+
+    assert [s["samples"] for s in info["sites"]] == counts
+    assert len(info["received"]) == 2
+    for r in info["received"]:
+        assert r["records"] == ["arrays", "metrics"]
+        assert r["arrays"] == sorted(init)  # the model's weights, and nothing of the data
+        assert r["metrics"] == ["num-examples", "site", "train-loss"]
+    flat, _ = stored_config(str(out))
+    assert flat["federate.rounds"] == 1 and flat["federate.strategy"] == "fedavg"
+
+
+def test_the_fedprox_term_keeps_a_site_near_the_global_weights(sites):
+    from omni_ros.learning.federated import local_training, site_samples, weights
+    from omni_ros.learning.train import new_model
+
+    cfg = small(**{"train.lr": 0.01})
+    torch.manual_seed(0)
+    init = weights(new_model(cfg))
+    s = site_samples([str(Path(sites[0]).resolve())], cfg)
+    drift = {}
+    for mu in (0.0, 10.0):
+        model = new_model(cfg)
+        model.load_state_dict(init, strict=False)
+        local_training(model, s, cfg, 1, 0, mu=mu)
+        drift[mu] = sum(float(((p.detach() - init[n]) ** 2).sum())
+                        for n, p in model.named_parameters())
+    assert drift[10.0] < 0.5 * drift[0.0], drift
+
+
+def test_the_learning_rate_decays_over_the_rounds():
+    from omni_ros.learning.federated import round_lr
+
+    cfg = small(**{"federate.rounds": 5})
+    lrs = [round_lr(cfg, r) for r in range(1, 6)]
+    assert lrs[0] == pytest.approx(cfg.train.lr) and lrs[-1] == pytest.approx(0.05 * cfg.train.lr)
+    assert all(a > b for a, b in zip(lrs, lrs[1:]))
+
+
+def test_bad_invocations_fail_clearly(sites, tmp_path):
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "omni_ros.cli", "federate", *map(str, args)],
+                              capture_output=True, text=True, timeout=300)
+
+    one = cli("--site", sites[0], "--out", tmp_path / "x.pt")
+    assert one.returncode == 2 and "at least 2 --site" in one.stdout
+    missing = cli("--site", sites[0], "--site", tmp_path / "nothing", "--out", tmp_path / "x.pt")
+    assert missing.returncode == 2 and "no manifest.json" in missing.stdout
+    bad = cli("--site", sites[0], "--site", sites[1], "--rounds", "0", "--out", tmp_path / "x.pt")
+    assert bad.returncode == 2 and "federate.rounds" in bad.stdout and "[1, 10000]" in bad.stdout
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_without_flower_the_error_says_how_to_get_it(monkeypatch):
+    from omni_ros.learning.federated import FederateError, flower
+
+    monkeypatch.setitem(sys.modules, "flwr", None)  # import flwr now raises ImportError
+    with pytest.raises(FederateError, match="make setup"):
+        flower()
