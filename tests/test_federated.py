@@ -81,6 +81,24 @@ def test_one_round_is_the_sample_weighted_mean_of_what_each_site_trained(sites, 
     assert flat["federate.rounds"] == 1 and flat["federate.strategy"] == "fedavg"
 
 
+@pytest.mark.slow
+def test_a_failing_site_stops_the_run_naming_the_site(sites, tmp_path):
+    """A site whose shards are broken fails its round: the run stops with its reason instead of
+    writing a global model that silently lacks that site."""
+    import shutil
+
+    from omni_ros.learning.federated import FederateError, federate
+
+    broken = tmp_path / "broken"
+    shutil.copytree(sites[1], broken)
+    for f in broken.glob("shard-*.npz"):
+        f.write_bytes(f.read_bytes()[:1000])
+    out = tmp_path / "fleet.pt"
+    with pytest.raises(FederateError, match=r"site 1 .*broken.*BadZipFile"):
+        federate([[sites[0]], [broken]], out, small(**{"federate.rounds": 2}))
+    assert not out.exists()
+
+
 def test_the_fedprox_term_keeps_a_site_near_the_global_weights(sites):
     from omni_ros.learning.federated import local_training, site_samples, weights
     from omni_ros.learning.train import new_model

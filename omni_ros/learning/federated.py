@@ -122,7 +122,10 @@ def client_app(sites: list[list[str]], cfg: OmniConfig):
     def train(msg: Message, context) -> Message:
         site = int(context.node_config["partition-id"])
         torch.set_num_threads(cfg.train.threads)
-        s = site_samples(sites[site], cfg)
+        try:
+            s = site_samples(sites[site], cfg)
+        except Exception as err:  # the server's error names the site and what broke
+            raise RuntimeError(f"site {site} {sites[site]}: {type(err).__name__}: {err}") from None
         model = new_model(cfg)
         model.load_state_dict(msg.content["arrays"].to_torch_state_dict(), strict=False)
         conf = msg.content["config"]
@@ -146,15 +149,27 @@ def mean_loss(records, weight_key: str):
                                            for x in m) / max(n, 1.0)})
 
 
+def last_line(text: str) -> str:
+    """The last line of a Flower error reason (it carries Ray's traceback before it)."""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1].rstrip("'>") if lines else text
+
+
 def audited(strategy_cls):
     """``strategy_cls`` (a Flower strategy) that also keeps, per round and site, what arrived
     from the site: the record names, the array names and the bytes."""
 
     class Audit(strategy_cls):
         received: list[dict]
+        failures: list[str]
 
         def aggregate_train(self, server_round, replies):
             replies = list(replies)
+            failed = [last_line(m.error.reason) for m in replies if m.has_error()]
+            if failed:  # never a global model that silently lacks a site
+                self.failures.extend(failed)
+                raise FederateError(f"round {server_round}: {len(failed)} site(s) failed: "
+                                    + "; ".join(failed))
             for m in replies:
                 if m.has_content():
                     arrays = m.content["arrays"]
@@ -178,6 +193,7 @@ class Outcome:
     state: dict = field(default_factory=dict)
     train_loss: list[float] = field(default_factory=list)
     received: list[dict] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
 
 
 def server_app(n_sites: int, cfg: OmniConfig, outcome: Outcome):
@@ -200,7 +216,7 @@ def server_app(n_sites: int, cfg: OmniConfig, outcome: Outcome):
             strategy = audited(FedProx)(proximal_mu=fc.proximal_mu, **every)
         else:
             strategy = audited(FedAvg)(**every)
-        strategy.received = outcome.received
+        strategy.received, strategy.failures = outcome.received, outcome.failures
         outer = strategy
         if fc.dp_noise > 0:
             outer = DifferentialPrivacyClientSideFixedClipping(strategy, fc.dp_noise, fc.dp_clip,
@@ -227,14 +243,15 @@ def federate(sites: list[list[Path]], out_path: Path, cfg: OmniConfig) -> dict:
     outcome = Outcome()
     # Ray starts its workers at niceness 15: next to any busy process they starve.
     os.environ.setdefault("RAY_worker_niceness", "0")
-    cpus = max(1, min(len(sites), os.cpu_count() or 1) // cfg.train.threads)
+    # sites training at once: as many as the CPUs give train.threads each
+    concurrent = max(1, min(len(sites), (os.cpu_count() or 1) // cfg.train.threads))
     pythonpath = os.environ.get("PYTHONPATH")  # Flower's Ray backend rewrites it for good
     try:
         run_simulation(server_app=server_app(len(sites), cfg, outcome),
                        client_app=client_app(names, cfg), num_supernodes=len(sites),
                        backend_config={"client_resources": {"num_cpus": cfg.train.threads,
                                                             "num_gpus": 0.0},
-                                       "init_args": {"num_cpus": cpus * cfg.train.threads,
+                                       "init_args": {"num_cpus": concurrent * cfg.train.threads,
                                                      "include_dashboard": False,
                                                      "log_to_driver": False}})
     finally:
@@ -242,6 +259,9 @@ def federate(sites: list[list[Path]], out_path: Path, cfg: OmniConfig) -> dict:
             os.environ.pop("PYTHONPATH", None)
         else:
             os.environ["PYTHONPATH"] = pythonpath
+    if outcome.failures:
+        raise FederateError("a site failed, so no global model was written: "
+                            + "; ".join(outcome.failures))
     if len(outcome.train_loss) != cfg.federate.rounds or not outcome.state:
         raise FederateError(f"the federated run finished {len(outcome.train_loss)} of "
                             f"{cfg.federate.rounds} rounds (see Flower's log above)")
@@ -255,5 +275,8 @@ def federate(sites: list[list[Path]], out_path: Path, cfg: OmniConfig) -> dict:
             "train_samples": sum(p["samples"] for p in per_site),
             "history": [{"total": v} for v in outcome.train_loss],
             "received": outcome.received, "train_time_s": time.monotonic() - t0}
-    save_checkpoint(out_path, model, cfg, info)
+    # the checkpoint keeps how many arrays each reply held, not their ~250 names per reply
+    save_checkpoint(out_path, model, cfg,
+                    {**info, "received": [{**r, "arrays": len(r["arrays"])}
+                                          for r in outcome.received]})
     return info
