@@ -5,7 +5,7 @@ A *site* is a robot cell's dataset folders. Per round the Flower server sends th
 weights to every site; the site's ClientApp trains them on its own samples for
 ``federate.local_epochs`` passes (the same losses, windows and dropout as ``omni-ros train``,
 :func:`.train.step_losses`) and replies with its weights and its sample count, nothing else
-(:class:`Audit` records what arrives). The server aggregates them:
+(:func:`audited` records what arrives). The server aggregates them:
 
 * ``fedavg``: the sample-weighted mean (McMahan et al. 2017);
 * ``fedprox``: the same, with each site adding ``proximal_mu / 2 * |w - w_global|^2`` to its
