@@ -18,15 +18,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from omni_ros_sim.config import SimConfig
-
-from ..core.config import from_flat_dict, to_flat_dict
+from ..core.config import from_flat_dict
 from ..core.model.checkpoint import load_checkpoint
 from ..core.model.model_config import OmniConfig
 from ..dataset.generate import generate
 from ..dataset.shards import MANIFEST
 from ..learning.data import ShardData
 from ..learning.evaluate import evaluate
+from .cells import cell_config
 
 ROOT = Path("build/federated")
 EPISODES = 24          # per site, and in the held-out set
@@ -65,10 +64,8 @@ def dataset(name: str, seed: int, overrides: dict, workers: int = 2) -> Path:
     """The dataset folder of a site (generated on first use)."""
     out = ROOT / name.replace(" ", "_")
     if not (out / MANIFEST).exists():
-        flat = to_flat_dict(SimConfig())
-        flat.update({**COMMON, **overrides})
-        cfg = from_flat_dict(SimConfig, flat)
-        generate(out, EPISODES, seed=seed, workers=workers, cfg=cfg, frame_stride=FRAME_STRIDE,
+        generate(out, EPISODES, seed=seed, workers=workers,
+                 cfg=cell_config({**COMMON, **overrides}), frame_stride=FRAME_STRIDE,
                  progress=False)
     return out
 
@@ -78,9 +75,9 @@ def config(overrides: dict) -> OmniConfig:
                                        **overrides})
 
 
-def score(path: Path, held_out: Path) -> dict:
+def score(path: Path, data: ShardData) -> dict:
+    """The bench's metrics of checkpoint ``path`` on the held-out ``data``."""
     model, _, info = load_checkpoint(path)
-    data = ShardData(held_out, model.cfg, frame_stride=EVAL_STRIDE, progress=False)
     m = evaluate(model, data, ablations=False)["metrics"]
     return {**{k: m.get(k) for k in METRICS}, "train_time_s": info.get("train_time_s"),
             "train_samples": info.get("train_samples")}
@@ -110,7 +107,9 @@ def run(log=print) -> dict:
         info = federate([[d] for d in sites.values()], models[name], config(overrides))
         received[name] = info["received"]
         log(f"trained {name}")
-    results = {name: score(p, held_out) for name, p in models.items()}
+    # every model here shares config({})'s model, so the held-out windows are built once
+    data = ShardData(held_out, config({}).model, frame_stride=EVAL_STRIDE, progress=False)
+    results = {name: score(p, data) for name, p in models.items()}
     worst = min(results[f"{n} alone"]["fused_score"] for n in SITES)
     central = results["centralised (all sites' data)"]["fused_score"]
     per_round = {n: sorted({r["bytes"] for r in rec}) for n, rec in received.items()}

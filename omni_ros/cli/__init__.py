@@ -34,6 +34,20 @@ def checkpoint_arg(value: str) -> str:
     return str(p.resolve()) if p.is_file() else value
 
 
+def not_datasets(dirs) -> bool:
+    """Print an error naming the folders among ``dirs`` that are not dataset folders (no
+    manifest.json); True if there was any (the command then exits with 2)."""
+    from pathlib import Path
+
+    from ..dataset.shards import MANIFEST
+
+    missing = [str(d) for d in dirs if not (Path(d) / MANIFEST).exists()]
+    if missing:
+        print(f"error: {missing} not dataset folders (no {MANIFEST}); make them with "
+              "`omni-ros dataset`")
+    return bool(missing)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="omni-ros", description="omni_ros: shared-latent multimodal perception for ROS 2")

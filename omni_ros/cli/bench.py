@@ -33,8 +33,8 @@ HELP = ("run benchmarks (pipeline: perception async vs sync latency; live: voice
         "the vocabulary; voices: recognisers on held-out voices and rooms; replies: yes / no / "
         "stop to the robot's questions; echo: talking over the robot; realtime: parallel encoders "
         "and warm caches side by side; distill: students of the all-sensor teacher; tiers: "
-        "edge encoders -> region fusion vs one host; federated: Flower across three unlike sites vs "
-        "each site alone and centralised)")
+        "edge encoders -> region fusion vs one host; federated: Flower across three unlike "
+        "sites vs each site alone and centralised)")
 SUITES = ("pipeline", "live", "speech", "transport", "sim", "model", "thermal", "reliability",
           "cells", "language", "voices", "replies", "echo", "realtime", "distill", "tiers",
           "federated")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import checkpoint_arg
+from . import checkpoint_arg, not_datasets
 
 HELP = "train a student (fewer sensors, smaller encoders) from a teacher checkpoint"
 
@@ -79,10 +79,7 @@ def run(args) -> int:
     if args.scratch and args.unlabelled:
         print("error: --unlabelled needs a teacher to learn from (drop --scratch)")
         return 2
-    missing = [str(d) for d in [*args.data, *args.unlabelled] if not (d / "manifest.json").exists()]
-    if missing:
-        print(f"error: {missing} not dataset folders (no manifest.json); make them with "
-              "`omni-ros dataset`")
+    if not_datasets([*args.data, *args.unlabelled]):
         return 2
     if args.student_config and not args.student_config.is_file():
         print(f"error: --student-config {args.student_config}: no such file")

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import not_datasets
+
 HELP = "train the model across sites with Flower (only weights leave a site)"
 
 
@@ -44,10 +46,7 @@ def run(args) -> int:
     if len(args.site) < 2:
         print(f"error: federated training needs at least 2 --site, got {len(args.site)}")
         return 2
-    missing = [str(d) for s in args.site for d in s if not (d / "manifest.json").exists()]
-    if missing:
-        print(f"error: {missing} not dataset folders (no manifest.json); make them with "
-              "`omni-ros dataset`")
+    if not_datasets([d for s in args.site for d in s]):
         return 2
     shortcuts = {"federate.rounds": args.rounds, "federate.strategy": args.strategy,
                  "federate.dp_noise": args.dp_noise, "federate.dp_clip": args.dp_clip}

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import not_datasets
+
 HELP = "train the omni model on dataset shards"
 
 
@@ -43,10 +45,7 @@ def run(args) -> int:
     except (ConfigError, yaml.YAMLError) as err:
         print(f"error: {args.config}: {err}")
         return 2
-    missing = [str(d) for d in args.data if not (d / "manifest.json").exists()]
-    if missing:
-        print(f"error: {missing} not dataset folders (no manifest.json); make them with "
-              "`omni-ros dataset`")
+    if not_datasets(args.data):
         return 2
     from ..dataset.shards import DatasetError
 

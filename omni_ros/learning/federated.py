@@ -78,7 +78,7 @@ def local_training(model, s: Samples, cfg: OmniConfig, server_round: int, site: 
     seed = tc.seed + 1009 * server_round + site
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
-    anchor = [p.detach().clone() for p in model.parameters()]
+    anchor = [p.detach().clone() for p in model.parameters()] if mu > 0 else []
     objective = Objective(model, tc)
     opt = optimiser(model, tc)
     for group in opt.param_groups:
