@@ -4,19 +4,30 @@
     ros2 launch omni_ros tiers.launch.py tier:=edge sim:=true  # ... with the simulated robot
     ros2 launch omni_ros tiers.launch.py tier:=region          # fusion, teleop and action
     ros2 launch omni_ros tiers.launch.py tier:=edge,region sim:=true  # both on one host
+    ros2 launch omni_ros tiers.launch.py tier:=cloud           # the fleet's cloud (no ROS)
+    ros2 launch omni_ros tiers.launch.py tier:=region cloud:=tcp/10.0.0.5:7447  # + cloud_gateway
+    ros2 launch omni_ros tiers.launch.py tier:=edge,region,cloud sim:=true  # all on one host
 
 The edge's encoder node turns the sensor topics into /omni/latent/<modality>; the region's
 fusion node fuses those latents into /omni/scene for teleop and action. Both must load the same
 checkpoint file (a latent carries its sha256). sim:=true gives every node sim time and, on the
-edge, starts the sim bridge. params_file, respawn and respawn_delay as in omni_ros.launch.py.
-Across hosts, give both sides the same ROS_DOMAIN_ID and discovery settings (README "Tiers").
+edge, starts the sim bridge. The cloud tier is `omni-ros cloud` (a Zenoh router without ROS: the
+fleet's object memory and command language model), run as a process listening on cloud_listen
+(default tcp/0.0.0.0:7447). cloud:=ENDPOINT[,ENDPOINT] gives the region a cloud elsewhere: it
+then also runs cloud_gateway with connect = those endpoints; with region and cloud in one launch
+the gateway connects to the local cloud. params_file, respawn and respawn_delay as in
+omni_ros.launch.py. Across hosts, give both sides the same ROS_DOMAIN_ID and discovery settings
+(README "Tiers"). `omni-ros up --tier ... [--cloud ...] [--cloud-listen ...]` starts the same
+processes and refuses the same combinations.
 """
 
 import os
+import sys
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+from launch.actions import (DeclareLaunchArgument, ExecuteProcess, OpaqueFunction,
+                            SetEnvironmentVariable)
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -26,7 +37,8 @@ TRANSPORT = SetEnvironmentVariable(
     "FASTDDS_BUILTIN_TRANSPORTS",
     EnvironmentVariable("FASTDDS_BUILTIN_TRANSPORTS", default_value="LARGE_DATA"))
 
-TIERS = ("edge", "region")
+TIERS = ("edge", "region", "cloud")
+DEFAULT_LISTEN = "tcp/0.0.0.0:7447"  # omni-ros cloud's (omni_ros/cloud/link.py)
 
 
 def respawned(value, names):
@@ -45,6 +57,28 @@ def respawned(value, names):
     return [n for n in names if n in chosen]
 
 
+def endpoints(value):
+    """Comma-separated Zenoh endpoints <protocol>/<address> (as `omni-ros up --cloud`)."""
+    found = [e.strip() for e in value.split(",") if e.strip()]
+    bad = [e for e in found if "/" not in e or e.startswith("/")]
+    if bad:
+        raise ValueError(f"{', '.join(bad)}: not a Zenoh endpoint <protocol>/<address>, e.g. "
+                         "tcp/10.0.0.5:7447")
+    return found
+
+
+def local(endpoint):
+    """How this host reaches a cloud listening on ``endpoint`` (a wildcard address becomes the
+    loopback one, as omni_ros.cloud.link.local_endpoint)."""
+    proto, _, address = endpoint.partition("/")
+    host, sep, port = address.rpartition(":")
+    if sep and host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif sep and host in ("[::]", "::"):
+        host = "[::1]"
+    return f"{proto}/{host}{sep}{port}" if sep else endpoint
+
+
 def nodes(context):
     config = os.path.join(get_package_share_directory("omni_ros"), "config")
     user_file = LaunchConfiguration("params_file").perform(context)
@@ -52,11 +86,27 @@ def nodes(context):
     tiers = [t.strip() for t in LaunchConfiguration("tier").perform(context).split(",") if t.strip()]
     unknown = [t for t in tiers if t not in TIERS]
     if unknown or not tiers:
-        raise ValueError(f"tier: {', '.join(unknown) or '(none)'}: give edge, region or edge,region")
+        raise ValueError(f"tier: {', '.join(unknown) or '(none)'}: give edge, region, cloud or "
+                         "several (edge,region,cloud)")
     sim = LaunchConfiguration("sim").perform(context).strip().lower() == "true"
     sim_time = [{"use_sim_time": True}] if sim else []
+    cloud = endpoints(LaunchConfiguration("cloud").perform(context))
+    listen = endpoints(LaunchConfiguration("cloud_listen").perform(context))
+    if listen and "cloud" not in tiers:
+        raise ValueError("cloud_listen:= sets where this launch's cloud listens: add cloud to tier")
+    listen = listen or [DEFAULT_LISTEN]
+    if cloud and "region" not in tiers:
+        raise ValueError("cloud:= points the region's cloud_gateway at a cloud: add region to tier")
+    if cloud and "cloud" in tiers:
+        raise ValueError("cloud:= with tier cloud: the region's gateway connects to the cloud of "
+                         "this launch (set cloud_listen), or leave cloud out of tier")
+    if sim and tiers == ["cloud"]:
+        raise ValueError("sim:=true: the cloud tier runs no ROS nodes; add edge or region")
+    gateway = cloud or ([local(e) for e in listen] if "region" in tiers and "cloud" in tiers
+                        else [])
     restart = respawned(LaunchConfiguration("respawn").perform(context),
-                        ["sim_bridge", "encoder", "fusion", "teleop", "action"])
+                        ["sim_bridge", "encoder", "fusion", "teleop", "action", "cloud_gateway",
+                         "cloud"])
     delay = float(LaunchConfiguration("respawn_delay").perform(context))
     chosen = []
     if "edge" in tiers:
@@ -80,6 +130,18 @@ def nodes(context):
                  parameters=[os.path.join(config, "action.yaml")] + user + sim_time,
                  output="screen", respawn="action" in restart, respawn_delay=delay),
         ]
+        if gateway:  # after the user's file: the endpoints given here win, as with omni-ros up
+            chosen.append(Node(package="omni_ros", executable="cloud_gateway",
+                               name="cloud_gateway",
+                               parameters=[os.path.join(config, "cloud_gateway.yaml")] + user
+                               + sim_time + [{"connect": gateway}],
+                               output="screen", respawn="cloud_gateway" in restart,
+                               respawn_delay=delay))
+    if "cloud" in tiers:  # no ROS node: the omni-ros console script's cloud subcommand
+        chosen.append(ExecuteProcess(
+            name="cloud", cmd=[sys.executable, "-m", "omni_ros.cli", "cloud"]
+            + [a for e in listen for a in ("--listen", e)],
+            output="screen", respawn="cloud" in restart, respawn_delay=delay))
     return chosen
 
 
@@ -87,7 +149,16 @@ def generate_launch_description():
     return LaunchDescription([
         TRANSPORT,
         DeclareLaunchArgument("tier", default_value="edge,region",
-                              description="edge, region, or edge,region (both on this host)"),
+                              description="edge, region, cloud, or several on this host "
+                                          "(edge,region or edge,region,cloud)"),
+        DeclareLaunchArgument(
+            "cloud", default_value="",
+            description="Zenoh endpoints (comma-separated) of the cloud the region's "
+                        "cloud_gateway connects to, e.g. tcp/10.0.0.5:7447; empty: no gateway "
+                        "(unless tier has region and cloud)"),
+        DeclareLaunchArgument(
+            "cloud_listen", default_value="",
+            description=f"tier cloud: Zenoh endpoints it listens on (default {DEFAULT_LISTEN})"),
         DeclareLaunchArgument("sim", default_value="false",
                               description="true: sim time; the edge also starts the sim bridge"),
         DeclareLaunchArgument(

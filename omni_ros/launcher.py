@@ -3,11 +3,22 @@
 There are no ``launch``/``launch_ros`` wheels, so on a pip-only install ``omni-ros up`` starts
 the graph with this module; on a ROS 2 install ``ros2 launch omni_ros omni_ros.launch.py`` (or
 ``sim_demo.launch.py``) starts the same nodes with the same parameter files. :data:`GRAPH` is
-the one table of the graph's nodes; ``tests/test_launch.py`` checks the launch files against it.
+the one table of the graph's processes; ``tests/test_launch.py`` checks the launch files against
+it.
+
+The tiered graph (:data:`TIERS`): ``edge`` (sensor hosts: the encoder, with sim the sim bridge),
+``region`` (fusion, teleop, action; with a cloud also ``cloud_gateway``) and ``cloud`` (the
+``omni-ros cloud`` process: a Zenoh router without ROS, started and supervised like a node).
+:func:`plan` turns ``omni-ros up``'s tier flags into the processes and their overrides: the
+region's ``cloud_gateway`` is started when the region is given a cloud (``--cloud ENDPOINT``,
+its ``connect``) or when the cloud tier runs on the same host (it then connects to the local
+cloud's ``--cloud-listen`` endpoints); combinations that make no sense raise
+:class:`LaunchError`.
 
 Each node runs as ``<python> -m <module> --ros-args -r __node:=<name> --params-file
 <config>/<name>.yaml [--params-file USER_FILE] [-p use_sim_time:=true] [-p key:=value ...]``
-in its own process group, so a Ctrl-C in the terminal reaches only the launcher, which then
+(a process that is not a ROS node, the cloud, as ``<python> -m <module> <args> [--key value
+...]``: its overrides are command-line options) in its own process group, so a Ctrl-C in the terminal reaches only the launcher, which then
 stops the nodes in order: SIGINT to every node, a wait, then SIGTERM and finally SIGKILL for any
 that are still running. rcl applies parameter sources in command-line order, later wins: the
 package defaults, then the user's file, then sim time, then the per-node overrides.
@@ -48,9 +59,11 @@ PACKAGE = "omni_ros"
 
 @dataclass(frozen=True)
 class NodeSpec:
-    """One node of the graph: its ROS node name (also the process's label), the console script
-    a ROS install runs, the Python module run here with ``-m``, and its parameter file (a name in
-    the package's ``config/`` folder, or an absolute path; None = no file)."""
+    """One process of the graph: its ROS node name (also the process's label), the console
+    script a ROS install runs, the Python module run here with ``-m``, and its parameter file (a
+    name in the package's ``config/`` folder, or an absolute path; None = no file). ``ros``:
+    False for a process that is not a ROS node (no --ros-args, parameter files or sim time; run
+    as ``-m module *args``, its overrides as ``--key value`` options)."""
 
     name: str
     executable: str
@@ -58,14 +71,19 @@ class NodeSpec:
     params_file: str | None
     sim_only: bool = False  # started only with sim (``--sim``, sim_demo.launch.py)
     tiers: tuple[str, ...] = ("host",)  # the layouts it runs in (see TIERS)
+    with_cloud: bool = False  # started only when the region is given a cloud (see plan())
+    ros: bool = True
+    args: tuple[str, ...] = ()  # ros=False: the module's arguments before the options
 
 
 # Where a node runs: "host" is the one-host graph (perception does everything); the tiered graph
 # splits it into "edge" (sensor hosts: the sim or the robot's drivers and an encoder per
-# modality or host, latents out) and "region" (fusion, teleop and action, latents in).
-TIERS = ("edge", "region")
+# modality or host, latents out), "region" (fusion, teleop and action, latents in; the
+# cloud_gateway when given a cloud) and "cloud" (omni-ros cloud: the fleet's Zenoh router).
+TIERS = ("edge", "region", "cloud")
 
-# The node graph: node name = executable name = console script in setup.py's NODES.
+# The graph: node name = executable name = console script in setup.py's NODES (the cloud: the
+# omni-ros console script's `cloud` subcommand).
 GRAPH: tuple[NodeSpec, ...] = (
     NodeSpec("sim_bridge", "sim_bridge", "omni_ros.nodes.sim_bridge", "sim_bridge.yaml",
              sim_only=True, tiers=("host", "edge")),
@@ -76,6 +94,10 @@ GRAPH: tuple[NodeSpec, ...] = (
              tiers=("host", "region")),
     NodeSpec("action", "action", "omni_ros.nodes.action", "action.yaml",
              tiers=("host", "region")),
+    NodeSpec("cloud_gateway", "cloud_gateway", "omni_ros.nodes.cloud_gateway",
+             "cloud_gateway.yaml", tiers=("region",), with_cloud=True),
+    NodeSpec("cloud", "omni-ros", "omni_ros.cli", None, tiers=("cloud",), ros=False,
+             args=("cloud",)),
 )
 
 # Exit codes after our SIGINT that count as a clean stop: 0 (the node shut down), or killed by
@@ -151,17 +173,61 @@ class LaunchError(Exception):
     the message says what and how to fix it. Raised before any process starts."""
 
 
-def graph(sim: bool, tiers: Iterable[str] = ()) -> list[NodeSpec]:
+def graph(sim: bool, tiers: Iterable[str] = (), cloud: bool = False) -> list[NodeSpec]:
     """The graph's nodes: perception, teleop and action; with ``sim`` also the sim bridge.
     ``tiers`` (of :data:`TIERS`): the nodes of those tiers instead (edge: the sim bridge with
-    ``sim`` and the encoder; region: fusion, teleop and action; both: the tiered graph on one
-    host). Raises :class:`LaunchError` for an unknown tier."""
+    ``sim`` and the encoder; region: fusion, teleop and action, with ``cloud`` also the
+    cloud_gateway; cloud: the omni-ros cloud process; several: those tiers on one host). Raises
+    :class:`LaunchError` for an unknown tier."""
     tiers = list(tiers)
     unknown = [t for t in tiers if t not in TIERS]
     if unknown:
         raise LaunchError(f"tier {', '.join(unknown)}: not one of {', '.join(TIERS)}")
     wanted = set(tiers or ["host"])
-    return [s for s in GRAPH if (sim or not s.sim_only) and wanted & set(s.tiers)]
+    return [s for s in GRAPH if (sim or not s.sim_only) and (cloud or not s.with_cloud)
+            and wanted & set(s.tiers)]
+
+
+def plan(sim: bool, tiers: Iterable[str] = (), cloud: Iterable[str] = (),
+         cloud_listen: Iterable[str] = ()) -> tuple[list[NodeSpec], dict[str, dict[str, Any]]]:
+    """The processes ``omni-ros up`` starts and their overrides, from its flags: ``tiers``
+    (``--tier``), ``cloud`` (``--cloud``: Zenoh endpoints of a cloud elsewhere, for the region's
+    cloud_gateway) and ``cloud_listen`` (``--cloud-listen``: where this host's cloud listens;
+    default :data:`omni_ros.cloud.link.DEFAULT_LISTEN`). The region runs cloud_gateway when it
+    is given a cloud: ``--cloud``, or the cloud tier on this host (then it connects to that
+    cloud's endpoints, a wildcard address as the loopback one). Raises :class:`LaunchError` for
+    combinations that make no sense (say which and what to do instead)."""
+    from .cloud.link import DEFAULT_LISTEN, check_endpoint, local_endpoint
+
+    tiers, cloud, listen = list(tiers), list(cloud), list(cloud_listen)
+    chosen = graph(sim, tiers)  # an unknown tier first
+    if cloud and "region" not in tiers:
+        raise LaunchError("--cloud points the region's cloud_gateway at a cloud: start the "
+                          "region on this host (--tier region, or edge,region)")
+    if cloud and "cloud" in tiers:
+        raise LaunchError("--cloud: the cloud runs on this host (--tier ...,cloud) and the "
+                          "region's gateway connects to it; set where it listens with "
+                          "--cloud-listen, or leave cloud out of --tier to use another cloud")
+    if listen and "cloud" not in tiers:
+        raise LaunchError("--cloud-listen sets where this host's cloud listens: add cloud to "
+                          "--tier (e.g. --tier cloud); for a cloud elsewhere use --cloud")
+    if sim and not any(s.ros for s in chosen):
+        raise LaunchError("--sim: the cloud tier runs no ROS nodes (no sim bridge, no sim "
+                          "time): start it without --sim, or add edge / region to --tier")
+    for flag, endpoints in (("--cloud", cloud), ("--cloud-listen", listen)):
+        for endpoint in endpoints:
+            try:
+                check_endpoint(endpoint)
+            except ValueError as err:
+                raise LaunchError(f"{flag}: {err}") from None
+    gateway = bool(cloud) or ("region" in tiers and "cloud" in tiers)
+    overrides: dict[str, dict[str, Any]] = {}
+    if "cloud" in tiers:
+        listen = listen or [DEFAULT_LISTEN]
+        overrides["cloud"] = {"listen": listen}
+    if gateway:
+        overrides["cloud_gateway"] = {"connect": cloud or [local_endpoint(e) for e in listen]}
+    return graph(sim, tiers, cloud=gateway), overrides
 
 
 def config_dirs() -> list[Path]:
@@ -234,15 +300,31 @@ def load_user_params(path: str | Path, nodes: Iterable[str],
     return p, [k for k in tree if k in ignored]
 
 
+def format_options(options: Mapping[str, Any]) -> list[str]:
+    """Overrides of a process that is not a ROS node as its command-line options: ``{"listen":
+    ["a", "b"], "no_lexicon": True}`` -> ``--listen a --listen b --no-lexicon`` (a list repeats
+    the option, True is the bare flag, False or None leave it out)."""
+    out: list[str] = []
+    for key, value in options.items():
+        flag = "--" + key.replace("_", "-")
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            if v is True:
+                out.append(flag)
+            elif v is not False and v is not None:
+                out += [flag, str(v)]
+    return out
+
+
 def format_param(value: Any) -> str:
     """A value as rcl's ``-p name:=value`` parses it (YAML): true/false, numbers, [lists],
-    strings (quoted when YAML would read them as something else)."""
+    strings (quoted when YAML would read them as something else, and always in a list)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(format_param(v) for v in value) + "]"
+    if isinstance(value, (list, tuple)):  # strings quoted: ':', '[' or ',' inside a list
+        return "[" + ", ".join(json.dumps(v) if isinstance(v, str) else format_param(v)
+                               for v in value) + "]"
     text = str(value)
     try:
         plain = text != "" and yaml.safe_load(text) == text
@@ -286,7 +368,8 @@ class Graph:
         self.user_params, self.unused_sections = None, []
         if params_file is not None:  # sections for the table's other nodes are allowed
             self.user_params, self.unused_sections = load_user_params(
-                params_file, names, [s.name for s in GRAPH])
+                params_file, [s.name for s in self.specs if s.ros],
+                [s.name for s in GRAPH if s.ros])
         unknown = sorted(set(overrides or {}) - set(names))
         if unknown:
             raise LaunchError(f"overrides for {unknown}: not nodes of this graph ({names})")
@@ -325,6 +408,9 @@ class Graph:
     def command(self, name: str) -> list[str]:
         """The command line that starts node ``name``."""
         spec = next(s for s in self.specs if s.name == name)
+        if not spec.ros:
+            return [sys.executable, "-m", spec.module, *spec.args,
+                    *format_options(self.overrides[name])]
         cmd = [sys.executable, "-m", spec.module, "--ros-args", "-r", f"__node:={spec.name}"]
         if self.defaults[name] is not None:
             cmd += ["--params-file", str(self.defaults[name])]
@@ -382,7 +468,8 @@ class Graph:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **dds_env.graph_env(), **self.env}
         self._env = env
         self.say(f"DDS: {dds_env.describe(env)}")
-        self._record = dds_env.record_graph(env, [s.name for s in self.specs])
+        ros_nodes = [s.name for s in self.specs if s.ros]
+        self._record = dds_env.record_graph(env, ros_nodes) if ros_nodes else None
         if self.unused_sections:
             self.say(f"{self.user_params}: not started, so not used: "
                      f"{', '.join(map(str, self.unused_sections))}")

@@ -4,6 +4,9 @@ talks to 127.0.0.1 endpoints alone).
 * The cloud process's core: CDR bytes of ROS messages from several robots, turned back into
   messages without a ROS graph, feed the fleet's object memory; questions are answered; bad
   bytes, unknown types and malformed questions are refused and counted, never fatal.
+* Its language model: ``command`` maps a paraphrase ("fetch the azure orb") as teleop's lexicon
+  would (pick, blue sphere, which word became what); garbage, text that is too long and
+  questions while the model loads are refused and counted, and it keeps serving.
 * The real processes: `omni-ros cloud` and a `cloud_gateway` node fed by /omni/scene over DDS.
   Questions are answered; with the cloud killed the gateway keeps running and answers
   "unreachable"; when the cloud comes back, answers resume by themselves.
@@ -53,7 +56,7 @@ def test_cloud_keeps_a_fleet_object_memory_from_robots_scenes_and_refuses_garbag
     from omni_ros.samples import output_sample
 
     endpoint = f"tcp/127.0.0.1:{free_port()}"
-    server = CloudServer([endpoint])
+    server = CloudServer([endpoint], lexicon=False)
     robot = link.open_gateway([endpoint])
     try:
         assert _wait(lambda: link.connected(robot)), "the peer never reached the cloud"
@@ -80,6 +83,54 @@ def test_cloud_keeps_a_fleet_object_memory_from_robots_scenes_and_refuses_garbag
         assert _ask(robot, "objects", description="purple cube")["sightings"] == []
         bad = list(robot.get(link.QUESTION.format(name="objects"), payload=b"[1, 2]", timeout=5.0))
         assert bad and bad[0].ok is None and b"JSON object" in bad[0].err.payload.to_bytes()
+        assert "--no-lexicon" in _ask(robot, "command", text="fetch the azure orb")["error"]
+        assert _ask(robot, "status")["lexicon"]["state"] == "off"
+    finally:
+        robot.close()
+        server.close()
+
+
+def test_the_cloud_maps_a_paraphrase_as_teleop_would_and_refuses_garbage():
+    from omni_ros.cloud.server import CloudServer
+
+    endpoint = f"tcp/127.0.0.1:{free_port()}"
+    server = CloudServer([endpoint])            # loads the language model in the background
+    robot = link.open_gateway([endpoint])
+    try:
+        assert _wait(lambda: link.connected(robot)), "the peer never reached the cloud"
+        first = _ask(robot, "command", text="fetch the azure orb")   # loading, or ready
+        assert "error" not in first or "still loading" in first["error"], first
+        lexicon = _wait(lambda: (s := _ask(robot, "status")["lexicon"])["state"] != "loading"
+                        and s, timeout_s=300, step_s=0.5)
+        assert lexicon["state"] == "ready" and "MiniLM" in lexicon["detail"], lexicon
+        answer = _ask(robot, "command", text="fetch the azure orb")
+        cmd = answer["command"]
+        assert (cmd["intent"], cmd["target_description"], cmd["colour"], cmd["shape"]) == (
+            "pick", "blue sphere", "blue", "sphere")
+        assert answer["mapped"] == {"fetch": "pick", "azure": "blue", "orb": "sphere"}
+        assert answer["canonical"] == "pick the blue sphere" and answer["unknown"] == []
+        assert answer["lexicon"] == {"embeddings": True, "dictionary": True}
+        nothing = _ask(robot, "command", text="sing me the zorblax song")
+        assert nothing["command"] is None and "zorblax" in nothing["unknown"]
+        assert "zorblax" in nothing["reason"]
+        # garbage: refused with the reason, counted, and the cloud keeps serving
+        garbage = {b"not json": "JSONDecodeError", b"[1, 2]": "JSON object",
+                   json.dumps({"text": "x" * 501}).encode(): "1-500 characters",
+                   json.dumps({"text": 42}).encode(): "1-500 characters",
+                   json.dumps({}).encode(): "1-500 characters",
+                   b"\xff\xfe": "DecodeError",
+                   json.dumps({"text": "y" * (link.MAX_QUESTION + 1)}).encode(): "at most"}
+        for payload, why in garbage.items():
+            replies = list(robot.get(link.QUESTION.format(name="command"), payload=payload,
+                                     timeout=5.0))
+            assert replies and replies[0].ok is None, payload[:20]
+            assert why in replies[0].err.payload.to_bytes().decode(), payload[:20]
+        status = _ask(robot, "status")
+        refused_before = 1 if "error" in first else 0
+        assert status["questions_refused"] == {"command": len(garbage) + refused_before}
+        assert status["questions"]["command"] == 3 - refused_before
+        again = _ask(robot, "command", text="Could you grab the crimson dice, please?")
+        assert again["command"]["target_description"] == "red cube"
     finally:
         robot.close()
         server.close()

@@ -1,6 +1,7 @@
 """One node graph, started two ways: launch/*.launch.py (ROS 2 installs) and ``omni-ros up``
 (omni_ros.launcher, pip installs) name the same nodes and parameter files and respawn the same
-nodes; the launcher starts, supervises (respawn with back-off) and stops real processes."""
+nodes; the launcher starts, supervises (respawn with back-off) and stops real processes,
+including the cloud tier (``omni-ros up --tier cloud``: a process that is not a ROS node)."""
 
 import ast
 import io
@@ -16,9 +17,10 @@ import pytest
 import yaml
 
 from omni_ros import dds_env
+from omni_ros.cloud import link
 from omni_ros.launcher import (CLEAN_STOP_CODES, GRAPH, TIERS, Graph, LaunchError, NodeSpec,
-                               RespawnPolicy, config_dirs, format_param, graph, load_user_params,
-                               respawn_names)
+                               RespawnPolicy, config_dirs, format_options, format_param, graph,
+                               load_user_params, plan, respawn_names)
 
 from _util import ROOT, run_py
 
@@ -111,7 +113,7 @@ def test_launch_file_starts_the_graph_of_omni_ros_up(sim):
 
 RESPAWN_FILES = {"omni_ros.launch.py": graph(sim=False), "sim_demo.launch.py": graph(sim=True),
                  "sim.launch.py": [s for s in GRAPH if s.name == "sim_bridge"],
-                 "tiers.launch.py": graph(sim=True, tiers=TIERS)}
+                 "tiers.launch.py": graph(sim=True, tiers=TIERS, cloud=True)}
 
 
 def _launch_config(expr: ast.AST, assigns) -> set[str]:
@@ -133,8 +135,8 @@ def test_launch_files_respawn_the_nodes_omni_ros_up_would(name):
     assigns = {t.id: n.value for n in ast.walk(tree) if isinstance(n, ast.Assign)
                for t in n.targets if isinstance(t, ast.Name)}
     specs = RESPAWN_FILES[name]
-    calls = [c for c in ast.walk(tree) if isinstance(c, ast.Call)
-             and getattr(c.func, "id", "") == "Node"]
+    calls = [c for c in ast.walk(tree) if isinstance(c, ast.Call)    # nodes, and the cloud
+             and getattr(c.func, "id", "") in ("Node", "ExecuteProcess")]
     assert sorted(ast.literal_eval(c.keywords[[k.arg for k in c.keywords].index("name")].value)
                   for c in calls) == sorted(s.name for s in specs)
     for call in calls:
@@ -178,6 +180,10 @@ def test_graph_table():
     assert sorted(s.name for s in graph(sim=True)) == ["action", "perception", "sim_bridge",
                                                        "teleop"]
     for spec in GRAPH:
+        if not spec.ros:  # the cloud: omni-ros cloud, no parameter file
+            assert (spec.executable, spec.module, spec.args, spec.params_file) == (
+                "omni-ros", "omni_ros.cli", (spec.name,), None)
+            continue
         assert spec.name == spec.executable and spec.module == f"omni_ros.nodes.{spec.name}"
         assert spec.params_file == f"{spec.name}.yaml"
 
@@ -187,20 +193,134 @@ def test_tiers_split_perception_into_encoder_and_fusion():
     assert [s.name for s in graph(sim=False, tiers=["edge"])] == ["encoder"]
     assert [s.name for s in graph(sim=True, tiers=["region"])] == ["fusion", "teleop", "action"]
     assert [s.name for s in graph(sim=False, tiers=TIERS)] == ["encoder", "fusion", "teleop",
-                                                                "action"]
-    with pytest.raises(LaunchError, match="cloud"):
-        graph(sim=False, tiers=["cloud"])
+                                                                "action", "cloud"]
+    assert [s.name for s in graph(sim=False, tiers=["region"], cloud=True)] == [
+        "fusion", "teleop", "action", "cloud_gateway"]
+    assert [s.name for s in graph(sim=False, tiers=["cloud"])] == ["cloud"]
+    with pytest.raises(LaunchError, match="tier sky: not one of edge, region, cloud"):
+        graph(sim=False, tiers=["sky"])
+
+
+def test_plan_starts_the_cloud_and_points_the_region_gateway_at_it():
+    def names_and_overrides(*args, **kw):
+        specs, overrides = plan(*args, **kw)
+        return [s.name for s in specs], overrides
+
+    default = link.DEFAULT_LISTEN
+    assert names_and_overrides(False, ["cloud"]) == (["cloud"], {"cloud": {"listen": [default]}})
+    assert names_and_overrides(False, ["cloud"], cloud_listen=["tcp/127.0.0.1:7500"]) == (
+        ["cloud"], {"cloud": {"listen": ["tcp/127.0.0.1:7500"]}})
+    # a region pointed at a cloud elsewhere: the gateway connects there
+    assert names_and_overrides(True, ["region"], cloud=["tcp/10.0.0.5:7447"]) == (
+        ["fusion", "teleop", "action", "cloud_gateway"],
+        {"cloud_gateway": {"connect": ["tcp/10.0.0.5:7447"]}})
+    # everything on one host: the gateway connects to the local cloud
+    assert names_and_overrides(True, ["edge", "region", "cloud"]) == (
+        ["sim_bridge", "encoder", "fusion", "teleop", "action", "cloud_gateway", "cloud"],
+        {"cloud": {"listen": [default]}, "cloud_gateway": {"connect": ["tcp/127.0.0.1:7447"]}})
+    assert names_and_overrides(False, ["region", "cloud"],
+                               cloud_listen=["tcp/[::]:7500", "tcp/10.0.0.7:7501"])[1] == {
+        "cloud": {"listen": ["tcp/[::]:7500", "tcp/10.0.0.7:7501"]},
+        "cloud_gateway": {"connect": ["tcp/[::1]:7500", "tcp/10.0.0.7:7501"]}}
+    # no cloud given: the region runs no gateway; the one-host graph is unchanged
+    assert names_and_overrides(False, ["region"]) == (["fusion", "teleop", "action"], {})
+    assert names_and_overrides(False, []) == (["perception", "teleop", "action"], {})
+    # the command lines: the cloud is `python -m omni_ros.cli cloud --listen ...` (no ROS
+    # arguments, no sim time); the gateway gets connect after its parameter files
+    specs, overrides = plan(True, ["region", "cloud"], cloud_listen=["tcp/0.0.0.0:7500"])
+    g = Graph(specs, sim_time=True, overrides=overrides)
+    assert g.command("cloud") == [sys.executable, "-m", "omni_ros.cli", "cloud",
+                                  "--listen", "tcp/0.0.0.0:7500"]
+    assert g.command("cloud_gateway")[-4:] == ["-p", "use_sim_time:=true",
+                                               "-p", 'connect:=["tcp/127.0.0.1:7500"]']
+    assert yaml.safe_load(g.command("cloud_gateway")[-1].split(":=", 1)[1]) == [
+        "tcp/127.0.0.1:7500"]
+    assert format_options({"listen": ["a", "b"], "no_lexicon": True, "x": False}) == [
+        "--listen", "a", "--listen", "b", "--no-lexicon"]
+
+
+BAD_TIERS = {
+    "gateway without a region": (dict(tiers=["edge"], cloud=["tcp/10.0.0.5:7447"]),
+                                 "--cloud points the region's cloud_gateway at a cloud"),
+    "one-host graph and --cloud": (dict(tiers=[], cloud=["tcp/10.0.0.5:7447"]),
+                                   "--cloud points the region's cloud_gateway"),
+    "--cloud and a local cloud": (dict(tiers=["region", "cloud"], cloud=["tcp/10.0.0.5:7447"]),
+                                  "the cloud runs on this host"),
+    "--cloud-listen without the cloud": (dict(tiers=["region"], cloud_listen=["tcp/0.0.0.0:1"]),
+                                         "add cloud to --tier"),
+    "sim for the cloud alone": (dict(sim=True, tiers=["cloud"]), "runs no ROS nodes"),
+    "not an endpoint": (dict(tiers=["region"], cloud=["10.0.0.5:7447"]),
+                        "--cloud: '10.0.0.5:7447' is not a Zenoh endpoint"),
+    "bad listen endpoint": (dict(tiers=["cloud"], cloud_listen=["7447"]),
+                            "--cloud-listen: '7447' is not a Zenoh endpoint"),
+    "unknown tier": (dict(tiers=["cloud", "sky"]), "tier sky"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_TIERS))
+def test_bad_tier_combinations_are_refused(case):
+    kw, message = BAD_TIERS[case]
+    with pytest.raises(LaunchError, match=re.escape(message)):
+        plan(kw.pop("sim", False), **kw)
+
+
+def test_a_params_file_has_no_section_for_the_cloud_process(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("/cloud:\n  ros__parameters: {listen: x}\n")
+    specs, _ = plan(False, ["cloud"])
+    with pytest.raises(LaunchError, match="'/cloud' names no node of this graph"):
+        Graph(specs, params_file=path)
+    path.write_text("/cloud_gateway:\n  ros__parameters: {robot: r1}\n")
+    assert Graph(specs, params_file=path).unused_sections == ["/cloud_gateway"]
+
+
+def _launch_functions(*names):
+    path = ROOT / "launch" / "tiers.launch.py"
+    tree = ast.parse(path.read_text())
+    scope: dict = {}
+    funcs = [f for f in tree.body if isinstance(f, ast.FunctionDef) and f.name in names]
+    exec(compile(ast.Module(funcs, []), str(path), "exec"), scope)
+    return [scope[n] for n in names], tree
+
+
+def test_tiers_launch_file_mirrors_the_cloud_tier():
+    """tier:=cloud runs omni-ros cloud (ExecuteProcess, cloud_listen); cloud:=ENDPOINT (or the
+    cloud in the same launch) adds cloud_gateway to the region with connect after the other
+    parameter sources, as omni-ros up does."""
+    (endpoints, local), tree = _launch_functions("endpoints", "local")
+    text = (ROOT / "launch" / "tiers.launch.py").read_text()
+    for arg in ("tier", "cloud", "cloud_listen"):
+        assert re.search(rf'DeclareLaunchArgument\(\s*"{arg}"', text), arg
+    assert re.search(r'DEFAULT_LISTEN = "([^"]+)"', text).group(1) == link.DEFAULT_LISTEN
+    assert re.search(r'TIERS = \(([^)]*)\)', text).group(1) == ", ".join(f'"{t}"' for t in TIERS)
+    for listen in ("tcp/0.0.0.0:7447", "tcp/[::]:7500", "tcp/10.0.0.7:7501", "udp/0.0.0.0:1"):
+        assert local(listen) == link.local_endpoint(listen)
+    assert endpoints(" tcp/10.0.0.5:7447 , tcp/10.0.0.6:7447") == ["tcp/10.0.0.5:7447",
+                                                                   "tcp/10.0.0.6:7447"]
+    with pytest.raises(ValueError, match="not a Zenoh endpoint"):
+        endpoints("10.0.0.5:7447")
+    gateway = launch_nodes(ROOT / "launch" / "tiers.launch.py")["cloud_gateway"]
+    assert gateway["parameters"][:3] == ["default:cloud_gateway.yaml", "user", "use_sim_time"]
+    assert gateway["parameters"][3] == "[{'connect': gateway}]"
+    cloud = next(c for c in ast.walk(tree) if isinstance(c, ast.Call)
+                 and getattr(c.func, "id", "") == "ExecuteProcess")
+    cmd = ast.unparse(next(k.value for k in cloud.keywords if k.arg == "cmd"))
+    assert '"omni_ros.cli", "cloud"' in cmd.replace("'", '"') and "--listen" in cmd
 
 
 def test_every_graph_node_is_a_console_script():
-    """setup.py's NODES lists every node of the graph with the module the launcher runs."""
+    """setup.py's NODES lists every node of the graph with the module the launcher runs (the
+    cloud: the omni-ros console script)."""
     nodes = setup_nodes()
     for spec in GRAPH:
+        if not spec.ros:
+            assert f'"{spec.executable} = {spec.module}:main"' in (ROOT / "setup.py").read_text()
+            continue
         assert nodes.get(spec.executable) == spec.module, f"{spec.executable} not in setup.py NODES"
 
 
 def test_every_graph_node_has_its_parameter_file():
-    for spec in GRAPH:
+    for spec in [s for s in GRAPH if s.ros]:
         path = ROOT / "config" / spec.params_file
         assert path.is_file(), f"config/{spec.params_file} is missing"
         assert list(yaml.safe_load(path.read_text())) == [f"/{spec.name}"], path.name
@@ -242,7 +362,7 @@ BAD_PARAMS = {
     "a list": ("- 1\n- 2\n", "must map node names"),
     "unknown node": ("/percepton:\n  ros__parameters: {rate_hz: 5}\n",
                      "'/percepton' names no node of this graph; expected one of /perception, "
-                     "/teleop, /action, /sim_bridge, /encoder, /fusion or /**"),
+                     "/teleop, /action, /sim_bridge, /encoder, /fusion, /cloud_gateway or /**"),
     "no ros__parameters": ("/teleop:\n  rate_hz: 5\n", "ros__parameters"),
     "parameters not a mapping": ("/teleop:\n  ros__parameters: [1]\n", "must be a mapping"),
 }
@@ -279,7 +399,8 @@ def test_up_help_and_a_bad_params_file_through_the_cli(tmp_path):
     out = run_py("-m", "omni_ros.cli", "up", "--help", timeout=60)
     assert out.returncode == 0, out.stderr
     for flag in ("--sim", "--params", "--seed", "--real-time-factor", "--respawn",
-                 "--respawn-delay", "--respawn-max-delay", "--respawn-limit"):
+                 "--respawn-delay", "--respawn-max-delay", "--respawn-limit", "--tier",
+                 "--cloud", "--cloud-listen"):
         assert flag in out.stdout
     out = run_py("-m", "omni_ros.cli", "up", "--params", str(tmp_path / "nope.yaml"), timeout=60)
     assert out.returncode == 2
@@ -289,6 +410,59 @@ def test_up_help_and_a_bad_params_file_through_the_cli(tmp_path):
     assert out.returncode == 2 and "add --sim" in out.stderr
     out = run_py("-m", "omni_ros.cli", "up", "--respawn", "perception,sim_bridge", timeout=60)
     assert out.returncode == 2 and "respawn: sim_bridge: not a node of this graph" in out.stderr
+    for args, message in ((["--tier", "edge", "--cloud", "tcp/10.0.0.5:7447"],
+                           "--cloud points the region's cloud_gateway at a cloud"),
+                          (["--tier", "region", "--cloud-listen", "tcp/0.0.0.0:7447"],
+                           "add cloud to --tier"),
+                          (["--tier", "cloud", "--sim"], "runs no ROS nodes"),
+                          (["--tier", "cloud", "--respawn", "teleop"],
+                           "respawn: teleop: not a node of this graph (cloud)")):
+        out = run_py("-m", "omni_ros.cli", "up", *args, timeout=60)
+        assert out.returncode == 2 and message in out.stderr, (args, out.stderr)
+        assert "started" not in out.stdout
+
+
+@pytest.mark.timeout(600)
+def test_up_tier_cloud_runs_the_cloud_under_the_launcher_and_stops_on_ctrl_c():
+    """`omni-ros up --tier cloud`: the cloud process, its output prefixed, answering status over
+    Zenoh (its language model loads in the background); SIGINT stops it with exit code 0."""
+    from test_cloud import _ask, _wait, free_port
+
+    endpoint = f"tcp/127.0.0.1:{free_port()}"
+    proc = subprocess.Popen([sys.executable, "-m", "omni_ros.cli", "up", "--tier", "cloud",
+                             "--cloud-listen", endpoint, "--respawn"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")))
+    reader.start()
+    peer = link.open_gateway([endpoint])
+    try:
+        until(lambda: any(ln.startswith(f"[cloud] cloud: listening on {endpoint}")
+                          for ln in lines) or proc.poll() is not None, 300, "no listening")
+        assert proc.poll() is None, "".join(lines)
+        assert _wait(lambda: link.connected(peer), 60), "".join(lines)
+        status = _ask(peer, "status")
+        assert status["robots"] == [] and status["lexicon"]["state"] in ("loading", "ready")
+        # ready: a command is mapped (the same process the launcher supervises)
+        assert _wait(lambda: _ask(peer, "status")["lexicon"]["state"] == "ready", 300, 0.5), \
+            _ask(peer, "status")
+        assert _ask(peer, "command", text="fetch the azure orb")["command"]["shape"] == "sphere"
+        proc.send_signal(signal.SIGINT)  # the terminal's Ctrl-C
+        try:
+            code = proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            pytest.fail("omni-ros up did not exit 90 s after SIGINT:\n" + "".join(lines))
+        assert code == 0, "".join(lines)
+    finally:
+        peer.close()
+        if proc.poll() is None:
+            proc.kill()
+        reader.join(timeout=10)
+    text = "".join(lines)
+    assert "[up] respawn: cloud" in text
+    assert "[up] started cloud (pid " in text and "-m omni_ros.cli cloud --listen" in text
+    assert "[up] all nodes stopped" in text
+    assert all(ln.startswith("[") for ln in lines), text
 
 
 # -- real processes -------------------------------------------------------------------------

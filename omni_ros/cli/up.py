@@ -2,9 +2,13 @@
 and action, each as its own process with its parameter file from the package's config/ folder -
 the same nodes and files as `ros2 launch omni_ros omni_ros.launch.py` on a ROS 2 install.
 --sim adds the PyBullet sim bridge and sets use_sim_time on every node (as sim_demo.launch.py).
---tier edge|region|edge,region starts the tiered graph's nodes instead: the edge's encoder
-(sensor topics in, /omni/latent/<modality> out) and the region's fusion node (latents in,
-/omni/scene out) with teleop and action; see README "Tiers".
+--tier edge|region|cloud (or several, comma-separated, on one host) starts the tiered graph
+instead: the edge's encoder (sensor topics in, /omni/latent/<modality> out), the region's fusion
+node (latents in, /omni/scene out) with teleop and action, and the cloud (`omni-ros cloud`: the
+fleet's Zenoh router, object memory and command language model; no ROS) listening on
+--cloud-listen (default tcp/0.0.0.0:7447). --cloud ENDPOINT gives the region a cloud elsewhere:
+it then also runs cloud_gateway connecting there; with region and cloud on one host the gateway
+connects to the local cloud. See README "Tiered graph" and "Cloud tier over Zenoh".
 --params FILE adds your parameter file (sections per node: "/perception: ros__parameters: ...",
 or "/**" for all) after the defaults. Every output line is prefixed with its node's name.
 
@@ -20,17 +24,25 @@ from __future__ import annotations
 
 import sys
 
-HELP = "start the node graph (perception, teleop, action [+ sim bridge]) as separate processes"
+HELP = ("start the node graph (perception, teleop, action [+ sim bridge]; or tiers: edge, "
+        "region, cloud) as separate processes")
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--sim", action="store_true",
                         help="also start the sim bridge; every node uses sim time (/clock)")
     parser.add_argument("--tier", default="", metavar="TIERS",
-                        help="start one tier of the tiered graph instead of the one-host graph: "
+                        help="start tiers of the tiered graph instead of the one-host graph: "
                              "edge (the sensor host: an encoder node, with --sim the sim "
-                             "bridge), region (fusion, teleop, action), or edge,region (both "
-                             "on this host)")
+                             "bridge), region (fusion, teleop, action; with a cloud also "
+                             "cloud_gateway), cloud (omni-ros cloud, no ROS), or several "
+                             "on this host (edge,region or edge,region,cloud)")
+    parser.add_argument("--cloud", action="append", default=[], metavar="ENDPOINT",
+                        help="the region's cloud, elsewhere: also start cloud_gateway with "
+                             "connect = ENDPOINT (e.g. tcp/10.0.0.5:7447), repeatable")
+    parser.add_argument("--cloud-listen", action="append", default=[], metavar="ENDPOINT",
+                        help="with --tier ...cloud: Zenoh endpoint the cloud listens on, "
+                             "repeatable (default tcp/0.0.0.0:7447)")
     parser.add_argument("--params", metavar="FILE",
                         help="a ROS parameter file with sections per node, applied after the "
                              "package defaults")
@@ -54,7 +66,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from ..launcher import Graph, LaunchError, RespawnPolicy, graph, respawn_names
+    from ..launcher import Graph, LaunchError, RespawnPolicy, plan, respawn_names
 
     bridge = {}
     if args.seed is not None:
@@ -64,11 +76,14 @@ def run(args) -> int:
     try:
         if bridge and not args.sim:
             raise LaunchError("--seed and --real-time-factor set the sim bridge: add --sim")
-        specs = graph(sim=args.sim, tiers=[t.strip() for t in args.tier.split(",") if t.strip()])
+        specs, overrides = plan(args.sim, [t.strip() for t in args.tier.split(",") if t.strip()],
+                                cloud=args.cloud, cloud_listen=args.cloud_listen)
+        if bridge:
+            overrides["sim_bridge"] = bridge
         policy = RespawnPolicy(delay_s=args.respawn_delay, max_delay_s=args.respawn_max_delay,
                                max_restarts=args.respawn_limit)
-        g = Graph(specs, params_file=args.params, sim_time=args.sim,
-                  overrides={"sim_bridge": bridge} if bridge else None, tag="up",
+        g = Graph(specs, params_file=args.params, sim_time=args.sim, overrides=overrides,
+                  tag="up",
                   respawn=respawn_names(args.respawn, [s.name for s in specs]),
                   respawn_policy=policy)
         return g.run_until_exit(stop_timeout=args.stop_timeout)

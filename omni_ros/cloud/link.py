@@ -15,7 +15,9 @@ import re
 UP = "omni/{robot}/up{topic}"          # a ROS topic's messages sent up (topic starts with /)
 UP_ALL = "omni/*/up/**"
 QUESTION = "omni/cloud/{name}"         # a question to the cloud (JSON in, JSON out)
-QUESTIONS = ("objects", "status")      # what the cloud answers
+QUESTIONS = ("objects", "status", "command")   # what the cloud answers
+DEFAULT_LISTEN = "tcp/0.0.0.0:7447"    # where `omni-ros cloud` listens unless told
+MAX_QUESTION = 64 << 10                # bytes of a question's payload; larger ones are refused
 RETRY_INIT_MS, RETRY_MAX_MS = 200, 500
 ROBOT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -53,6 +55,29 @@ def open_gateway(connect: list[str]):
 def connected(session) -> bool:
     """True while the session has a router (the cloud) to talk to."""
     return any(True for _ in session.info.routers_zid())
+
+
+ENDPOINT = re.compile(r"^[a-z][a-z0-9-]*/\S+$")
+
+
+def check_endpoint(endpoint: str) -> str:
+    """A Zenoh endpoint ``<protocol>/<address>`` (e.g. tcp/10.0.0.5:7447); ValueError if not."""
+    if not ENDPOINT.match(endpoint):
+        raise ValueError(f"{endpoint!r} is not a Zenoh endpoint <protocol>/<address>, e.g. "
+                         "tcp/10.0.0.5:7447")
+    return endpoint
+
+
+def local_endpoint(listen: str) -> str:
+    """Where a process on the same host reaches a cloud listening on ``listen``: a wildcard
+    address (0.0.0.0, [::]) becomes the loopback one (127.0.0.1, [::1])."""
+    proto, _, address = listen.partition("/")
+    host, sep, port = address.rpartition(":")
+    if sep and host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif sep and host in ("[::]", "::"):
+        host = "[::1]"
+    return f"{proto}/{host}{sep}{port}" if sep else listen
 
 
 def check_robot(name: str) -> str:

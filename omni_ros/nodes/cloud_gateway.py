@@ -1,12 +1,18 @@
 """cloud_gateway: a robot's (region's) link to the cloud tier over Zenoh (``omni-ros cloud``).
 
+Started by hand (``cloud_gateway --ros-args -p "connect:=['tcp/HOST:7447']"``), or by ``omni-ros up --tier region --cloud tcp/HOST:7447`` (``ros2 launch omni_ros tiers.launch.py
+tier:=region cloud:=tcp/HOST:7447``), which sets ``connect``; with the cloud tier on the same
+host (``--tier edge,region,cloud``) it connects to the local cloud.
+
 Up: each topic in ``up_topics`` is received as its CDR bytes (no decoding) and sent to the cloud
 as ``omni/<robot>/up/<topic>`` with its type name, at most ``up_rate_hz`` messages per second per
 topic (the rest are skipped and counted). Questions: a JSON object on /omni/cloud/ask
-(std_msgs/String, e.g. ``{"id": 7, "question": "objects", "description": "red cube"}``) is
-asked on a worker thread and answered on /omni/cloud/answer (std_msgs/String JSON: ``id``,
-``question``, ``status`` = ok | timeout | unreachable | error | busy, ``answer`` or ``error``,
-``elapsed_s``).
+(std_msgs/String, e.g. ``{"id": 7, "question": "objects", "description": "red cube"}``, or
+``{"id": "teleop-...-3", "question": "command", "text": "fetch the azure orb"}`` - teleop's
+``cloud_lexicon``) is asked on a worker thread and answered on /omni/cloud/answer
+(std_msgs/String JSON: ``id`` as asked, ``question``, ``status`` = ok | timeout | unreachable |
+error | busy, ``answer`` or ``error``, ``elapsed_s``). Every node sees every answer: askers
+match them by ``id`` (:class:`omni_ros.cloud.asker.CloudAsker`).
 
 Nothing here waits on the cloud: sending is a non-blocking Zenoh put (dropped while the link is
 down, counted), questions are asked off the executor thread with ``answer_timeout_s``, and the

@@ -32,6 +32,21 @@ where it was found, or from sending, for its length plus ``own_voice_margin_s``)
 (counted as ``speech: own_voice``) unless it is a stop; speech that runs on past it (the
 operator answered at once) is decoded from there. The robot never says a stop word, so a stop
 heard while it talks is the operator's, and a stop is never held for confirmation.
+
+Typed words outside the vocabulary ("fetch the azure orb") are mapped onto it on the lexicon
+worker thread: by the local lexicon (``lexicon``; colours always, nouns and verbs with the
+optional 'sentence' extra), or, with ``cloud_lexicon`` on a robot whose local lexicon is off or
+lacks the extra, by the cloud's language model: the worker asks ``command`` through the robot's
+``cloud_gateway`` (/omni/cloud/ask -> /omni/cloud/answer, matched by id:
+:class:`omni_ros.cloud.asker.CloudAsker`) and waits at most ``cloud_timeout_s``. The cloud only
+says what each unknown word means; the command is parsed here, with this robot's vocabulary
+(:mod:`omni_ros.core.speech.remote_lexicon`). No gateway, an ``unreachable`` / ``timeout`` /
+``error`` answer or an unusable one is a logged rejection counted as ``text_command:
+rejected.cloud`` ("could not map ...: cloud unreachable"), never a motion; the diagnostics status
+``teleop: cloud lexicon`` counts the answers by status. A stop never goes to the cloud and never
+waits for it: it is decided from the fixed stop words on the executor thread, published at once,
+and it drops every typed command still waiting for the lexicon or the cloud (counted as
+``rejected.stopped``; a command mapped after a stop is not published).
 """
 
 from __future__ import annotations
@@ -42,6 +57,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PointStamped
 from omni_ros_msgs.msg import AudioChunk, TeleopCommand
 from rclpy.node import Node
@@ -49,7 +65,9 @@ from std_msgs.msg import String
 
 from .. import conversions as cv
 from ..conversions.errors import require
-from ..core.speech.commands import DEFAULT, needs_lexicon, parse_command
+from ..cloud.asker import CANCELLED, CloudAsker
+from ..core.speech.commands import DEFAULT, default_lexicon, needs_lexicon, parse_command
+from ..core.speech.remote_lexicon import AnswerError, check_answer
 from ..core.speech.dialogue import Dialogue, OwnVoice, describe, reply_of
 from ..core.speech.echo import EchoCanceller, EchoConfig
 from ..core.speech.pairing import PointPairing, make_command
@@ -103,6 +121,13 @@ class TeleopConfig:
     lexicon: bool = param(True, "typed commands: map words outside the command vocabulary onto "
                           "it (colour names by hue; shape nouns and verbs with the sentence "
                           "embedding when the 'sentence' extra is installed), in a worker thread")
+    cloud_lexicon: bool = param(False, "typed commands with words outside the vocabulary, when "
+                                "the local lexicon is off or lacks the 'sentence' extra: ask "
+                                "the cloud's language model through cloud_gateway (a stop "
+                                "never goes to the cloud)")
+    cloud_timeout_s: float = param(3.0, "a typed command the cloud has not mapped within this "
+                                   "is rejected [s] (keep it above the gateway's "
+                                   "answer_timeout_s)", min=0.1, max=60.0)
     max_coordinate_m: float = param(100.0, "largest |x|, |y|, |z| of a clicked point [m]",
                                     min=1.0, max=1e6)
     speak: bool = param(False, "also say each command understood with espeak-ng on "
@@ -173,8 +198,21 @@ class TeleopNode(Node):
         self.running = True
         self.worker = threading.Thread(target=self._recognise_loop, name="teleop-asr", daemon=True)
         self.worker.start()
-        self.text_backlog: deque = deque()  # (typed text, receive time [ns]) for the lexicon
+        self.text_backlog: deque = deque()  # (typed text, receive time [ns], stops) for the lexicon
         self.words = threading.Condition()
+        self.stops = 0                      # stops published (under self.lock)
+        self.asker: CloudAsker | None = None
+        if cfg.cloud_lexicon and not (cfg.lexicon and default_lexicon().use_embeddings):
+            self.ask_pub = self.create_publisher(String, "/omni/cloud/ask", RELIABLE_QOS)
+            self.asker = CloudAsker(lambda text: self.ask_pub.publish(String(data=text)),
+                                    cfg.cloud_timeout_s, name="teleop",
+                                    ready=lambda: self.ask_pub.get_subscription_count() > 0)
+            self.create_subscription(String, "/omni/cloud/answer",
+                                     lambda msg: self.asker.on_answer(msg.data), RELIABLE_QOS)
+            self.cloud_last = ""
+            self.guard.extra_statuses = self._cloud_status
+            self.get_logger().info("typed words outside the vocabulary: mapped by the cloud "
+                                   f"(local lexicon {'without the sentence extra' if cfg.lexicon else 'off'})")
         self.lexicon_worker = threading.Thread(target=self._lexicon_loop, name="teleop-lexicon",
                                                daemon=True)
         self.lexicon_worker.start()
@@ -193,6 +231,8 @@ class TeleopNode(Node):
             self.wake.notify()
         with self.words:
             self.words.notify()
+        if self.asker is not None:
+            self.asker.cancel()
         self.recognizer.close()  # a decode in progress is not waited for
         self.worker.join(timeout=5.0)
         self.lexicon_worker.join(timeout=5.0)
@@ -330,11 +370,11 @@ class TeleopNode(Node):
         if said == "yes" or said == "no" and not _is_stop(text):  # typed "no" is a stop too
             self._reply(said, "text")
             return
-        if not self.cfg.lexicon or not needs_lexicon(text):
-            self._command(text, "text", 1.0, self._now(), lexicon=None)
+        if not (self.cfg.lexicon or self.asker is not None) or not needs_lexicon(text):
+            self._command(text, "text", 1.0, self._now(), lexicon=None)  # a stop: here, at once
             return
         with self.words:
-            self.text_backlog.append((text, self._now()))
+            self.text_backlog.append((text, self._now(), self.stops))
             while len(self.text_backlog) > TEXT_BACKLOG:
                 dropped, _ = self.text_backlog.popleft()
                 self.guard.health.reject("text_command", self._now(), "backlog",
@@ -349,9 +389,12 @@ class TeleopNode(Node):
                     self.words.wait()
                 if not self.running:
                     return
-                text, stamp_ns = self.text_backlog.popleft()
+                text, stamp_ns, stops = self.text_backlog.popleft()
             try:
-                self._command(text, "text", 1.0, stamp_ns)
+                if self.asker is not None:
+                    self._cloud_command(text, stamp_ns, stops)
+                else:
+                    self._command(text, "text", 1.0, stamp_ns, after_stops=stops)
             except InputError as err:  # a flood of typed commands
                 self.guard.reject("text_command", self._now(), err)
             except Exception as err:  # a bug, or the extra broken: say so, keep going
@@ -360,9 +403,56 @@ class TeleopNode(Node):
                 self.guard.health.reject("text_command", self._now(), "internal", repr(err))
                 self.get_logger().error(f"lexicon worker: {err!r}")
 
+    def _cloud_command(self, text: str, stamp_ns: int, stops: int) -> None:
+        """(the lexicon worker) Ask the cloud what the unknown words of ``text`` mean, then
+        parse it here with those meanings; any failure is a counted rejection, never a motion."""
+        answer = self.asker.ask("command", text=text)
+        self.cloud_last = answer.status
+        if answer.status == CANCELLED:
+            self._dropped_by_stop(text)
+            return
+        why = None
+        if not answer.ok:
+            why = answer.reason()
+        else:
+            try:
+                lexicon, parsed = check_answer(text, answer.answer)
+            except AnswerError as err:
+                why = f"unusable cloud answer: {err}"
+        if why is not None:
+            self.guard.health.reject("text_command", self._now(), "cloud",
+                                     f"could not map {text!r}: {why}")
+            self.get_logger().warning(f"could not map {text!r}: {why}")
+            return
+        if parsed is None:
+            reason = str(answer.answer.get("reason", ""))[:200] or "no command in these words"
+            self.guard.health.reject("text_command", self._now(), "not_a_command",
+                                     f"{text!r} is not a command (cloud: {reason})")
+            self.get_logger().warning(f"not a command: {text!r} (cloud: {reason})")
+            return
+        self.get_logger().info(f"cloud mapped {text!r} -> {answer.answer.get('canonical')!r} "
+                               f"in {answer.elapsed_s * 1e3:.0f} ms")
+        self._command(text, "text", 1.0, stamp_ns, lexicon=lexicon, after_stops=stops)
+
+    def _dropped_by_stop(self, text: str) -> None:
+        self.guard.health.reject("text_command", self._now(), "stopped",
+                                 f"{text[:40]!r} dropped: a stop came first")
+        self.get_logger().info(f"{text!r} dropped: a stop came while it was being mapped")
+
+    def _cloud_status(self) -> list:
+        stats = self.asker.stats()
+        level = DiagnosticStatus.OK if self.cloud_last in ("", "ok", CANCELLED) \
+            else DiagnosticStatus.WARN
+        return [DiagnosticStatus(
+            level=level, name=f"{self.get_name()}: cloud lexicon", hardware_id=self.get_name(),
+            message=f"last answer: {self.cloud_last or 'none yet'}",
+            values=[KeyValue(key=k, value=str(v)) for k, v in stats.items()])]
+
     # --- commands -------------------------------------------------------------------------------
     def _command(self, text: str, source: str, confidence: float, stamp_ns: int,
-                 lexicon=DEFAULT) -> None:
+                 lexicon=DEFAULT, after_stops: int | None = None) -> None:
+        """Parse and send a command. ``after_stops``: the stop count when the text came (a
+        typed command mapped on the worker): dropped if a stop has been sent since."""
         made = make_command(text, source, confidence, stamp_ns, lexicon)
         if made is None:
             self.guard.health.reject(f"{source}_command", self._now(), "not_a_command",
@@ -370,8 +460,22 @@ class TeleopNode(Node):
             self.get_logger().warning(f"not a command: {text!r}")
             return
         cmd = made[0]
+        stop = cmd.intent == "stop"
+        if stop:  # nothing typed before it may move the robot after it
+            with self.words:
+                dropped = list(self.text_backlog)
+                self.text_backlog.clear()
+            for old in dropped:
+                self._dropped_by_stop(old[0])
+            if self.asker is not None:
+                self.asker.cancel()
         with self.lock:
-            self.limit.require(source, self._now(), exempt=cmd.intent == "stop")
+            if stop:
+                self.stops += 1
+            elif after_stops is not None and after_stops != self.stops:
+                self._dropped_by_stop(text)
+                return
+            self.limit.require(source, self._now(), exempt=stop)
             if self.dialogue.cancel():  # a stop, or a new command, ends the open question
                 self.get_logger().info("question dropped: a new command came")
             if self.dialogue.should_ask(cmd):

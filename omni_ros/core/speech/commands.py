@@ -99,6 +99,16 @@ def _known(w: str) -> bool:
             or w in RELATIVE_FOLLOWERS or w in SIZES or w in POLITE)
 
 
+def command_words(text: str) -> list[str]:
+    """The words of ``text`` the parser reads: its tokens without "can you" / "would you" ..."""
+    return _drop_polite(tokens(text))
+
+
+def is_known(word: str) -> bool:
+    """Whether ``word`` is in the command vocabulary (read without a lexicon)."""
+    return _known(word)
+
+
 def normalise(words: list[str], lexicon) -> tuple[list[str], int] | None:
     """``words`` with each unknown one the lexicon can place replaced by its canonical word (a
     colour before another word or after "is" / "looks" ...; a verb where the command has no
