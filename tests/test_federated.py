@@ -5,8 +5,12 @@ invocations fail clearly."""
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -36,33 +40,24 @@ def small(**values) -> OmniConfig:
     return from_flat_dict(OmniConfig, {"train.threads": 1, "train.batch_size": 16, **values})
 
 
-@pytest.mark.slow
-def test_one_round_is_the_sample_weighted_mean_of_what_each_site_trained(sites, tmp_path):
-    """A real Flower run (server + two SuperNodes on Ray): the global model after one FedAvg
-    round equals the mean, weighted by sample counts, of the two sites' local training from
-    the same initial weights, done here without Flower; and what reached the server from a
-    site was its weights and counts, nothing else."""
-    from omni_ros.core.model.checkpoint import load_checkpoint, stored_config
-    from omni_ros.learning.federated import federate, local_training, site_samples, weights
+def assert_one_fedavg_round(model, sites, cfg) -> list[int]:
+    """``model`` holds the sample-weighted mean of the sites' local training (redone here
+    without Flower) from the initial weights of ``cfg``; returns the sites' sample counts."""
+    from omni_ros.learning.federated import local_training, site_samples, weights
     from omni_ros.learning.train import new_model
-
-    cfg = small(**{"federate.rounds": 1})
-    out = tmp_path / "fleet.pt"
-    info = federate([[d] for d in sites], out, cfg)
 
     torch.manual_seed(cfg.train.seed)
     init = weights(new_model(cfg))
     expected, counts = [], []
     torch.set_num_threads(cfg.train.threads)
     for i, d in enumerate(sites):
-        model = new_model(cfg)
-        model.load_state_dict(init, strict=False)
+        local = new_model(cfg)
+        local.load_state_dict(init, strict=False)
         s = site_samples([str(Path(d).resolve())], cfg)
-        local_training(model, s, cfg, 1, i)
-        expected.append(weights(model))
+        local_training(local, s, cfg, 1, i)
+        expected.append(weights(local))
         counts.append(s.data.n)
-    got, _, _ = load_checkpoint(out)
-    got = weights(got)
+    got = weights(model)
     changed = 0
     for k, v in got.items():
         mean = sum(e[k].double() * n for e, n in zip(expected, counts)) / sum(counts)
@@ -70,15 +65,125 @@ def test_one_round_is_the_sample_weighted_mean_of_what_each_site_trained(sites, 
                                    err_msg=k)
         changed += not torch.equal(v, init[k])
     assert changed > len(got) // 2  # training moved the weights
+    return counts
+
+
+@pytest.mark.slow
+def test_one_round_is_the_sample_weighted_mean_of_what_each_site_trained(sites, tmp_path):
+    """A real Flower run (server + two SuperNodes on Ray): the global model after one FedAvg
+    round equals the mean, weighted by sample counts, of the two sites' local training from
+    the same initial weights, done here without Flower; and what reached the server from a
+    site was its weights and counts, nothing else."""
+    from omni_ros.core.model.checkpoint import load_checkpoint, stored_config
+    from omni_ros.learning.federated import federate, weights
+    from omni_ros.learning.train import new_model
+
+    cfg = small(**{"federate.rounds": 1})
+    out = tmp_path / "fleet.pt"
+    info = federate([[d] for d in sites], out, cfg)
+    counts = assert_one_fedavg_round(load_checkpoint(out)[0], sites, cfg)
 
     assert [s["samples"] for s in info["sites"]] == counts
     assert len(info["received"]) == 2
     for r in info["received"]:
         assert r["records"] == ["arrays", "metrics"]
-        assert r["arrays"] == sorted(init)  # the model's weights, and nothing of the data
+        assert r["arrays"] == sorted(weights(new_model(cfg)))  # the model's weights, and nothing of the data
         assert r["metrics"] == ["num-examples", "site", "train-loss"]
     flat, _ = stored_config(str(out))
     assert flat["federate.rounds"] == 1 and flat["federate.strategy"] == "fedavg"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@contextmanager
+def flower_deployment(tmp_path, node_configs: list[str]):
+    """Flower's deployment runtime on this host, as on several: a SuperLink (insecure, on a
+    free port) and one SuperNode per node config, each its own process tree; yields the
+    SuperLink's address. Everything is killed on exit."""
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+           "FLWR_HOME": str(tmp_path / "flwr_home"), "FLWR_DISABLE_UPDATE_CHECK": "1"}
+    link = free_port()
+    procs, logs = [], []
+
+    def start(log_name, command, *args):
+        log = open(tmp_path / f"{log_name}.log", "w")
+        logs.append(log)
+        procs.append(subprocess.Popen([str(Path(bin_dir, command)), *args], env=env,
+                                      stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True))
+
+    try:
+        start("flower-superlink", "flower-superlink", "--insecure", "--host", "127.0.0.1", "--port", str(link))
+        deadline = time.monotonic() + 120
+        while not listening(link):
+            assert time.monotonic() < deadline and procs[0].poll() is None, \
+                (tmp_path / "flower-superlink.log").read_text()[-2000:]
+            time.sleep(0.2)
+        for i, nc in enumerate(node_configs):
+            start(f"flower-supernode-{i}", "flower-supernode", "--insecure", "--superlink", f"127.0.0.1:{link}",
+                  "--port", str(free_port()), "--node-config", nc)
+        yield f"127.0.0.1:{link}"
+    finally:
+        import signal
+
+        for p in procs:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)  # the SuperExec and app processes with it
+            except ProcessLookupError:
+                pass
+            p.wait(timeout=30)
+        for log in logs:
+            log.close()
+
+
+@pytest.mark.slow
+def test_across_hosts_a_superlink_and_supernodes_train_the_same_global_model(sites, tmp_path):
+    """Flower's deployment runtime (SuperLink + a SuperNode per site, separate processes talking
+    over the network, no Ray): ``omni-ros federate --superlink`` submits the run with
+    ``flwr run`` and the global model after one FedAvg round is the same sample-weighted mean
+    of the sites' own training as in simulation. Each site's folders are named only in its
+    own SuperNode's node config; the server knows the sites by index."""
+    from omni_ros.core.model.checkpoint import load_checkpoint
+    from omni_ros.learning.federated import FederateError
+    from omni_ros.learning.flower_deploy import submit
+
+    cfg = small(**{"federate.rounds": 1})
+    config = tmp_path / "small.yaml"
+    config.write_text("train: {threads: 1, batch_size: 16}\n")
+    out = tmp_path / "fleet.pt"
+    nodes = [f"data='{Path(d).resolve()}' partition-id={i}" for i, d in enumerate(sites)]
+    with flower_deployment(tmp_path, nodes) as link:
+        done = subprocess.run([sys.executable, "-m", "omni_ros.cli", "federate", "--superlink",
+                               link, "--sites", "2", "--rounds", "1", "--out", str(out),
+                               "--config", str(config),
+                               "--timeout", "1500"],
+                              capture_output=True, text=True, timeout=1800,
+                              env={**os.environ, "PATH": str(Path(sys.executable).parent)
+                                   + os.pathsep + os.environ.get("PATH", "")})
+        assert done.returncode == 0, done.stdout + done.stderr
+        model, _, info = load_checkpoint(out)
+        assert_one_fedavg_round(model, sites, cfg)
+        assert info["flower_run"] > 0 and info["rounds"] == 1
+        assert [s["data"] for s in info["sites"]] == ["site 0", "site 1"]
+        assert all(str(d) not in str(info) for d in sites)  # no site's folder reached it
+
+    # a SuperNode that names no shards: the run fails with what to give, and writes nothing
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    with flower_deployment(bad, [nodes[0], "partition-id=1"]) as link:
+        with pytest.raises(FederateError, match=r"node-config lacks data"):
+            submit(link, 2, cfg, bad / "fleet.pt", timeout_s=1500, say=lambda _: None)
+    assert not (bad / "fleet.pt").exists()
 
 
 @pytest.mark.slow
@@ -146,3 +251,18 @@ def test_without_flower_the_error_says_how_to_get_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "flwr", None)  # import flwr now raises ImportError
     with pytest.raises(FederateError, match="make setup"):
         flower()
+
+
+def test_a_fraction_of_a_local_epoch_trains_that_share_of_the_samples(sites):
+    """federate.local_epochs 0.5: each round a site trains on half its samples (more rounds for
+    the same data); 1: all of them."""
+    from omni_ros.learning.federated import local_training, site_samples
+    from omni_ros.learning.train import new_model
+
+    steps = {}
+    for share in (0.5, 1.0):
+        cfg = small(**{"federate.local_epochs": share, "train.batch_size": 4})
+        s = site_samples([str(Path(sites[0]).resolve())], cfg)
+        steps[share] = local_training(new_model(cfg), s, cfg, 1, 0)["steps"]
+    n = s.data.n
+    assert steps[1.0] == -(-n // 4) and steps[0.5] == -(-round(n / 2) // 4), (steps, n)

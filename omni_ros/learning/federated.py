@@ -18,9 +18,11 @@ The learning rate decays over the rounds (cosine, from ``train.lr``); each round
 fresh optimiser at the site. Weights travel as float arrays; integer buffers (batch-norm step
 counters) stay as initialised.
 
-This runs on Flower's simulation runtime: one process holds the server and one virtual
-SuperNode per site on Ray (``flwr[simulation]``), each site reading only its own folders.
-Flower 1.42 needs Python >= 3.11 (:func:`flower`)."""
+:func:`federate` runs on Flower's simulation runtime: one process holds the server and one
+virtual SuperNode per site on Ray (``flwr[simulation]``), each site reading only its own
+folders. Across hosts the same site and server code (:func:`site_reply`, :func:`run_rounds`,
+:func:`save_global`) runs as a Flower App on the deployment runtime (:mod:`.flower_app`,
+submitted by :mod:`.flower_deploy`). Flower 1.42 needs Python >= 3.11 (:func:`flower`)."""
 
 from __future__ import annotations
 
@@ -85,7 +87,8 @@ def local_training(model, s: Samples, cfg: OmniConfig, server_round: int, site: 
         group["lr"] = round_lr(cfg, server_round)
     model.train(tc.trainable == "all")
     total, steps = 0.0, 0
-    for idx in batches(rng, s.usable, cfg.federate.local_epochs * s.data.n, tc.batch_size):
+    n = max(1, round(cfg.federate.local_epochs * s.data.n))  # samples this round
+    for idx in batches(rng, s.usable, n, tc.batch_size):
         losses = step_losses(model, objective, s, idx, cfg, gen)
         if losses and mu > 0:
             prox = sum(((p - a) ** 2).sum() for p, a in zip(model.parameters(), anchor))
@@ -108,10 +111,31 @@ def site_samples(dirs: list[str], cfg: OmniConfig) -> Samples:
     return _SITE_SAMPLES[key]
 
 
-def client_app(sites: list[list[str]], cfg: OmniConfig):
-    """The Flower ClientApp of every site: the SuperNode with ``partition-id`` i trains on
-    ``sites[i]`` only."""
+def site_reply(msg, cfg: OmniConfig, site: int, dirs: list[str]):
+    """A site's answer to the server's train message ``msg``: the global weights it carries,
+    trained on the site's folders ``dirs``; the reply holds the weights and the sample count,
+    nothing else. Shared by the simulation's and the deployed ClientApp."""
     from flwr.app import ArrayRecord, Message, MetricRecord, RecordDict
+
+    torch.set_num_threads(cfg.train.threads)
+    try:
+        s = site_samples(dirs, cfg)
+    except Exception as err:  # the server's error names the site and what broke
+        raise RuntimeError(f"site {site} {dirs}: {type(err).__name__}: {err}") from None
+    model = new_model(cfg)
+    model.load_state_dict(msg.content["arrays"].to_torch_state_dict(), strict=False)
+    conf = msg.content["config"]
+    result = local_training(model, s, cfg, int(conf["server-round"]), site,
+                            float(conf.get("proximal-mu", 0.0)))
+    reply = RecordDict({"arrays": ArrayRecord(weights(model)),
+                        "metrics": MetricRecord({"num-examples": int(s.data.n), "site": site,
+                                                 "train-loss": result["loss"]})})
+    return Message(content=reply, reply_to=msg)
+
+
+def client_app(sites: list[list[str]], cfg: OmniConfig):
+    """The Flower ClientApp of every simulated site: the SuperNode with ``partition-id`` i
+    trains on ``sites[i]`` only."""
     from flwr.clientapp import ClientApp
     from flwr.clientapp.mod import fixedclipping_mod
 
@@ -119,22 +143,9 @@ def client_app(sites: list[list[str]], cfg: OmniConfig):
     mods = [fixedclipping_mod] if cfg.federate.dp_noise > 0 else []
 
     @app.train(mods=mods)
-    def train(msg: Message, context) -> Message:
+    def train(msg, context):
         site = int(context.node_config["partition-id"])
-        torch.set_num_threads(cfg.train.threads)
-        try:
-            s = site_samples(sites[site], cfg)
-        except Exception as err:  # the server's error names the site and what broke
-            raise RuntimeError(f"site {site} {sites[site]}: {type(err).__name__}: {err}") from None
-        model = new_model(cfg)
-        model.load_state_dict(msg.content["arrays"].to_torch_state_dict(), strict=False)
-        conf = msg.content["config"]
-        result = local_training(model, s, cfg, int(conf["server-round"]), site,
-                                float(conf.get("proximal-mu", 0.0)))
-        reply = RecordDict({"arrays": ArrayRecord(weights(model)),
-                            "metrics": MetricRecord({"num-examples": int(s.data.n), "site": site,
-                                                     "train-loss": result["loss"]})})
-        return Message(content=reply, reply_to=msg)
+        return site_reply(msg, cfg, site, sites[site])
 
     return app
 
@@ -196,38 +207,73 @@ class Outcome:
     failures: list[str] = field(default_factory=list)
 
 
-def server_app(n_sites: int, cfg: OmniConfig, outcome: Outcome):
-    """The Flower ServerApp: ``federate.rounds`` rounds of the configured strategy over all
-    ``n_sites`` sites, starting from ``cfg``'s initial model; fills ``outcome``."""
+def run_rounds(grid, cfg: OmniConfig, n_sites: int, outcome: Outcome) -> None:
+    """The server's side of a run: ``federate.rounds`` rounds of the configured strategy over
+    ``n_sites`` sites on Flower's ``grid``, starting from ``cfg``'s initial model; fills
+    ``outcome``. Shared by the simulation's and the deployed ServerApp."""
     from flwr.app import ArrayRecord, ConfigRecord
-    from flwr.serverapp import ServerApp
     from flwr.serverapp.strategy import DifferentialPrivacyClientSideFixedClipping, FedAvg, FedProx
 
     fc = cfg.federate
+    torch.manual_seed(cfg.train.seed)
+    every = dict(fraction_train=1.0, fraction_evaluate=0.0, min_train_nodes=n_sites,
+                 min_available_nodes=n_sites, min_evaluate_nodes=0,
+                 train_metrics_aggr_fn=mean_loss)
+    if fc.strategy == "fedprox":
+        strategy = audited(FedProx)(proximal_mu=fc.proximal_mu, **every)
+    else:
+        strategy = audited(FedAvg)(**every)
+    strategy.received, strategy.failures = outcome.received, outcome.failures
+    outer = strategy
+    if fc.dp_noise > 0:
+        outer = DifferentialPrivacyClientSideFixedClipping(strategy, fc.dp_noise, fc.dp_clip,
+                                                           n_sites)
+    result = outer.start(grid, ArrayRecord(weights(new_model(cfg))), num_rounds=fc.rounds,
+                         train_config=ConfigRecord({}))
+    outcome.state = result.arrays.to_torch_state_dict()
+    outcome.train_loss = [float(result.train_metrics_clientapp[r]["train-loss"])
+                          for r in sorted(result.train_metrics_clientapp)]
+
+
+def server_app(n_sites: int, cfg: OmniConfig, outcome: Outcome):
+    """The simulation's Flower ServerApp: :func:`run_rounds`, filling ``outcome``."""
+    from flwr.serverapp import ServerApp
+
     app = ServerApp()
 
     @app.main()
     def main(grid, context) -> None:
-        torch.manual_seed(cfg.train.seed)
-        every = dict(fraction_train=1.0, fraction_evaluate=0.0, min_train_nodes=n_sites,
-                     min_available_nodes=n_sites, min_evaluate_nodes=0,
-                     train_metrics_aggr_fn=mean_loss)
-        if fc.strategy == "fedprox":
-            strategy = audited(FedProx)(proximal_mu=fc.proximal_mu, **every)
-        else:
-            strategy = audited(FedAvg)(**every)
-        strategy.received, strategy.failures = outcome.received, outcome.failures
-        outer = strategy
-        if fc.dp_noise > 0:
-            outer = DifferentialPrivacyClientSideFixedClipping(strategy, fc.dp_noise, fc.dp_clip,
-                                                               n_sites)
-        result = outer.start(grid, ArrayRecord(weights(new_model(cfg))), num_rounds=fc.rounds,
-                             train_config=ConfigRecord({}))
-        outcome.state = result.arrays.to_torch_state_dict()
-        outcome.train_loss = [float(result.train_metrics_clientapp[r]["train-loss"])
-                              for r in sorted(result.train_metrics_clientapp)]
+        run_rounds(grid, cfg, n_sites, outcome)
 
     return app
+
+
+def save_global(outcome: Outcome, cfg: OmniConfig, out_path: Path, sites: list,
+                t0: float, **extra) -> dict:
+    """Write the run's global model as a checkpoint and return its info; FederateError if a
+    site failed or rounds are missing (then nothing is written). ``sites``: what the server may
+    name of each site (its folders in simulation, its index when deployed)."""
+    if outcome.failures:
+        raise FederateError("a site failed, so no global model was written: "
+                            + "; ".join(outcome.failures))
+    if len(outcome.train_loss) != cfg.federate.rounds or not outcome.state:
+        raise FederateError(f"the federated run finished {len(outcome.train_loss)} of "
+                            f"{cfg.federate.rounds} rounds (see Flower's log above)")
+    model = new_model(cfg)
+    model.load_state_dict(outcome.state, strict=False)
+    model.eval()
+    samples = {r["site"]: r["samples"] for r in outcome.received}
+    per_site = [{"data": d, "samples": samples[i]} for i, d in enumerate(sites)]
+    info = {"federated": True, "sites": per_site, "rounds": cfg.federate.rounds,
+            "strategy": cfg.federate.strategy, "dp_noise": cfg.federate.dp_noise,
+            "train_samples": sum(p["samples"] for p in per_site),
+            "history": [{"total": v} for v in outcome.train_loss],
+            "received": outcome.received, "train_time_s": time.monotonic() - t0, **extra}
+    # the checkpoint keeps how many arrays each reply held, not their ~250 names per reply
+    save_checkpoint(out_path, model, cfg,
+                    {**info, "received": [{**r, "arrays": len(r["arrays"])}
+                                          for r in outcome.received]})
+    return info
 
 
 def federate(sites: list[list[Path]], out_path: Path, cfg: OmniConfig) -> dict:
@@ -259,24 +305,4 @@ def federate(sites: list[list[Path]], out_path: Path, cfg: OmniConfig) -> dict:
             os.environ.pop("PYTHONPATH", None)
         else:
             os.environ["PYTHONPATH"] = pythonpath
-    if outcome.failures:
-        raise FederateError("a site failed, so no global model was written: "
-                            + "; ".join(outcome.failures))
-    if len(outcome.train_loss) != cfg.federate.rounds or not outcome.state:
-        raise FederateError(f"the federated run finished {len(outcome.train_loss)} of "
-                            f"{cfg.federate.rounds} rounds (see Flower's log above)")
-    model = new_model(cfg)
-    model.load_state_dict(outcome.state, strict=False)
-    model.eval()
-    samples = {r["site"]: r["samples"] for r in outcome.received}
-    per_site = [{"data": d, "samples": samples[i]} for i, d in enumerate(names)]
-    info = {"federated": True, "sites": per_site, "rounds": cfg.federate.rounds,
-            "strategy": cfg.federate.strategy, "dp_noise": cfg.federate.dp_noise,
-            "train_samples": sum(p["samples"] for p in per_site),
-            "history": [{"total": v} for v in outcome.train_loss],
-            "received": outcome.received, "train_time_s": time.monotonic() - t0}
-    # the checkpoint keeps how many arrays each reply held, not their ~250 names per reply
-    save_checkpoint(out_path, model, cfg,
-                    {**info, "received": [{**r, "arrays": len(r["arrays"])}
-                                          for r in outcome.received]})
-    return info
+    return save_global(outcome, cfg, out_path, names, t0)

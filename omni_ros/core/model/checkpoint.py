@@ -94,6 +94,11 @@ def stored_config(path: str | Path) -> tuple[dict, bool]:
     return dict(payload["config"]), bool(payload.get("graphs"))
 
 
+def stored_info(path: str | Path) -> dict:
+    """The training info saved with the checkpoint at ``path``, without building its model."""
+    return dict(_payload(resolve(path)).get("info") or {})
+
+
 def load_checkpoint(path: str | Path, placement: PlacementConfig | None = None
                     ) -> tuple[OmniModel, OmniConfig, dict]:
     """(model in eval mode, its config, training info). Each modality's encoder runs where

@@ -160,8 +160,9 @@ class FederateConfig:
     each site trains with the ``train`` section's losses, batch size and peak learning rate."""
     rounds: int = param(10, "federated rounds (global weights out, site weights back)",
                         min=1, max=10000)
-    local_epochs: int = param(1, "passes over its own samples each site trains per round",
-                              min=1, max=100)
+    local_epochs: float = param(1.0, "passes over its own samples each site trains per round "
+                                "(a fraction: that share of a pass, more rounds for the same "
+                                "data: less drift between unlike sites)", min=0.01, max=100.0)
     strategy: str = param("fedavg", "aggregation: fedavg (sample-weighted mean) or fedprox "
                           "(the same, sites pulled towards the global weights: non-IID sites)",
                           choices=("fedavg", "fedprox"))
