@@ -10,9 +10,14 @@ the pipeline bench's recorded sim stream (:func:`omni_ros.benchmarks.pipeline.re
   scene p50 / p99 for the perception node and for the tiered graph's processes (two encoders,
   camera + lidar and audio + tactile + force, and fusion: ``pipeline.TIER_NODES``); the region's
   added latency is the difference of the p50s. CPU % of a core per process.
+* The cloud link: question round trips through a cloud_gateway, answers while the cloud is
+  killed, time to the first answer after it restarts; and the tiered graph replaying the stream
+  with a gateway sending its scenes up through cloud outages: scenes per second and the longest
+  gap with the cloud up vs down.
 
 Targets (issue 18): edge -> region traffic >= 100x smaller than the raw streams; the region adds
-<= 2 ms p50 over the monolithic node.
+<= 2 ms p50 over the monolithic node; a cloud outage costs the region no tick; the link resumes
+within 2 s.
 """
 
 from __future__ import annotations
@@ -120,12 +125,16 @@ def run(duration_s: float = 20.0, seed: int = 0, latency: bool = True) -> dict:
         a, t = out["modes"]["async"], out["modes"]["tiered"]
         out["added_p50_ms"] = t["latency_newest_ms"]["p50"] - a["latency_newest_ms"]["p50"]
         out["added_p99_ms"] = t["latency_newest_ms"]["p99"] - a["latency_newest_ms"]["p99"]
+        out["outage"] = region_through_outages(rec, domain_id, env)
     out["cloud"] = cloud_link()
     out["checks"] = {k: out[k]["traffic_ratio"] >= TARGETS["traffic_ratio"]
                      for k in ("offline", "full_resolution")}
     out["checks"]["resume_s"] = max(out["cloud"]["resume_s"]) <= TARGETS["resume_s"]
     if "added_p50_ms" in out:
         out["checks"]["added_p50_ms"] = out["added_p50_ms"] <= TARGETS["added_p50_ms"]
+    if "outage" in out:  # no tick lost: as many scenes per second with the cloud down as up
+        o = out["outage"]
+        out["checks"]["outage"] = o["down"]["scenes_per_s"] >= 0.99 * o["up"]["scenes_per_s"]
     out["wall_s"] = time.perf_counter() - t0
     return out
 
@@ -195,23 +204,117 @@ def markdown(r: dict) -> str:
               "nothing waits on the link. From the restarted cloud listening to the first "
               f"answered question: {', '.join(f'{v:.2f}' for v in c['resume_s'])} s (target <= "
               f"{TARGETS['resume_s']:g} s{_mark(r['checks']['resume_s'])}). The gateway stayed up "
-              f"throughout ({c['gateway_alive']}). The region's scenes do not pass through the "
-              "gateway (a separate process that only subscribes to them), so a cloud outage "
-              "cannot cost fusion a tick; that is by construction here, not measured."]
+              f"throughout ({c['gateway_alive']})."]
+    if "outage" in r:
+        o = r["outage"]
+        lines += ["", "The region through cloud outages (the tiered graph replaying the stream, a "
+                  "cloud_gateway sending its scenes up, the cloud killed and restarted "
+                  f"{o['outages']} times, "
+                  f"{o['up']['seconds']:.0f} s up / {o['down']['seconds']:.0f} s down in all; "
+                  f"fusion ticks at {o['fuse_rate_hz']:g} Hz):", "",
+                  "| cloud | scenes per s | longest gap between scenes ms |", "|---|---:|---:|",
+                  f"| up | {o['up']['scenes_per_s']:.2f} | {o['up']['max_gap_ms']:.0f} |",
+                  f"| down | {o['down']['scenes_per_s']:.2f} | {o['down']['max_gap_ms']:.0f} |",
+                  "", "Target: a cloud outage costs the region no tick (as many scenes per "
+                  f"second down as up, within 1 %{_mark(r['checks'].get('outage'))}). The gateway "
+                  f"stayed up: {o['gateway_alive']}."]
     lines += ["", f"Bench wall time {r['wall_s']:.0f} s."]
     return "\n".join(lines) + "\n"
 
 
 # --- the cloud link (omni-ros cloud <-> cloud_gateway over Zenoh, real processes) ----------------
+def free_endpoint() -> str:
+    """A Zenoh TCP endpoint on a free localhost port."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp/127.0.0.1:{s.getsockname()[1]}"
+
+
+def _start_cloud(endpoint: str):
+    """(an ``omni-ros cloud`` process listening on ``endpoint``, when it said so)."""
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-m", "omni_ros.cli", "cloud", "--listen", endpoint],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if "listening" not in p.stdout.readline():
+        raise RuntimeError("omni-ros cloud did not start")
+    return p, time.monotonic()
+
+
+def _start_gateway(endpoint: str, env: dict | None = None):
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "omni_ros.nodes.cloud_gateway", "--ros-args",
+                             "-p", "robot:=bench", "-p", f"connect:=['{endpoint}']"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def region_through_outages(rec, domain_id: int, env: dict, outages: int = 3,
+                           seconds: float = 6.0) -> dict:
+    """The tiered graph (two encoders + fusion, the latency phase's processes) replaying the
+    recording while a cloud_gateway sends its scenes up; the cloud is killed for ``seconds``
+    and restarted, ``outages`` times. Scenes per second and the longest gap between two
+    scenes (their reception) while the cloud is up vs down: what a cloud outage costs the
+    region."""
+    import tempfile
+
+    from . import pipeline
+
+    endpoint = free_endpoint()
+    log = tempfile.TemporaryFile("w+")
+    rep, procs, cloud, gateway = None, [], None, None
+    try:
+        cloud, _ = _start_cloud(endpoint)
+        rep = pipeline._Replay(rec, domain_id)
+        procs = pipeline._start_nodes("tiered", env, log)
+        gateway = _start_gateway(endpoint, env)
+        rep.restart()
+        rep.pump(pipeline.START_TIMEOUT_S, procs=procs, until=lambda: bool(rep.scenes))
+        if not rep.scenes:
+            raise RuntimeError("no /omni/scene from the tiered graph")
+        rep.pump(pipeline.WARMUP_S, procs=procs)
+        windows = []
+        for _ in range(outages):
+            for phase in ("up", "down"):
+                t0 = time.time_ns()
+                rep.pump(seconds, procs=procs + [gateway])
+                windows.append((phase, t0, time.time_ns()))
+                if phase == "up":
+                    cloud.kill()
+                    cloud.wait()
+            cloud, _ = _start_cloud(endpoint)
+        recv = np.asarray([sc[0] for sc in rep.scenes], np.int64)
+        out = {}
+        for phase in ("up", "down"):
+            rates, gaps = [], []
+            for name, a, b in windows:
+                if name == phase:
+                    r = recv[(recv >= a) & (recv < b)]
+                    rates.append(len(r) / ((b - a) / 1e9))
+                    gaps.append(float(np.diff(r).max()) / 1e6 if len(r) > 1 else float("nan"))
+            out[phase] = {"scenes_per_s": float(np.mean(rates)), "max_gap_ms": float(max(gaps)),
+                          "seconds": seconds * outages}
+        out["fuse_rate_hz"], out["outages"] = pipeline.FUSE_RATE, outages
+        out["gateway_alive"] = gateway.poll() is None
+        return out
+    finally:
+        for proc in [*procs, *(p for p in (gateway, cloud) if p is not None)]:
+            pipeline.stop_process(proc)
+        if rep is not None:
+            rep.close()
+        log.close()
+
+
 def cloud_link(outages: int = 3, seconds_up: float = 4.0, seconds_down: float = 3.0) -> dict:
     """Question round trips through the gateway while the cloud is up, what a question gets
     while it is down (and how fast), and the time from the cloud listening again to the first
     answered question, over ``outages`` kill / restart cycles. Scenes (the fleet memory's input)
     are published at 30 Hz by this process throughout; the gateway sends them up at 2 Hz."""
     import json
-    import socket
-    import subprocess
-    import sys
 
     import rclpy
     from omni_ros_msgs.msg import SceneUnderstanding
@@ -224,16 +327,10 @@ def cloud_link(outages: int = 3, seconds_up: float = 4.0, seconds_down: float = 
     from . import pipeline
 
     dds_env.isolate()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        endpoint = f"tcp/127.0.0.1:{s.getsockname()[1]}"
+    endpoint = free_endpoint()
 
     def start_cloud():
-        p = subprocess.Popen([sys.executable, "-m", "omni_ros.cli", "cloud", "--listen", endpoint],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if "listening" not in p.stdout.readline():
-            raise RuntimeError("omni-ros cloud did not start")
-        return p, time.monotonic()
+        return _start_cloud(endpoint)
 
     context = rclpy.Context()
     rclpy.init(context=context, args=[])
@@ -247,9 +344,7 @@ def cloud_link(outages: int = 3, seconds_up: float = 4.0, seconds_down: float = 
         json.loads(m.data)["id"], (time.monotonic(), json.loads(m.data))), RELIABLE_QOS)
     scene = output_sample("scene", seed=2, stamp_ns=1)
     cloud, _ = start_cloud()
-    gateway = subprocess.Popen([sys.executable, "-m", "omni_ros.nodes.cloud_gateway", "--ros-args",
-                                "-p", "robot:=bench", "-p", f"connect:=['{endpoint}']"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    gateway = _start_gateway(endpoint)
     asked: dict[int, float] = {}
     published = [0]
 
