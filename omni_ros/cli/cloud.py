@@ -23,6 +23,9 @@ def add_arguments(parser) -> None:
                         help=f"Zenoh endpoint to listen on, repeatable (default {DEFAULT_LISTEN})")
     parser.add_argument("--no-lexicon", action="store_true",
                         help="do not load the language model (questions 'command' are refused)")
+    parser.add_argument("--lexicon-threads", type=int, default=1, metavar="N",
+                        help="CPU threads of the language model (default 1: a sentence at a "
+                             "time gains nothing from more; 0 = torch's default)")
 
 
 def run(args) -> int:
@@ -34,7 +37,7 @@ def run(args) -> int:
     try:
         for endpoint in listen:
             check_endpoint(endpoint)
-        serve(listen, lexicon=not args.no_lexicon,
+        serve(listen, lexicon=not args.no_lexicon, lexicon_threads=args.lexicon_threads,
               ready=lambda: print(f"cloud: listening on {', '.join(listen)}", flush=True))
     except Exception as err:  # e.g. the port is taken
         print(f"omni-ros cloud: error: {err}", file=sys.stderr)

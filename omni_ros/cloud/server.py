@@ -54,10 +54,15 @@ class CommandLexicon:
     dictionary, the sentence embedding), loaded once. ``load``: True - load it now on a thread
     of its own (a word's first lookup loads the embedding model, seconds; later ones take
     milliseconds); False - none (``command`` is refused); or a lexicon object to use as is.
-    ``state``: loading, ready, failed or off; ``detail`` says what it can map or why not."""
+    ``state``: loading, ready, failed or off; ``detail`` says what it can map or why not.
 
-    def __init__(self, load=True):
+    ``threads``: torch's CPU threads for the embedding (set for the whole process). One short
+    sentence at a time gains nothing from more, and on a busy host they fight: measured on 2
+    loaded cores, a new word took ~480 ms with 2 threads and ~12 ms with 1."""
+
+    def __init__(self, load=True, threads: int = 1):
         self._lock = threading.Lock()          # one question at a time uses the model
+        self.threads = threads
         self.lexicon = None
         self.started_s = time.monotonic()
         self.load_s: float | None = None
@@ -83,8 +88,13 @@ class CommandLexicon:
 
     def _load(self) -> None:
         try:
+            from ..core.embeddings import SENTENCE_MODULES, installed
             from ..core.speech.commands import default_lexicon
 
+            if self.threads > 0 and installed(*SENTENCE_MODULES):
+                import torch
+
+                torch.set_num_threads(self.threads)
             lexicon = default_lexicon()
             with self._lock:
                 lexicon.verb("fetch")            # loads the embedding model (if installed)
@@ -124,7 +134,8 @@ class CloudServer:
     """The cloud: a Zenoh router on ``listen``, the fleet memory and the command lexicon
     (``lexicon``: as :class:`CommandLexicon`'s ``load``)."""
 
-    def __init__(self, listen: list[str], memory: FleetMemory | None = None, lexicon=True):
+    def __init__(self, listen: list[str], memory: FleetMemory | None = None, lexicon=True,
+                 lexicon_threads: int = 1):
         self.memory = memory or FleetMemory()
         self.types = message_types()
         self.received: dict[str, int] = {}
@@ -132,7 +143,7 @@ class CloudServer:
         self.questions: dict[str, int] = {}
         self.questions_refused: dict[str, int] = {}
         self._lock = threading.Lock()
-        self.language = CommandLexicon(lexicon)
+        self.language = CommandLexicon(lexicon, lexicon_threads)
         self.session = link.open_cloud(listen)
         self._entities = [
             self.session.declare_subscriber(link.UP_ALL, self._on_up),
@@ -217,9 +228,9 @@ class CloudServer:
 
 
 def serve(listen: list[str], ready=None, stop: threading.Event | None = None,
-          lexicon=True) -> None:
+          lexicon=True, lexicon_threads: int = 1) -> None:
     """Run the cloud until ``stop`` is set (or Ctrl-C); ``ready()`` once it listens."""
-    server = CloudServer(listen, lexicon=lexicon)
+    server = CloudServer(listen, lexicon=lexicon, lexicon_threads=lexicon_threads)
     try:
         if ready is not None:
             ready()

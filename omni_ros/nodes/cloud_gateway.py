@@ -1,6 +1,7 @@
 """cloud_gateway: a robot's (region's) link to the cloud tier over Zenoh (``omni-ros cloud``).
 
-Started by hand (``cloud_gateway --ros-args -p "connect:=['tcp/HOST:7447']"``), or by ``omni-ros up --tier region --cloud tcp/HOST:7447`` (``ros2 launch omni_ros tiers.launch.py
+Started by hand (``cloud_gateway --ros-args -p "connect:=['tcp/HOST:7447']"``), or by
+``omni-ros up --tier region --cloud tcp/HOST:7447`` (``ros2 launch omni_ros tiers.launch.py
 tier:=region cloud:=tcp/HOST:7447``), which sets ``connect``; with the cloud tier on the same
 host (``--tier edge,region,cloud``) it connects to the local cloud.
 
