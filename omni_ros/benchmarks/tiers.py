@@ -214,8 +214,13 @@ def markdown(r: dict) -> str:
                   f"fusion ticks at {o['fuse_rate_hz']:g} Hz):", "",
                   "| cloud | scenes per s | longest gap between scenes ms |", "|---|---:|---:|",
                   f"| up | {o['up']['scenes_per_s']:.2f} | {o['up']['max_gap_ms']:.0f} |",
-                  f"| down | {o['down']['scenes_per_s']:.2f} | {o['down']['max_gap_ms']:.0f} |",
-                  "", "Target: a cloud outage costs the region no tick (as many scenes per "
+                  f"| down | {o['down']['scenes_per_s']:.2f} | {o['down']['max_gap_ms']:.0f} |", "",
+                  *([f"A latent's DDS hop edge -> region (the middleware's reception minus "
+                     f"publish stamp, {o['latent_hop_ms']['n']} latents): p50 "
+                     f"{o['latent_hop_ms']['p50']:.2f} ms, p99 {o['latent_hop_ms']['p99']:.2f} ms "
+                     "- the link itself, scheduling delays of this shared host included.", ""]
+                    if o.get("latent_hop_ms") else []),
+                  "Target: a cloud outage costs the region no tick (as many scenes per "
                   f"second down as up, within 1 %{_mark(r['checks'].get('outage'))}). The gateway "
                   f"stayed up: {o['gateway_alive']}."]
     lines += ["", f"Bench wall time {r['wall_s']:.0f} s."]
@@ -253,6 +258,27 @@ def _start_gateway(endpoint: str, env: dict | None = None):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def _listen_to_latents(node) -> list[int]:
+    """Subscribe ``node`` to every /omni/latent/<modality>; returns the list that fills with
+    each latent's DDS hop: the middleware's reception stamp minus its source (publish) stamp
+    [ns] - what the edge -> region link costs a latent, apart from CPU."""
+    from omni_ros_msgs.msg import LatentStamped
+
+    from ..core.model.modalities import sensors
+    from ..nodes.common import RELIABLE_QOS
+
+    hops: list[int] = []
+
+    def heard(msg, info) -> None:
+        src, recv = info.get("source_timestamp"), info.get("received_timestamp")
+        if src and recv and 0 <= recv - src < 10**10:
+            hops.append(recv - src)
+
+    for m in sensors():
+        node.create_subscription(LatentStamped, f"/omni/latent/{m.name}", heard, RELIABLE_QOS)
+    return hops
+
+
 def region_through_outages(rec, domain_id: int, env: dict, outages: int = 3,
                            seconds: float = 6.0) -> dict:
     """The tiered graph (two encoders + fusion, the latency phase's processes) replaying the
@@ -270,6 +296,7 @@ def region_through_outages(rec, domain_id: int, env: dict, outages: int = 3,
     try:
         cloud, _ = _start_cloud(endpoint)
         rep = pipeline._Replay(rec, domain_id)
+        hops = _listen_to_latents(rep.node)
         procs = pipeline._start_nodes("tiered", env, log)
         gateway = _start_gateway(endpoint, env)
         rep.restart()
@@ -299,6 +326,9 @@ def region_through_outages(rec, domain_id: int, env: dict, outages: int = 3,
             out[phase] = {"scenes_per_s": float(np.mean(rates)), "max_gap_ms": float(max(gaps)),
                           "seconds": seconds * outages}
         out["fuse_rate_hz"], out["outages"] = pipeline.FUSE_RATE, outages
+        hop = np.asarray(hops, np.float64) / 1e6
+        out["latent_hop_ms"] = {"p50": float(np.median(hop)), "p99": float(np.percentile(hop, 99)),
+                                "n": int(hop.size)} if hop.size else None
         out["gateway_alive"] = gateway.poll() is None
         return out
     finally:
