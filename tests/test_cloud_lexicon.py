@@ -261,12 +261,19 @@ def test_teleop_maps_a_paraphrase_via_the_cloud_and_stops_never_wait_for_it(rclp
             assert spin_until(lambda: any(q.get("text") == "please fetch the crimson dice"
                                           for q in questions[n_questions:]), 120)
             dice = next(q["id"] for q in questions[n_questions:] if q.get("text"))
+            for i in range(12):   # more than the backlog holds, waiting behind that question
+                typed.publish(String(data=f"fetch the azure orb {'please ' * i}"))
+                spin_until(lambda: False, 0.02)
+            assert spin_until(lambda: rejected("backlog") >= 1, 120), diag.get(
+                "teleop: text_command")
             typed.publish(String(data="stop"))
             assert spin_until(lambda: any(c.intent == "stop" for c in commands), 120)
             # the question to the cloud was still unanswered when the stop went out
             assert not any(a.get("id") == dice for a in answers)
-            assert spin_until(lambda: rejected("stopped") >= 1, 120), diag.get(
+            # the question and everything waiting behind it are dropped by the stop
+            assert spin_until(lambda: rejected("stopped") >= 2, 120), diag.get(
                 "teleop: text_command")
+            assert "rejected.internal" not in diag.get("teleop: command_text", {}), diag
         finally:
             os.kill(gateway.pid, signal.SIGCONT)
         # the gateway answers the dropped question late: nothing moves

@@ -198,7 +198,7 @@ class TeleopNode(Node):
         self.running = True
         self.worker = threading.Thread(target=self._recognise_loop, name="teleop-asr", daemon=True)
         self.worker.start()
-        self.text_backlog: deque = deque()  # (typed text, receive time [ns], stops) for the lexicon
+        self.text_backlog: deque = deque()  # (typed text, receive time [ns], stops so far)
         self.words = threading.Condition()
         self.stops = 0                      # stops published (under self.lock)
         self.asker: CloudAsker | None = None
@@ -211,8 +211,12 @@ class TeleopNode(Node):
                                      lambda msg: self.asker.on_answer(msg.data), RELIABLE_QOS)
             self.cloud_last = ""
             self.guard.extra_statuses = self._cloud_status
+            local = "without the sentence extra" if cfg.lexicon else "off"
             self.get_logger().info("typed words outside the vocabulary: mapped by the cloud "
-                                   f"(local lexicon {'without the sentence extra' if cfg.lexicon else 'off'})")
+                                   f"(local lexicon {local})")
+        elif cfg.cloud_lexicon:
+            self.get_logger().info("cloud_lexicon: not needed, the local lexicon has the "
+                                   "sentence embedding")
         self.lexicon_worker = threading.Thread(target=self._lexicon_loop, name="teleop-lexicon",
                                                daemon=True)
         self.lexicon_worker.start()
@@ -376,7 +380,7 @@ class TeleopNode(Node):
         with self.words:
             self.text_backlog.append((text, self._now(), self.stops))
             while len(self.text_backlog) > TEXT_BACKLOG:
-                dropped, _ = self.text_backlog.popleft()
+                dropped = self.text_backlog.popleft()[0]
                 self.guard.health.reject("text_command", self._now(), "backlog",
                                          f"lexicon busy: {dropped[:40]!r} dropped")
             self.words.notify()
