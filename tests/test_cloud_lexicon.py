@@ -92,6 +92,20 @@ def test_explain_says_what_was_mapped_and_what_stays_unknown_without_the_extra()
             explain(bad, colour_lexicon())
 
 
+def test_the_cloud_says_when_its_language_model_lacks_the_extra_or_is_off():
+    from omni_ros.cloud.server import CommandLexicon
+
+    colours = CommandLexicon(colour_lexicon())
+    assert colours.status()["state"] == "ready"
+    assert "the optional 'sentence' extra is not installed" in colours.status()["detail"]
+    assert colours.explain("fetch the azure orb")["unknown"] == ["fetch", "orb"]
+    off = CommandLexicon(False)
+    assert off.status() == {"state": "off", "detail": "started without the language model "
+                                                      "(--no-lexicon)"}
+    with pytest.raises(ValueError, match="no language model: started without"):
+        off.explain("fetch the azure orb")
+
+
 # -- asking through the gateway, matched by id (no ROS) ---------------------------------------
 
 
