@@ -242,7 +242,8 @@ def _start_cloud(endpoint: str):
     import subprocess
     import sys
 
-    p = subprocess.Popen([sys.executable, "-m", "omni_ros.cli", "cloud", "--listen", endpoint],
+    p = subprocess.Popen([sys.executable, "-m", "omni_ros.cli", "cloud", "--listen", endpoint,
+                          "--no-lexicon"],  # the link alone: no language model loading beside it
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if "listening" not in p.stdout.readline():
         raise RuntimeError("omni-ros cloud did not start")
