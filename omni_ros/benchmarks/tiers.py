@@ -359,10 +359,6 @@ def cloud_link(outages: int = 3, seconds_up: float = 4.0, seconds_down: float = 
 
     dds_env.isolate()
     endpoint = free_endpoint()
-
-    def start_cloud():
-        return _start_cloud(endpoint)
-
     context = rclpy.Context()
     rclpy.init(context=context, args=[])
     node = rclpy.create_node("tiers_bench_cloud", context=context)
@@ -374,7 +370,7 @@ def cloud_link(outages: int = 3, seconds_up: float = 4.0, seconds_down: float = 
     node.create_subscription(String, "/omni/cloud/answer", lambda m: answers.setdefault(
         json.loads(m.data)["id"], (time.monotonic(), json.loads(m.data))), RELIABLE_QOS)
     scene = output_sample("scene", seed=2, stamp_ns=1)
-    cloud, _ = start_cloud()
+    cloud, _ = _start_cloud(endpoint)
     gateway = _start_gateway(endpoint)
     asked: dict[int, float] = {}
     published = [0]
@@ -411,7 +407,7 @@ def cloud_link(outages: int = 3, seconds_up: float = 4.0, seconds_down: float = 
             pump(seconds_down)
             down += [(answers[i][1]["status"], (answers[i][0] - asked[i]) * 1e3)
                      for i in answers if i > i0]
-            cloud, ready = start_cloud()
+            cloud, ready = _start_cloud(endpoint)
             i0 = len(asked)
             pump(30, every_s=0.05, until=lambda: ok_after(i0))
             first = min(ok_after(i0), default=None)

@@ -81,11 +81,13 @@ def run_done(out: Path, run_id: int) -> bool:
 
 def submit(superlink: str, sites: int, cfg: OmniConfig, out: Path, *,
            root_certificates: Path | None = None, timeout_s: float = 7200.0,
-           poll_s: float = 2.0, say=print) -> dict:
+           poll_s: float = 2.0, max_poll_s: float = 15.0, say=print) -> dict:
     """Start a federated run of ``cfg`` over ``sites`` SuperNodes on the SuperLink whose Control
     API is at ``superlink`` (host:port), wait until it ends, and return its info: run id,
     Flower's final status, the checkpoint (written by the ServerApp at ``out`` on the
     SuperLink's host). FederateError with Flower's reason and log tail if it did not finish.
+    The status is asked every ``poll_s``, backing off to ``max_poll_s`` (each ask is a ``flwr``
+    process: a long run must not start thousands).
     """
     if not ADDRESS.match(superlink):
         raise FederateError(f"--superlink {superlink!r}: give the SuperLink's host:port "
@@ -118,6 +120,7 @@ def submit(superlink: str, sites: int, cfg: OmniConfig, out: Path, *,
                 raise FederateError(f"run {run_id} still {status} after {timeout_s:.0f} s; "
                                     "stopped it (are all SuperNodes connected?)")
             time.sleep(poll_s)
+            poll_s = min(poll_s * 1.25, max_poll_s)
         written = run_done(out, run_id)
         if not written and not status.endswith("completed"):
             raise FederateError(f"run {run_id} {status} ({run.get('status-details', '')}); "
