@@ -3,6 +3,7 @@
 
     ros2 launch omni_ros sim_demo.launch.py
     ros2 launch omni_ros sim_demo.launch.py params_file:=/path/to/my_params.yaml
+    ros2 launch omni_ros sim_demo.launch.py rviz:=true    # and RViz (rviz/omni_ros.rviz)
 
 params_file: one parameter file with a section per node ("/sim_bridge: ros__parameters: seed: 3",
 "/**" for every node), applied after each node's defaults. respawn: nodes restarted when they
@@ -10,13 +11,17 @@ die (true, false, or names: respawn:=perception,teleop), respawn_delay:=S second
 Without ROS 2's launch tools (pip install) the same graph starts with
 ``omni-ros up --sim [--params FILE] [--respawn NODES]`` (which backs off exponentially between
 restarts).
+frames.launch.py (included) publishes the sensor frames on /tf_static and the arm's links
+(robot_state_publisher) and, with rviz:=true, starts RViz; a missing package is logged, not fatal.
 """
 
 import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+from launch.actions import (DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction,
+                            SetEnvironmentVariable)
+from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -80,4 +85,12 @@ def generate_launch_description():
             "respawn_delay", default_value="1.0",
             description="seconds before a restart (a fixed delay: ros2 launch has no back-off)"),
         OpaqueFunction(function=nodes),
+        DeclareLaunchArgument(
+            "rviz", default_value="false",
+            description="also start RViz with rviz/omni_ros.rviz (true, false)"),
+        IncludeLaunchDescription(  # sensor frames, robot model, RViz
+            PythonLaunchDescriptionSource(os.path.join(
+                get_package_share_directory("omni_ros"), "launch", "frames.launch.py")),
+            launch_arguments={"rviz": LaunchConfiguration("rviz"),
+                              "params_file": LaunchConfiguration("params_file")}.items()),
     ])
