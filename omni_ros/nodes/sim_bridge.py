@@ -7,7 +7,10 @@ messages from /sim/audio_in (to inject speech or noise) and the robot's own voic
 /omni/robot_voice (its loudspeaker, ``robot_voice_gain``) into the microphone; offers
 /sim/reset and /sim/spawn. With ``expert:=true`` it runs scripted pick-and-place episodes
 itself (episode i uses seed + i, as ``omni-ros dataset`` does); with ``record:=FILE`` it writes
-every message it publishes to an MCAP file.
+every message it publishes to an MCAP file. With ``arm_input:=joint_trajectory`` the arm takes
+trajectory_msgs/JointTrajectory on ``joint_trajectory_topic`` (a ros2_control
+joint_trajectory_controller's input, executed by position control:
+``omni_ros_sim.joint_trajectory``) instead of primitives from /omni/action.
 """
 
 from __future__ import annotations
@@ -17,20 +20,25 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from omni_ros_msgs.msg import AudioChunk, PrimitiveCommand
 from omni_ros_msgs.srv import ResetWorld, SpawnObject
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from rosgraph_msgs.msg import Clock
+from trajectory_msgs.msg import JointTrajectory
 
 from omni_ros_sim.config import SimConfig
 from omni_ros_sim.expert import EpisodeRunner
+from omni_ros_sim.joint_trajectory import TrajectoryFollower
 from omni_ros_sim.scene import ObjectSpec, SceneSpec, random_scene
 from omni_ros_sim.tasks import random_task
 from omni_ros_sim.world import World
 
 from .. import conversions as cv
+from ..conversions.errors import require
 from ..core.config import ConfigError, param
 from ..streams import MUTABLE, SENSOR_KEYS, STREAMS, EncodeContext, encode, task_command
 from .common import QOS_CHOICES, RELIABLE_QOS, GuardedInputs, qos_for, spin_node
@@ -55,7 +63,28 @@ class SimBridgeConfig:
     robot_voice_gain: float = param(0.5, "the robot's voice (/omni/robot_voice) reaches its "
                                     "microphone at this amplitude (0: not at all)", min=0.0,
                                     max=4.0)
+    arm_input: str = param("primitive", "what drives the arm: PrimitiveCommand on /omni/action, "
+                           "or JointTrajectory on joint_trajectory_topic (as a ros2_control "
+                           "joint_trajectory_controller)", choices=("primitive", "joint_trajectory"))
+    joint_trajectory_topic: str = param("/joint_trajectory_controller/joint_trajectory",
+                                        "with arm_input joint_trajectory: the trajectory input")
     sim: SimConfig = field(default_factory=SimConfig)
+
+
+def _decode_trajectory(msg: JointTrajectory):
+    """(joint names, times [s] (n,), positions (n, joints)) of a JointTrajectory."""
+    names = list(msg.joint_names)
+    require(len(names) > 0 and len(set(names)) == len(names), "joint_names",
+            "must be non-empty and unique")
+    require(len(msg.points) > 0, "points", "is empty")
+    times = np.array([cv.stamp_to_ns(p.time_from_start) / 1e9 for p in msg.points])
+    require(bool(np.all(np.diff(times) > 0)) and times[0] >= 0, "points.time_from_start",
+            "must increase from >= 0")
+    require(all(len(p.positions) == len(names) for p in msg.points), "points.positions",
+            f"every point needs {len(names)} positions")
+    pos = np.array([list(p.positions) for p in msg.points], float)
+    require(bool(np.all(np.isfinite(pos))), "points.positions", "contains NaN or inf")
+    return names, times, pos
 
 
 class SimBridge(Node):
@@ -80,8 +109,12 @@ class SimBridge(Node):
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._set_muted(self.get_parameter("muted_sensors").value)
         self.guard = GuardedInputs(self)
-        self.guard.subscribe("action", PrimitiveCommand, "/omni/action", cv.msg_to_primitive,
-                             self._on_action, RELIABLE_QOS)
+        if cfg.arm_input == "primitive":
+            self.guard.subscribe("action", PrimitiveCommand, "/omni/action", cv.msg_to_primitive,
+                                 self._on_action, RELIABLE_QOS)
+        else:
+            self.guard.subscribe("joint_trajectory", JointTrajectory, cfg.joint_trajectory_topic,
+                                 _decode_trajectory, self._on_trajectory, RELIABLE_QOS)
         self.guard.subscribe("audio_in", AudioChunk, "/sim/audio_in",
                              lambda m: (cv.audio_chunk_to_numpy(m, max_s=60.0)[:, 0], m.sample_rate),
                              self._on_audio_in, RELIABLE_QOS)
@@ -134,6 +167,7 @@ class SimBridge(Node):
         self.seed = seed
         self.world = World(scene, self.cfg.sim, seed)
         self.ctx = EncodeContext.from_world(self.world)
+        self.follower = TrajectoryFollower(self.world.robot)
         self.steps_per_tick = self.cfg.sim.physics_hz // TICK_HZ
         self.wall0, self.sim0 = time.monotonic(), self.world.t_ns
         self.runner = None
@@ -174,6 +208,17 @@ class SimBridge(Node):
         for st in self.world.command(primitive):
             self.get_logger().info(f"#{st.sequence_id} {st.primitive}: {st.state} {st.reason}")
 
+    def _on_trajectory(self, key, value, msg) -> None:
+        if self.runner is not None:
+            self.get_logger().warning("ignoring the joint trajectory: the expert is driving "
+                                      "(expert:=true)")
+            return
+        names, times, positions = value
+        try:
+            self.follower.start(names, times, positions, self.world.t_ns)
+        except ValueError as err:
+            raise cv.ConversionError("joint_names", str(err)) from None
+
     def _on_audio_in(self, key, value, msg) -> None:
         samples, rate = value
         self.world.inject_audio(samples, rate)
@@ -198,6 +243,7 @@ class SimBridge(Node):
             return
         w = self.world
         for _ in range(self.steps_per_tick):
+            self.follower.update(w.t_ns)
             readings = self.runner.step() if self.runner else w.step()
             for r in readings:
                 self._publish(r.key, r.stamp_ns, r.data)
