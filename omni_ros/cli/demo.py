@@ -3,8 +3,9 @@ action) runs as separate processes; a scripted operator clicks a point near an o
 "pick up the <colour> <shape>" into the simulated microphone (speech synthesised offline), then
 clicks a free spot and says "put it here". Prints what was heard, the grounded target, the gate
 weights, per-stage timings and the result, and writes a PNG (camera frames with detections,
-gate weights over time, wrench and touch). ``--synthetic`` runs the older two-process stream
-demo instead.
+gate weights over time, wrench and touch) and a session recording (MCAP: /omni/scene, commands,
+primitives, task status) for ``omni-ros explain``. ``--synthetic`` runs the older two-process
+stream demo instead.
 
 Exit code 0 when the pick-and-place succeeded.
 """
@@ -23,6 +24,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--real-time-factor", type=float, default=1.0,
                         help="sim seconds per wall second (0 = as fast as possible)")
     parser.add_argument("--png", type=Path, default=Path("out/demo.png"), help="figure path")
+    parser.add_argument("--mcap", type=Path, help="session recording for `omni-ros explain` "
+                                                  "(default: beside the figure, demo.mcap)")
     parser.add_argument("--synthetic", action="store_true",
                         help="the synthetic two-process stream demo (demo_talker) instead")
     parser.add_argument("--duration", type=float, default=3.0, help="--synthetic: streaming time [s]")
@@ -41,12 +44,17 @@ def run(args) -> int:
 def run_sim(args) -> int:
     from ..benchmarks.live import live_graph, run_episode
     from omni_ros_sim.tts import VOICES
+    from ..dataset.session import SessionRecorder
     from .demo_figure import plot_demo
 
     print(f"demo: starting the sim graph (sim_bridge, perception, teleop, action; seed {args.seed}) "
           "as separate processes, as `omni-ros up --sim` does")
+    mcap = (args.mcap or args.png.with_suffix(".mcap")).resolve()
+    mcap.parent.mkdir(parents=True, exist_ok=True)
     with live_graph(args.seed, args.real_time_factor, capture=True, record=True) as (graph, op):
+        recorder = SessionRecorder(op, mcap)
         rep = run_episode(op, args.seed, VOICES[0].name)
+        recorder.close()
         lines = graph.lines()
     print()
     for ln in lines:
@@ -68,6 +76,8 @@ def run_sim(args) -> int:
     print(f"demo: result: {rep.summary()}")
     png = plot_demo(op, rep, args.png.resolve())
     print(f"demo: figure written to {png}")
+    print(f"demo: session recorded to {mcap} ({recorder.count} messages; "
+          f"`omni-ros explain --mcap {mcap}` plots why the router fused what it did)")
     return 0 if rep.success else 1
 
 
