@@ -23,9 +23,13 @@ class ConfigError(ValueError):
 
 
 def param(default: Any, help: str, *, min: float | None = None, max: float | None = None,
-          choices: typing.Sequence | None = None) -> Any:
-    """A dataclass field with a description and allowed values (inclusive ``min``/``max``)."""
-    meta = {"help": help, "min": min, "max": max, "choices": tuple(choices) if choices else None}
+          choices: typing.Sequence | None = None, runtime: bool = False) -> Any:
+    """A dataclass field with a description and allowed values (inclusive ``min``/``max``).
+
+    ``runtime``: safe to change while the node runs (``ros2 param set``; see
+    :func:`apply_changes`); the others are read-only, a change needs a restart."""
+    meta = {"help": help, "min": min, "max": max, "choices": tuple(choices) if choices else None,
+            "runtime": bool(runtime)}
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -127,6 +131,48 @@ def _run_checks(cfg) -> None:
             _run_checks(child)
     if hasattr(cfg, "check"):
         cfg.check()
+
+
+def runtime_names(cls) -> list[str]:
+    """Dotted names of the leaves of config ``cls`` marked ``runtime`` (settable while running)."""
+    return [name for name, f, _ in flat_fields(cls) if f.metadata.get("runtime")]
+
+
+def apply_changes(cfg, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Set leaves of the live config ``cfg`` in place from ``changes`` {dotted name: value}, all
+    or none, and return {dotted name: new value}.
+
+    Every name must be a leaf marked ``runtime``; each value is coerced and checked as
+    :func:`from_flat_dict` does, then the cross-field rules (``check()``) run on a copy of the
+    whole config with every change in. Any failure raises ConfigError (saying what is allowed)
+    and leaves ``cfg`` as it was. Objects holding ``cfg`` or one of its sub-configs see the new
+    values at once."""
+    leaves = {name: (f, tp) for name, f, tp in flat_fields(type(cfg))}
+    trial = copy.deepcopy(cfg)
+    coerced: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name not in leaves:
+            raise ConfigError(f"unknown parameter '{name}'")
+        f, tp = leaves[name]
+        if not f.metadata.get("runtime"):
+            live = ", ".join(runtime_names(type(cfg))) or "none"
+            raise ConfigError(f"parameter '{name}' is read-only: a change needs a restart "
+                              f"(settable while running: {live})")
+        value = _coerce(name, value, tp)
+        _check(name, value, f)
+        _set_flat(trial, name, value)
+        coerced[name] = value
+    _run_checks(trial)
+    for name, value in coerced.items():
+        _set_flat(cfg, name, value)
+    return coerced
+
+
+def _set_flat(cfg, name: str, value: Any) -> None:
+    *path, leaf = name.split(".")
+    for part in path:
+        cfg = getattr(cfg, part)
+    setattr(cfg, leaf, value)
 
 
 def get_flat(cfg, name: str) -> Any:

@@ -20,6 +20,7 @@ from ..conversions import health_to_diagnostics, stamp_to_ns
 from ..core.config import ConfigError
 from ..core.errors import InputError
 from ..core.health import HealthBook
+from .diagnostics_config import DiagnosticsConfig
 
 RELIABLE_QOS = QoSProfile(depth=10)
 QOS_CHOICES = ("sensor_data", "reliable")
@@ -74,9 +75,13 @@ class GuardedInputs:
     are counted as ``lost`` on /diagnostics.
     """
 
-    def __init__(self, node: Node, diagnostics_period_s: float = 1.0, log_period_s: float = 1.0):
+    def __init__(self, node: Node, diagnostics_period_s: float = 1.0, log_period_s: float = 1.0,
+                 diagnostics=None):
+        """``diagnostics``: how rates are judged and each input's nominal rate (a live
+        :class:`~omni_ros.nodes.diagnostics_config.DiagnosticsConfig`; default: its defaults)."""
         self.node = node
-        self.health = HealthBook()
+        diagnostics = diagnostics if diagnostics is not None else DiagnosticsConfig()
+        self.health = HealthBook(rates=diagnostics, nominal=diagnostics.nominal_hz)
         self._log_period_ns = int(log_period_s * 1e9)
         self._last_log_ns: dict[str, int] = {}
         self.extra_statuses: Callable[[], list] | None = None  # more DiagnosticStatus per period

@@ -21,7 +21,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
@@ -40,6 +40,7 @@ from ..core.model.modalities import sensors
 from ..core.perception.commands import apply_command
 from ..core.perception.pipeline import Perception, SyncPerception, scene_problems
 from .common import RELIABLE_QOS, GuardedInputs, spin_node
+from .diagnostics_config import DiagnosticsConfig
 from .params import declare_config
 from .sensor_inputs import SensorInputsConfig, autostart, open_model, subscribe_sensors
 
@@ -74,8 +75,11 @@ class PerceptionConfig(SensorInputsConfig):
                                   "kept beside the checkpoint), so the first command is grounded "
                                   "as fast as the hundredth")
     command_rate_hz: float = param(5.0, "operator commands accepted per second and source on "
-                                   "average (a stop always passes)", min=0.1, max=1000.0)
-    command_burst: int = param(10, "operator commands a source may send at once", min=1, max=1000)
+                                   "average (a stop always passes)", min=0.1, max=1000.0,
+                                   runtime=True)
+    command_burst: int = param(10, "operator commands a source may send at once", min=1, max=1000,
+                               runtime=True)
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
 
 
 class PerceptionNode(LifecycleNode):
@@ -83,7 +87,9 @@ class PerceptionNode(LifecycleNode):
 
     def __init__(self, **kwargs):
         super().__init__(self.NAME, **kwargs)
-        self.cfg = declare_config(self, self.CONFIG)
+        # runtime parameters (pipeline.max_age.*, ...) change self.cfg in place: the pipeline
+        # reads its config (self.cfg.pipeline) at every use
+        self.cfg = declare_config(self, self.CONFIG, runtime=True, on_change=self._on_params)
         self.pipe: Perception | None = None
         self.wake = None  # guard condition of the encoder workers (async, parallel_encoders)
         self.active = False
@@ -130,7 +136,7 @@ class PerceptionNode(LifecycleNode):
         # lifecycle publishers: they publish only while the node is active
         self.scene_pub = self.create_lifecycle_publisher(SceneUnderstanding, "/omni/scene", 10)
         self.marker_pub = self.create_lifecycle_publisher(MarkerArray, "/omni/scene_markers", 10)
-        self.guard = GuardedInputs(self)
+        self.guard = GuardedInputs(self, diagnostics=cfg.diagnostics)
         self.guard.extra_statuses = self._pipeline_status
         subscribe_sensors(self.guard, cfg, [n for n in model.names if n not in remote],
                           self._on_sensor)
@@ -153,6 +159,11 @@ class PerceptionNode(LifecycleNode):
                                + f", camera at {np.round(mounts['camera'], 3).tolist()}, lidar at "
                                f"{np.round(mounts['lidar'], 3).tolist()} (x y z roll pitch yaw)")
         return TransitionCallbackReturn.SUCCESS
+
+    def _on_params(self, changed: dict) -> None:
+        """Runtime parameters accepted (already in self.cfg): update what holds copies."""
+        if getattr(self, "command_limit", None) is not None:
+            self.command_limit.configure(self.cfg.command_rate_hz, self.cfg.command_burst)
 
     def _latent_inputs(self, names: list[str]) -> list[str]:
         """``latent_inputs`` resolved against the model's modalities ('all' = every one)."""

@@ -7,12 +7,13 @@ A field tool for a robot's sensor streams, and the receiving half of ``omni-ros 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rclpy.node import Node
 
 from ..core.config import param
 from .common import QOS_CHOICES, GuardedInputs, qos_for, spin_node
+from .diagnostics_config import DiagnosticsConfig
 from .params import declare_config
 from .topics import SENSOR_BY_KEY, SENSOR_TOPICS
 
@@ -25,13 +26,14 @@ class SensorMonitorConfig:
     qos: str = param("sensor_data", "QoS of the subscriptions", choices=QOS_CHOICES)
     report_period_s: float = param(0.0, "log the table this often [s]; 0 = only at exit",
                                    min=0.0, max=3600.0)
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
 
 
 class SensorMonitor(Node):
     def __init__(self, **kwargs):
         super().__init__("sensor_monitor", **kwargs)
-        self.cfg = cfg = declare_config(self, SensorMonitorConfig)
-        self.guard = GuardedInputs(self)
+        self.cfg = cfg = declare_config(self, SensorMonitorConfig, runtime=True)
+        self.guard = GuardedInputs(self, diagnostics=cfg.diagnostics)
         for key in cfg.inputs:
             s = SENSOR_BY_KEY[key]
             self.guard.subscribe(key, s.msg_type, s.topic, s.decode, self._on_message,

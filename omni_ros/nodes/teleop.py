@@ -83,6 +83,7 @@ from ..core.speech.tts import SAMPLE_RATE, SpeechSynthesisError, synthesize
 from ..core.types import OperatorCommand
 from ..streams import BASE_FRAME
 from .common import RELIABLE_QOS, GuardedInputs, qos_for, spin_node
+from .diagnostics_config import DiagnosticsConfig
 from .params import declare_config
 
 
@@ -95,9 +96,9 @@ MIN_REST_S = 0.3   # speech after the robot's voice, in one utterance with it, d
 class TeleopConfig:
     frame_id: str = param(BASE_FRAME, "frame clicked points must be in (no tf here)")
     point_window_s: float = param(6.0, "a point clicked this long before a command goes with it [s]",
-                                  min=0.0, max=120.0)
+                                  min=0.0, max=120.0, runtime=True)
     point_wait_s: float = param(3.0, "a pointing command waits this long for a click [s]",
-                                min=0.0, max=60.0)
+                                min=0.0, max=60.0, runtime=True)
     sample_rate: int = param(16000, "recogniser sample rate [Hz] (audio is resampled to it)",
                              choices=(8000, 16000))
     vad: str = param("silero", "voice-activity detector: energy (frame energy over the noise "
@@ -116,8 +117,9 @@ class TeleopConfig:
     max_audio_backlog_s: float = param(3.0, "audio waiting for the recogniser beyond this is "
                                        "dropped, oldest first (counted) [s]", min=0.5, max=60.0)
     command_rate_hz: float = param(2.0, "commands accepted per second and source on average "
-                                   "(a stop always passes)", min=0.1, max=1000.0)
-    command_burst: int = param(5, "commands a source may send at once", min=1, max=1000)
+                                   "(a stop always passes)", min=0.1, max=1000.0, runtime=True)
+    command_burst: int = param(5, "commands a source may send at once", min=1, max=1000,
+                               runtime=True)
     lexicon: bool = param(True, "typed commands: map words outside the command vocabulary onto "
                           "it (colour names by hue; shape nouns and verbs with the sentence "
                           "embedding when the 'sentence' extra is installed), in a worker thread")
@@ -137,14 +139,15 @@ class TeleopConfig:
                                 min=80, max=450)
     confirm_below: float = param(0.0, "voice commands (not stops) under this confidence are "
                                  "asked about ('did you mean ...?') and wait for yes / no "
-                                 "(0: never ask; 1: always)", min=0.0, max=1.0)
+                                 "(0: never ask; 1: always)", min=0.0, max=1.0, runtime=True)
     confirm_timeout_s: float = param(8.0, "an unanswered question is dropped after this [s]",
-                                     min=1.0, max=120.0)
+                                     min=1.0, max=120.0, runtime=True)
     own_voice_margin_s: float = param(0.5, "after the robot's voice ends, speech that began "
                                       "before this is still its own (delivery and echo) [s]",
-                                      min=0.0, max=10.0)
+                                      min=0.0, max=10.0, runtime=True)
     asr: AsrConfig = field(default_factory=AsrConfig)
     echo: EchoConfig = field(default_factory=EchoConfig)
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
 
 
 def _decode_point(msg: PointStamped):
@@ -167,7 +170,8 @@ def _decode_text(msg: String) -> str:
 class TeleopNode(Node):
     def __init__(self, **kwargs):
         super().__init__("teleop", **kwargs)
-        self.cfg = cfg = declare_config(self, TeleopConfig)
+        self.cfg = cfg = declare_config(self, TeleopConfig, runtime=True,
+                                        on_change=self._on_params)
         self.vad = make_vad(cfg.vad, cfg.sample_rate, cfg.vad_hangover_s,
                             **({} if cfg.vad == "energy" else
                                {"foreground_db": cfg.vad_foreground_db or None}))
@@ -188,7 +192,7 @@ class TeleopNode(Node):
                 raise ConfigError(f"parameter 'robot_voice' = {cfg.robot_voice!r}: {err}") from None
         self.say_text = self.create_publisher(String, "/omni/robot_text", RELIABLE_QOS)
         self.say_audio = self.create_publisher(AudioChunk, "/omni/robot_voice", RELIABLE_QOS)
-        self.guard = GuardedInputs(self)
+        self.guard = GuardedInputs(self, diagnostics=cfg.diagnostics)
         self.lock = threading.Lock()      # pairing, rate limits, publishing: both threads
         self.limit = RateLimiter(cfg.command_rate_hz, cfg.command_burst)
         self.pairing = PointPairing(cfg.frame_id, cfg.point_window_s, cfg.point_wait_s)
@@ -228,6 +232,21 @@ class TeleopNode(Node):
         self.guard.subscribe("clicked_point", PointStamped, "/clicked_point", _decode_point,
                              self._on_point, RELIABLE_QOS, check=_point_check(cfg))
         self.create_timer(0.05, self._check_waiting)
+
+    def _on_params(self, changed: dict) -> None:
+        """Runtime parameters accepted (already in self.cfg): update what holds copies - the
+        point pairing, the confirmation dialogue, the own-voice margin, the rate limit and the
+        recogniser's Whisper gate (from its next utterance)."""
+        cfg = self.cfg
+        with self.lock:
+            self.pairing.point_window_s, self.pairing.point_wait_s = (cfg.point_window_s,
+                                                                      cfg.point_wait_s)
+            self.dialogue.confirm_below, self.dialogue.timeout_s = (cfg.confirm_below,
+                                                                    cfg.confirm_timeout_s)
+            self.own_voice.margin_ns = int(cfg.own_voice_margin_s * 1e9)
+            self.limit.configure(cfg.command_rate_hz, cfg.command_burst)
+        if any(name.startswith("asr.") for name in changed):
+            self.recognizer.set_gate(cfg.asr.gate())
 
     def destroy_node(self):
         with self.wake:

@@ -49,7 +49,7 @@ from ..types import LatentVector, ObjectEstimate, SceneEventData, SceneState
 # pipeline.max_age.<modality>: one field per registered sensor modality, its file's default.
 MaxAge = make_dataclass("MaxAge", [
     (m.name, float, param(m.max_age_s, f"{m.name}: older input at fusion time counts as absent [s]",
-                          min=0.01, max=10.0)) for m in sensors()],
+                          min=0.01, max=10.0, runtime=True)) for m in sensors()],
     namespace={"__module__": __name__,
                "__doc__": "A modality whose newest input is older than this at fusion time counts as absent [s]."})
 
@@ -58,16 +58,18 @@ MaxAge = make_dataclass("MaxAge", [
 class PipelineConfig:
     max_age: MaxAge = field(default_factory=MaxAge)
     object_memory_s: float = param(30.0, "keep camera objects this long after the camera "
-                                   "stops, confirmed by the lidar [s]", min=0.0, max=3600.0)
+                                   "stops, confirmed by the lidar [s]", min=0.0, max=3600.0,
+                                   runtime=True)
     lidar_confirm_m: float = param(0.03, "a lidar cluster this close to a remembered object "
-                                   "confirms it [m]", min=0.005, max=0.2)
-    contributions: bool = param(True, "compute leave-one-out contributions every fusion")
+                                   "confirms it [m]", min=0.005, max=0.2, runtime=True)
+    contributions: bool = param(True, "compute leave-one-out contributions every fusion",
+                                 runtime=True)
     max_stamp_lead_s: float = param(0.5, "an input stamped up to this far ahead of the node's "
                                     "clock counts as fresh (clock skew); further ahead it is "
-                                    "refused [s]", min=0.0, max=60.0)
+                                    "refused [s]", min=0.0, max=60.0, runtime=True)
     max_stamp_lag_s: float = param(2.0, "an input stamped this much older than the node's clock "
                                    "is refused (counted), never a reason to reset [s]",
-                                   min=0.1, max=3600.0)
+                                   min=0.1, max=3600.0, runtime=True)
 
 
 # The sim cell's mounts (its camera's view, its lidar's position): the defaults of the

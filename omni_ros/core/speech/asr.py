@@ -35,25 +35,26 @@ class AsrConfig:
     model_dir: str = param("", "a CTranslate2 Whisper model folder ('' = the bundled tiny.en)")
     threads: int = param(1, "CPU threads of the Whisper model", min=1, max=64)
     margin: float = param(GATE.margin, "whisper: accept a command whose log P is at most this below "
-                          "the free transcript's [nats]", min=0.0, max=100.0)
+                          "the free transcript's [nats]", min=0.0, max=100.0, runtime=True)
     extra_words: int = param(GATE.extra_words, "whisper: ... and the free transcript at most this many words "
-                             "longer", min=0, max=100)
+                             "longer", min=0, max=100, runtime=True)
     min_agreement: float = param(GATE.min_agreement, "whisper: ... and at least this share of the command's "
-                                 "words in it, in order", min=0.0, max=1.0)
+                                 "words in it, in order", min=0.0, max=1.0, runtime=True)
     min_token_lp: float = param(GATE.min_token_lp, "whisper: a command's mean log P per token at least "
-                                "this [nats]", min=-100.0, max=0.0)
+                                "this [nats]", min=-100.0, max=0.0, runtime=True)
     stop_margin: float = param(GATE.stop_margin, "whisper: a short utterance whose stop word scores within "
                                "this of the best other hypothesis is a stop [nats]",
-                               min=0.0, max=100.0)
+                               min=0.0, max=100.0, runtime=True)
     stop_floor: float = param(GATE.stop_floor, "whisper: ... and at least this log P [nats]",
-                              min=-100.0, max=0.0)
+                              min=-100.0, max=0.0, runtime=True)
     veto_floor: float = param(GATE.veto_floor, "whisper: a short utterance whose stop word scores at "
                               "least this could be a stop, so it is no motion [nats] "
-                              "(<= stop_floor)", min=-100.0, max=0.0)
+                              "(<= stop_floor)", min=-100.0, max=0.0, runtime=True)
 
     yes_margin: float = param(GATE.yes_margin, "whisper: while the robot asks 'did you mean "
                               "...?', a 'yes' that could be a stop counts only when it scores "
-                              "this much above the stop word [nats]", min=0.0, max=100.0)
+                              "this much above the stop word [nats]", min=0.0, max=100.0,
+                              runtime=True)
 
     def gate(self) -> Gate:
         """The Whisper decision thresholds (:class:`.whisper.Gate`)."""

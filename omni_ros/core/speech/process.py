@@ -74,6 +74,7 @@ class RecognizerProcess:
         self._lock = threading.Lock()
         self._closed = False
         self._proc: subprocess.Popen | None = None
+        self.gate = None  # Whisper thresholds set while running (set_gate), sent with each request
         self._start()
 
     def _start(self) -> None:
@@ -103,6 +104,11 @@ class RecognizerProcess:
             raise answer
         return answer
 
+    def set_gate(self, gate) -> None:
+        """Whisper's decision thresholds (a :class:`.whisper.Gate`) from the next utterance on,
+        restarts included; never waits for a decode in progress (other backends ignore it)."""
+        self.gate = gate
+
     def recognize(self, samples: np.ndarray, reply: bool = False):
         """The child's :class:`~.recognizer.Recognition` of ``samples`` (float or int16, at the
         recogniser's sample rate); ``reply``: "yes" / "no" may be the answer too."""
@@ -113,7 +119,7 @@ class RecognizerProcess:
                 self.restarts += 1
                 self._start()
             try:
-                _write(self._proc.stdin.fileno(), (np.asarray(samples), bool(reply)))
+                _write(self._proc.stdin.fileno(), (np.asarray(samples), bool(reply), self.gate))
             except OSError as err:
                 self._kill()
                 raise RecognizerStopped(f"recogniser process ended ({err})") from None
@@ -152,8 +158,9 @@ class RecognizerProcess:
 
 def serve(fd_in: int, fd_out: int) -> None:
     """The child's loop: first frame = make_recognizer kwargs, then one answer per
-    (samples, reply) request."""
+    (samples, reply, gate) request (gate: new Whisper thresholds, or None)."""
     from .asr import make_recognizer
+    from .whisper import Gate
 
     kwargs = _read(fd_in)
     try:
@@ -164,9 +171,12 @@ def serve(fd_in: int, fd_out: int) -> None:
     _write(fd_out, "ready")
     while True:
         try:
-            samples, reply = _read(fd_in)
+            samples, reply, gate = _read(fd_in)
         except EOFError:
             return
+        whisper = getattr(rec, "whisper", rec)  # (the "both" backend holds one)
+        if gate is not None and isinstance(getattr(whisper, "gate", None), Gate):
+            whisper.gate = gate
         try:
             answer = rec.recognize(samples, reply=reply)
         except Exception as err:
