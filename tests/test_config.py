@@ -74,6 +74,8 @@ def test_ros_parameters_are_declared_from_the_config(rclpy_context):
         assert node.get_parameter("sizes.cloud_points").value == cfg.sizes.cloud_points
         desc = node.describe_parameter("rate_scale")
         assert "multiplies" in desc.description and desc.additional_constraints == "must be in [0.01, 10.0]"
+        assert desc.read_only and (desc.floating_point_range[0].from_value,
+                                   desc.floating_point_range[0].to_value) == (0.01, 10.0)
     finally:
         node.destroy_node()
 

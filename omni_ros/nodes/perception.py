@@ -14,6 +14,9 @@ within ``slop``, then encode everything and fuse). Operator commands on /omni/te
 grounded (text latent + clicked point) into the scene's target. /diagnostics: per-input rate,
 age and rejected-message counts with reasons, plus the pipeline's gates and timings.
 With ``autostart`` (default) the node configures and activates itself.
+Settable while it runs (``ros2 param set``, validated like the config; the rest is read-only):
+``pipeline.max_age.*``, the other ``pipeline.*`` thresholds, ``command_rate_hz``,
+``command_burst`` and ``diagnostics.*`` (rates windowed against ``diagnostics.nominal_hz.*``).
 """
 
 from __future__ import annotations

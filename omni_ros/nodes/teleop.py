@@ -47,6 +47,11 @@ rejected.cloud`` ("could not map ...: cloud unreachable"), never a motion; the d
 waits for it: it is decided from the fixed stop words on the executor thread, published at once,
 and it drops every typed command still waiting for the lexicon or the cloud (counted as
 ``rejected.stopped``; a command mapped after a stop is not published).
+
+Settable while it runs (``ros2 param set``, validated like the config; the rest is read-only):
+the Whisper gate ``asr.*`` thresholds (from the next utterance), ``point_window_s``,
+``point_wait_s``, ``confirm_below``, ``confirm_timeout_s``, ``own_voice_margin_s``,
+``command_rate_hz``, ``command_burst`` and ``diagnostics.*``.
 """
 
 from __future__ import annotations
