@@ -230,7 +230,7 @@ def frames_table(transforms: list[Transform]) -> str:
     """A markdown table of the transforms: parent, child, xyz [m], rpy [rad]."""
     rows = ["| parent | child | xyz [m] | rpy [rad] |", "|---|---|---|---|"]
     for t in transforms:
-        xyz = ", ".join(f"{v:.3f}" for v in t.xyz)
+        xyz = ", ".join(f"{v:.4f}" for v in t.xyz)
         rpy = ", ".join(f"{v:.4f}" for v in t.rpy)
         rows.append(f"| {t.parent} | {t.child} | {xyz} | {rpy} |")
     return "\n".join(rows) + "\n"

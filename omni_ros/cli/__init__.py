@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     "up": "omni_ros.cli.up",
     "discovery": "omni_ros.cli.discovery",
     "cloud": "omni_ros.cli.cloud",
+    "frames": "omni_ros.cli.frames",
     "explain": "omni_ros.cli.explain",
 }
 
