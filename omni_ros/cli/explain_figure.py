@@ -10,14 +10,14 @@ import numpy as np
 
 from ..core.explain import Trace
 
-MARK_STYLE = {  # kind: (colour, line style, legend label)
-    "contact": ("tab:green", "-", "touch began"),
-    "contact_end": ("tab:green", ":", "touch ended"),
-    "impact": ("tab:red", "-", "impact"),
+MARK_STYLE = {  # kind: (colour, line style, legend label); colours apart from the modalities'
+    "contact": ("tab:cyan", "-", "touch began"),
+    "contact_end": ("tab:cyan", ":", "touch ended"),
+    "impact": ("crimson", "-.", "impact"),
     "grasp": ("tab:olive", "--", "grasp"),
     "release": ("tab:olive", ":", "release"),
-    "slip": ("tab:orange", "--", "slip"),
-    "command": ("tab:purple", "-", "operator command"),
+    "slip": ("gold", "--", "slip"),
+    "command": ("deeppink", "-", "operator command"),
     "status": ("black", "--", "task finished"),
 }
 

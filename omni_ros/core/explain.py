@@ -212,6 +212,19 @@ def absences(trace: Trace) -> dict[str, dict]:
     return out
 
 
+def by_contact(trace: Trace) -> dict:
+    """Mean gate and contribution per modality with and without contact (the sim's router hands
+    the fusion to touch and force while something is held), and the samples of each."""
+    out = {}
+    for label, rows in (("no contact", ~trace.in_contact), ("in contact", trace.in_contact)):
+        if rows.any():
+            out[label] = {"count": int(rows.sum()),
+                          "mean_gates": {n: float(v) for n, v in zip(trace.modalities, trace.gates[rows].mean(0))},
+                          "mean_contributions": {n: float(v) for n, v in
+                                                 zip(trace.modalities, trace.contributions[rows].mean(0))}}
+    return out
+
+
 def summarise(trace: Trace, gate_min: float = GATE_MIN, min_gate: float = MIN_GATE,
               rule_share: float = RULE_SHARE) -> dict:
     """Everything ``omni-ros explain`` reports (JSON-able): the combinations (present and used)
@@ -244,6 +257,7 @@ def summarise(trace: Trace, gate_min: float = GATE_MIN, min_gate: float = MIN_GA
         "rarely_used": [n for n, u in use.items() if u["rarely_used"]],
         "never_used": [n for n, u in use.items() if u["never_used"]],
         "proposed_rules": propose_rules(trace, present_table, rule_share),
+        "by_contact": by_contact(trace),
         "absences": absences(trace),
         "events": kinds,
         "marks": [{"t_s": m.t_s, "kind": m.kind, "label": m.label}
@@ -278,6 +292,14 @@ def markdown(summary: dict, figures: dict[str, str] | None = None, prune_hint: s
                      f"{u['mean_gate_present']:.3f} | {u['mean_contribution_present']:.3f} | "
                      f"{_pct(u['used_share'])} | {_pct(u['dominant_share'])} | {flag} |")
     lines.append("")
+    if len(s.get("by_contact", {})) > 1:
+        lines += ["## With and without contact", "",
+                  "| | samples | " + " | ".join(f"{n} gate / contribution" for n in s["modalities"]) + " |",
+                  "|---|---:|" + "---:|" * len(s["modalities"])]
+        for label, c in s["by_contact"].items():
+            lines.append(f"| {label} | {c['count']} | " + " | ".join(
+                f"{c['mean_gates'][n]:.2f} / {c['mean_contributions'][n]:.2f}" for n in s["modalities"]) + " |")
+        lines.append("")
     for title, key in (("Present combinations (what the rule table keys on)", "present"),
                        (f"Used combinations (gate >= {th['gate_min']})", "used")):
         lines += [f"## {title}", "", "| combination | samples | share | dominant |", "|---|---:|---:|---|"]
@@ -300,7 +322,10 @@ def markdown(summary: dict, figures: dict[str, str] | None = None, prune_hint: s
         lines.append("")
         for r in s["proposed_rules"]:
             lines.append(f"- `{r['rule']}` - {_pct(r['share'])} of samples, dominant {r['dominant']}, "
-                         f"spread {r['spread']:.3f}{' (stable)' if r['stable'] else ''}")
+                         f"spread {r['spread']:.3f} " + ("(stable: the router routes it the same way "
+                                                         "every time)" if r["stable"] else
+                                                         "(not stable: the router weighs it by "
+                                                         "content; a fixed rule would change that)"))
     else:
         lines.append(f"No present combination of two or more modalities covers >= "
                      f"{_pct(th['rule_share'])} of the samples: no rule proposed.")
