@@ -311,3 +311,33 @@ def test_a_new_whisper_gate_reaches_the_running_recogniser():
         rec.set_gate(cfg.gate())
         r = rec.recognize(x)
     assert not r.accepted and "< 0" in r.reason, r
+
+
+@pytest.mark.ros
+@pytest.mark.timeout(600)
+def test_teleop_applies_its_runtime_thresholds_to_the_live_objects(rclpy_context):
+    """teleop: pairing, confirmation, own-voice margin, rate limit and the Whisper gate follow
+    an accepted change; a change breaking a cross-field rule is refused whole."""
+    from rclpy.parameter import Parameter
+
+    from omni_ros.nodes.teleop import TeleopNode
+
+    node = TeleopNode(context=rclpy_context, parameter_overrides=[
+        Parameter("asr.backend", value="pocketsphinx"), Parameter("vad", value="energy")])
+    try:
+        results = node.set_parameters_atomically([
+            Parameter("point_wait_s", value=5.0), Parameter("confirm_below", value=0.6),
+            Parameter("own_voice_margin_s", value=1.0), Parameter("command_rate_hz", value=9.0),
+            Parameter("asr.margin", value=4.0)])
+        assert results.successful, results.reason
+        assert node.pairing.point_wait_s == 5.0 and node.dialogue.confirm_below == 0.6
+        assert node.own_voice.margin_ns == 1_000_000_000 and node.limit.rate_hz == 9.0
+        assert node.recognizer.gate.margin == 4.0
+        bad = node.set_parameters_atomically([Parameter("confirm_below", value=0.1),
+                                              Parameter("asr.veto_floor", value=0.0)])
+        assert not bad.successful and "must be <= 'asr.stop_floor'" in bad.reason
+        assert node.cfg.confirm_below == 0.6 and node.dialogue.confirm_below == 0.6
+        assert node.get_parameter("asr.veto_floor").value == node.cfg.asr.veto_floor != 0.0
+        assert node.describe_parameter("sample_rate").read_only
+    finally:
+        node.destroy_node()
