@@ -157,12 +157,18 @@ class Spinner:
         self.executor = SingleThreadedExecutor(context=context)
         for n in nodes:
             self.executor.add_node(n)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._spin, daemon=True)
         self.thread.start()
 
+    def _spin(self):
+        while not self.stopping.is_set():
+            self.executor.spin_once(timeout_sec=0.1)
+
     def stop(self):
-        self.executor.shutdown()
+        self.stopping.set()
         self.thread.join(timeout=30)
+        self.executor.shutdown()
 
 
 def set_params(client_node, client_exec, node_name: str, **values):
