@@ -23,6 +23,7 @@ NODES = {
     "cloud_gateway": "omni_ros.nodes.cloud_gateway",
     "teleop": "omni_ros.nodes.teleop",
     "action": "omni_ros.nodes.action",
+    "viz": "omni_ros.nodes.viz",
     "arm_executor": "omni_ros.nodes.arm_executor",
 }
 

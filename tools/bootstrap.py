@@ -48,6 +48,9 @@ BUILD = ROOT / "build"
 SUPPORTED = ((3, 10), (3, 11), (3, 12))
 CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 APT_PACKAGES = {"libusb-1.0": "libusb-1.0-0", "cmake": "cmake", "c++": "g++"}
+# Optional: headless Chromium for `omni-ros viz --screenshot` and the viewer's browser test
+# (tests/test_viz.py skips it, saying why, when it is missing and cannot be installed).
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
 def say(msg: str) -> None:
@@ -128,7 +131,23 @@ def missing_system_tools() -> list[str]:
     return missing
 
 
+def ensure_browser() -> None:
+    """Install Debian's chromium when no Chromium-family browser is on PATH: as root with
+    apt-get; otherwise only say what to run (the browser is optional)."""
+    if any(shutil.which(b) for b in BROWSERS):
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        say("installing system package: chromium (headless browser for the viewer's test)")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        run(["apt-get", "update", "-qq"], env=env)
+        run(["apt-get", "install", "-y", "-qq", "chromium"], env=env)
+        return
+    say("note: no chromium: `omni-ros viz --screenshot` and the viewer's browser test need it "
+        "(Debian/Ubuntu: sudo apt-get install -y chromium)")
+
+
 def ensure_system() -> None:
+    ensure_browser()
     missing = missing_system_tools()
     if not missing:
         return

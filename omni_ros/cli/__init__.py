@@ -23,6 +23,7 @@ SUBCOMMANDS = {
     "discovery": "omni_ros.cli.discovery",
     "cloud": "omni_ros.cli.cloud",
     "frames": "omni_ros.cli.frames",
+    "viz": "omni_ros.cli.viz",
     "explain": "omni_ros.cli.explain",
 }
 

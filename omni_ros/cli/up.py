@@ -61,6 +61,10 @@ def add_arguments(parser) -> None:
                              "in a row (default 1)")
     parser.add_argument("--respawn-max-delay", type=float, default=30.0, metavar="S",
                         help="the longest back-off before a restart [s] (default 30)")
+    parser.add_argument("--viz", action="store_true",
+                        help="also start the live viewer (the viz node: rerun web viewer on "
+                             "http://127.0.0.1:9090, Foxglove on ws://127.0.0.1:8765; set its "
+                             "ports and rate caps in --params under /viz, see omni-ros viz)")
     parser.add_argument("--respawn-limit", type=int, default=5, metavar="N",
                         help="give a node up after N restarts within 5 minutes (default 5)")
 
@@ -80,6 +84,10 @@ def run(args) -> int:
                                 cloud=args.cloud, cloud_listen=args.cloud_listen)
         if bridge:
             overrides["sim_bridge"] = bridge
+        if args.viz:
+            from .viz import viz_spec
+
+            specs = [*specs, viz_spec()]
         policy = RespawnPolicy(delay_s=args.respawn_delay, max_delay_s=args.respawn_max_delay,
                                max_restarts=args.respawn_limit)
         g = Graph(specs, params_file=args.params, sim_time=args.sim, overrides=overrides,
