@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from omni_ros.cli import main
-from omni_ros.core.explain import NONE, Trace, row_combinations, summarise
+from omni_ros.core.model.explain import NONE, Trace, row_combinations, summarise
 from omni_ros.core.model.router import parse_rules
 
 OUTPUTS = ("timeline.png", "combinations.png", "summary.md", "summary.json")
@@ -212,3 +212,30 @@ def test_explain_refuses_bad_arguments_with_a_reason(tmp_path, tiny_dataset, cap
     w.close()
     assert main(["explain", "--mcap", str(other), "--out", str(tmp_path / "y")]) == 2
     assert "no /omni/scene scene" in capsys.readouterr().out
+
+
+def test_malformed_scenes_in_a_recording_are_skipped_and_counted(tmp_path, capsys):
+    from omni_ros_msgs.msg import SceneUnderstanding
+
+    from omni_ros.dataset.mcap_io import McapWriter
+
+    def scene(sec, gates, present=(True, True)):
+        m = SceneUnderstanding(modalities=["camera", "force"], present=list(present),
+                               ages=[0.0, 0.0], gate_weights=list(gates), contributions=[0.5, 0.5])
+        m.header.stamp.sec = sec
+        return m
+
+    path = tmp_path / "bad.mcap"
+    w = McapWriter(path)
+    for sec, gates in enumerate([(0.7, 0.3), (2.0, 0.3), (0.6, 0.4)]):   # the 2nd: gate > 1
+        w.write("/omni/scene", scene(sec, gates), sec * 10**9)
+    w.write("/omni/scene", scene(3, (0.0, 1.0), (False, True)), 3 * 10**9)
+    w.close()
+    out = tmp_path / "explain"
+    assert main(["explain", "--mcap", str(path), "--out", str(out)]) == 0
+    assert "skipped 1 message(s): malformed scene" in capsys.readouterr().out
+    s = json.loads((out / "summary.json").read_text())
+    assert s["samples"] == 3 and sum(s["skipped"].values()) == 1
+    assert {r["combination"]: r["count"] for r in s["combinations"]["present"]} == \
+        {"camera+force": 2, "force": 1}
+    assert s["absences"]["camera"]["spans_s"] == [[3.0, 3.0]]

@@ -97,7 +97,7 @@ def _from_checkpoint(args):
 
 def run(args) -> int:
     from ..core.config import ConfigError
-    from ..core.explain import markdown, summarise
+    from ..core.model.explain import markdown, summarise
     from ..core.model.checkpoint import CheckpointError
     from .explain_figure import plot_combinations, plot_timeline
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.explain import Trace
+from ..core.model.explain import Trace
 
 MARK_STYLE = {  # kind: (colour, line style, legend label); colours apart from the modalities'
     "contact": ("tab:cyan", "-", "touch began"),

@@ -4,7 +4,7 @@ in an MCAP file (``ros2msg`` schemas, CDR: ``ros2 bag`` and Foxglove read it, an
 ``ros2 bag record -s mcap`` of those topics is read back here the same way).
 
 :class:`SessionRecorder` adds the subscriptions to a running node (``omni-ros demo`` records
-with it); :func:`read_session` turns a recording into the ROS-free :class:`omni_ros.core.explain.Trace`.
+with it); :func:`read_session` turns a recording into the ROS-free :class:`omni_ros.core.model.explain.Trace`.
 Times on the trace are the messages' header stamps (sim time in the sim), in seconds from the
 first scene.
 """
@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import conversions as cv
 from ..conversions.errors import ConversionError
-from ..core.explain import Mark, Trace
+from ..core.model.explain import Mark, Trace
 from .mcap_io import McapWriter, read_messages
 
 SCENE_TOPIC = "/omni/scene"

@@ -1,4 +1,4 @@
-"""A checkpoint's router over dataset shards, as a :class:`omni_ros.core.explain.Trace` for
+"""A checkpoint's router over dataset shards, as a :class:`omni_ros.core.model.explain.Trace` for
 ``omni-ros explain --checkpoint``: every sample encoded, fused and explained (gates and
 leave-one-out contributions, :meth:`OmniModel.fuse_explained`) with the sample's recorded
 presence, optionally with modalities forced absent (a robot without that sensor) and with
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..core.explain import Mark, Trace
+from ..core.model.explain import Mark, Trace
 from .data import ShardData
 from .train import modality_dropout
 

@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .model.prune import mean_gates
-from .model.router import RuleTable, parse_rules
+from .prune import mean_gates
+from .router import RuleTable, parse_rules
 
 GATE_MIN = 0.1       # a modality is "used" in a sample when its gate is at least this
 MIN_GATE = 0.1       # a branch is "rarely used" when its mean gate when present is below this
@@ -326,6 +326,10 @@ def markdown(summary: dict, figures: dict[str, str] | None = None, prune_hint: s
                                                          "every time)" if r["stable"] else
                                                          "(not stable: the router weighs it by "
                                                          "content; a fixed rule would change that)"))
+        if not any(r["stable"] for r in s["proposed_rules"]):
+            lines += ["", "None of them is stable: within each combination the router weighs the "
+                          "modalities by what they sense (see the contact table), which a rule keyed "
+                          "on presence cannot; the learned gates are worth keeping there."]
     else:
         lines.append(f"No present combination of two or more modalities covers >= "
                      f"{_pct(th['rule_share'])} of the samples: no rule proposed.")
