@@ -286,6 +286,7 @@ def test_pick_and_place_through_arm_executor_dry_run_reject_and_stop(rclpy_conte
         live.spin_until(lambda: live.truth is not None, "ground truth")
         plan = pick_place_plan(live.truth.objects, PickPlaceTask("obj_0", place_xy, "", ""))
         z0 = float(live.truth.objects[0].position[2])
+        t0 = live.truth.stamp_ns
         for p in plan:
             p.sequence_id += 100
             st = live.send(p)
@@ -295,7 +296,11 @@ def test_pick_and_place_through_arm_executor_dry_run_reject_and_stop(rclpy_conte
                 assert float(live.truth.objects[0].position[2]) - z0 >= 0.10
         live.sim_wait(0.5)
         obj = live.truth.objects[0]
-        assert np.linalg.norm(obj.position[:2] - np.array(place_xy)) <= PLACE_TOLERANCE_M
+        err = float(np.linalg.norm(obj.position[:2] - np.array(place_xy)))
+        print(f"pick-and-place through arm_executor: placed {err * 100:.1f} cm from the target, "
+              f"{(live.truth.stamp_ns - t0) / 1e9:.1f} s sim time, "
+              f"{len(live.controller_msgs)} trajectories")
+        assert err <= PLACE_TOLERANCE_M
         assert not live.truth.grasping and len(live.controller_msgs) >= len(plan)
 
         # 3. a target outside the workspace is rejected; nothing is sent
@@ -316,6 +321,26 @@ def test_pick_and_place_through_arm_executor_dry_run_reject_and_stop(rclpy_conte
         q2 = live.joints[-1][1]
         assert np.abs(q2[:7] - q1[:7]).max() < 0.01  # halted
         assert np.abs(q2[:7] - np.array(hold.points[0].positions[:7])).max() < 0.02
-        live.stop("arm_executor")
+        out = live.stop("arm_executor")
+        assert "wrench limit" not in out
+        # 5. a trajectory naming a joint the arm lacks is refused by the bridge, which keeps
+        # running (and holding)
+        from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+        from builtin_interfaces.msg import Duration
+
+        from diagnostic_msgs.msg import DiagnosticArray
+
+        refused = []
+        live.node.create_subscription(DiagnosticArray, "/diagnostics", lambda m: refused.extend(
+            int(kv.value) for s in m.status if s.name == "sim_bridge: joint_trajectory"
+            for kv in s.values if kv.key == "rejected_total"), 10)
+        bad = live.node.create_publisher(JointTrajectory, CONTROLLER, 10)
+        while not any(refused):  # (resent: the first may come before the bridge hears us)
+            bad.publish(JointTrajectory(joint_names=["elbow"], points=[JointTrajectoryPoint(
+                positions=[1.0], time_from_start=Duration(sec=1))]))
+            live.sim_wait(0.5)
+        assert np.abs(live.joints[-1][1][:7] - q2[:7]).max() < 0.01
+        out = live.stop("sim_bridge")
+        assert "unknown joint(s) ['elbow']" in out and "Traceback" not in out
     finally:
         live.close()
