@@ -21,6 +21,7 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction, SetEnvironmentVariable
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 
 # One Fast DDS transport for every node, as `omni-ros up` sets it (omni_ros/dds_env.py; the test
 # of the launch files checks that they agree): yours if you exported one, else LARGE_DATA.
@@ -95,14 +96,25 @@ def frame_nodes(param_files, rviz, rviz_config, have=installed):
     return out
 
 
+def as_text(parameters):
+    """Node parameters with robot_description kept as text (launch_ros would read a string
+    that parses as YAML as YAML)."""
+    return [{k: ParameterValue(v, value_type=str) if k == "robot_description" else v
+             for k, v in p.items()} for p in parameters]
+
+
 def nodes(context):
     share = get_package_share_directory("omni_ros")
     user_file = LaunchConfiguration("params_file").perform(context)
     files = [os.path.join(share, "config", "sim_bridge.yaml")] + ([user_file] if user_file else [])
     rviz = flag(LaunchConfiguration("rviz").perform(context), "rviz")
-    return [Node(**what) if kind == "node" else LogInfo(msg=what)
-            for kind, what in frame_nodes(files, rviz,
-                                          os.path.join(share, "rviz", "omni_ros.rviz"))]
+    out = []
+    for kind, what in frame_nodes(files, rviz, os.path.join(share, "rviz", "omni_ros.rviz")):
+        if kind == "node":
+            out.append(Node(**{**what, "parameters": as_text(what.get("parameters", []))}))
+        else:
+            out.append(LogInfo(msg=what))
+    return out
 
 
 def generate_launch_description():

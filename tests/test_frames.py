@@ -93,6 +93,22 @@ def test_frame_ids_are_the_bridge_stamps_and_joint_states_name_the_urdf_joints()
     assert len({t.child for t in frame_tree()}) == len(frame_tree())
 
 
+def test_perception_reading_the_mounts_from_tf_gets_its_defaults():
+    """perception's camera.from_tf / lidar.from_tf look up panda_link0 -> the stream's frame and
+    turn it into a mount pose (nodes/sensor_inputs.sensor_mount): from these transforms that is
+    the sim cell's camera.pose / lidar.pose it uses without /tf."""
+    from omni_ros.core.camera import optical_to_pose
+    from omni_ros.core.perception.pipeline import SIM_CAMERA_POSE, SIM_LIDAR_POSE
+
+    poses = base_poses(frame_tree())
+    camera = poses["camera_color_optical_frame"]
+    np.testing.assert_allclose(optical_to_pose(camera[:3, 3], camera[:3, :3]), SIM_CAMERA_POSE,
+                               atol=1e-6)
+    lidar = poses["lidar_link"]
+    np.testing.assert_allclose([*lidar[:3, 3], *Rotation.from_matrix(lidar[:3, :3]).as_euler("xyz")],
+                               SIM_LIDAR_POSE, atol=1e-12)
+
+
 # -- the tree against the real PyBullet world --------------------------------------------------
 
 
@@ -387,6 +403,8 @@ def test_launch_arguments_and_the_sim_demo_include():
     text = LAUNCH.read_text()
     assert re.search(r'DeclareLaunchArgument\(\s*"rviz", default_value="false"', text)
     assert '"rviz", "omni_ros.rviz"' in text       # the installed config (setup.py data_files)
+    # the URDF goes to robot_state_publisher as text, never read as YAML by launch_ros
+    assert 'ParameterValue(v, value_type=str) if k == "robot_description"' in text
     setup = (ROOT / "setup.py").read_text()
     assert 'glob("rviz/*.rviz")' in setup and 'glob("config/tf/*.yaml")' in setup
     demo = (ROOT / "launch" / "sim_demo.launch.py").read_text()
