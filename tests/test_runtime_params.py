@@ -347,3 +347,28 @@ def test_teleop_applies_its_runtime_thresholds_to_the_live_objects(rclpy_context
         assert node.describe_parameter("sample_rate").read_only
     finally:
         node.destroy_node()
+
+
+@pytest.mark.ros
+def test_action_force_and_touch_stops_change_at_run_time(rclpy_context):
+    """The action node's force / touch stops and timeouts follow ``ros2 param set``; the
+    workspace (a safety box) stays read-only."""
+    from rclpy.parameter import Parameter
+
+    from omni_ros.nodes.action import ActionNode
+
+    node = ActionNode(context=rclpy_context)
+    try:
+        ok = node.set_parameters_atomically([Parameter("task.force_stop_n", value=12.5),
+                                             Parameter("task.tactile_stop_n", value=2.0),
+                                             Parameter("command_burst", value=3)])
+        assert ok.successful, ok.reason
+        assert node.tasks.cfg.force_stop_n == 12.5 and node.tasks.cfg.tactile_stop_n == 2.0
+        assert node.command_limit.burst == 3
+        (far,) = node.set_parameters([Parameter("task.force_stop_n", value=600.0)])
+        assert not far.successful and "Max: 500.0" in far.reason
+        (box,) = node.set_parameters([Parameter("task.workspace_min", value=[0.0, 0.0, 0.0])])
+        assert not box.successful and "read-only" in box.reason
+        assert node.tasks.cfg.force_stop_n == 12.5 and node.tasks.cfg.workspace_min[0] == 0.2
+    finally:
+        node.destroy_node()

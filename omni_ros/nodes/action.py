@@ -30,8 +30,10 @@ class ActionNodeConfig:
     frame_id: str = param(BASE_FRAME, "frame of the commanded poses")
     tick_rate: float = param(10.0, "timeout checks per second [Hz]", min=1.0, max=100.0)
     command_rate_hz: float = param(5.0, "operator commands accepted per second and source on "
-                                   "average (a stop always passes)", min=0.1, max=1000.0)
-    command_burst: int = param(10, "operator commands a source may send at once", min=1, max=1000)
+                                   "average (a stop always passes)", min=0.1, max=1000.0,
+                                   runtime=True)
+    command_burst: int = param(10, "operator commands a source may send at once", min=1, max=1000,
+                               runtime=True)
     task: ActionConfig = field(default_factory=ActionConfig)
     limits: cv.InputLimits = field(default_factory=cv.InputLimits)
 
@@ -39,7 +41,10 @@ class ActionNodeConfig:
 class ActionNode(Node):
     def __init__(self, **kwargs):
         super().__init__("action", **kwargs)
-        self.cfg = declare_config(self, ActionNodeConfig)
+        # runtime parameters (task.force_stop_n, ...) change self.cfg in place; the task
+        # manager reads its config (self.cfg.task) at every use
+        self.cfg = declare_config(self, ActionNodeConfig, runtime=True, on_change=lambda _: (
+            self.command_limit.configure(self.cfg.command_rate_hz, self.cfg.command_burst)))
         self.tasks = TaskManager(self.cfg.task, self.cfg.frame_id)
         self.pub = self.create_publisher(PrimitiveCommand, "/omni/action", RELIABLE_QOS)
         self.status_pub = self.create_publisher(TaskStatus, "/omni/task_status", RELIABLE_QOS)

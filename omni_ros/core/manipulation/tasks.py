@@ -36,15 +36,18 @@ class ActionConfig:
     workspace_min: list[float] = param([0.2, -0.45, -0.01], "workspace box, lower corner [m]")
     workspace_max: list[float] = param([0.85, 0.45, 0.6], "workspace box, upper corner [m]")
     grounding_timeout_s: float = param(3.0, "give up finding the commanded object after [s]",
-                                       min=0.1, max=60.0)
+                                       min=0.1, max=60.0, runtime=True)
     force_stop_n: float = param(20.0, "stop when the wrist force changes more than this in free "
-                                "space [N]", min=1.0, max=500.0)
+                                "space [N]", min=1.0, max=500.0, runtime=True)
     tactile_stop_n: float = param(5.0, "stop when the pads feel more than this in free space "
-                                  "with the gripper open [N]", min=0.1, max=500.0)
+                                  "with the gripper open [N]", min=0.1, max=500.0,
+                                  runtime=True)
     max_wrench_force: float = param(0.0, "wrench limit passed to the executor with every "
-                                    "primitive [N]; 0 = the executor's default", min=0.0, max=500.0)
+                                    "primitive [N]; 0 = the executor's default", min=0.0, max=500.0,
+                                    runtime=True)
     scene_timeout_s: float = param(1.0, "stop a grounding or executing task when no /omni/scene "
-                                   "arrived for this long [s]", min=0.1, max=60.0)
+                                   "arrived for this long [s]", min=0.1, max=60.0,
+                                   runtime=True)
     plan: PlanConfig = field(default_factory=PlanConfig)
 
     def check(self) -> None:
