@@ -218,10 +218,10 @@ def by_contact(trace: Trace) -> dict:
     out = {}
     for label, rows in (("no contact", ~trace.in_contact), ("in contact", trace.in_contact)):
         if rows.any():
+            names = trace.modalities
             out[label] = {"count": int(rows.sum()),
-                          "mean_gates": {n: float(v) for n, v in zip(trace.modalities, trace.gates[rows].mean(0))},
-                          "mean_contributions": {n: float(v) for n, v in
-                                                 zip(trace.modalities, trace.contributions[rows].mean(0))}}
+                          "mean_gates": dict(zip(names, trace.gates[rows].mean(0).tolist())),
+                          "mean_contributions": dict(zip(names, trace.contributions[rows].mean(0).tolist()))}
     return out
 
 
@@ -239,7 +239,7 @@ def summarise(trace: Trace, gate_min: float = GATE_MIN, min_gate: float = MIN_GA
     return {
         "source": trace.source,
         "samples": trace.n,
-        "duration_s": float(trace.t_s.max() - trace.t_s.min()) if trace.n and trace.episode is None else None,
+        "duration_s": float(np.ptp(trace.t_s)) if trace.n and trace.episode is None else None,
         "episodes": int(len(np.unique(trace.episode))) if trace.episode is not None else None,
         "modalities": list(trace.modalities),
         "definitions": {
@@ -336,9 +336,10 @@ def markdown(summary: dict, figures: dict[str, str] | None = None, prune_hint: s
     lines.append("")
     if s["rarely_used"]:
         never = set(s["never_used"])
+        why = {n: "never used" if n in never else
+               f"mean gate when present {s['branches'][n]['mean_gate_present']:.3f}" for n in s["rarely_used"]}
         lines.append("Rarely used branches (prune candidates): " + ", ".join(
-            f"{n} ({'never used' if n in never else 'mean gate when present ' + format(s['branches'][n]['mean_gate_present'], '.3f')})"
-            for n in s["rarely_used"]) + (f": `{prune_hint}`" if prune_hint else "") + ".")
+            f"{n} ({w})" for n, w in why.items()) + (f": `{prune_hint}`" if prune_hint else "") + ".")
     else:
         lines.append(f"No rarely used branch (every mean gate when present >= {th['min_gate']}).")
     lines.append("")
