@@ -445,3 +445,35 @@ def test_rviz_config_shows_the_topics_and_frames_the_code_publishes():
     assert point["Topic"]["Value"] == "/clicked_point"
     teleop = (ROOT / "omni_ros" / "nodes" / "teleop.py").read_text()
     assert '"/clicked_point"' in teleop
+
+
+# -- the live bridge: every frame it stamps is in the tree; /joint_states names the URDF joints --
+
+
+@pytest.mark.ros
+def test_every_frame_the_running_bridge_stamps_is_in_the_published_tree(rclpy_context):
+    """A real sim bridge process over DDS: each sensor message's header frame (and each tactile
+    pad's) is the base, a frame of frame_tree or a link robot_state_publisher places, and
+    /joint_states names exactly the URDF's moving joints, in the bridge's order."""
+    from omni_ros.nodes.common import RELIABLE_QOS
+    from omni_ros.streams import SENSOR_STREAMS
+    from test_sim_bridge import Harness
+
+    known = {BASE_FRAME} | {t.child for t in frame_tree()} | {j["child"] for j in urdf_joints()}
+    seen: dict[str, object] = {}
+    h = Harness(rclpy_context, "real_time_factor:=0.0")
+    try:
+        for s in SENSOR_STREAMS:
+            h.node.create_subscription(s.msg_type, s.topic,
+                                       lambda m, key=s.key: seen.setdefault(key, m), RELIABLE_QOS)
+        h.spin_until(lambda: len(seen) == len(SENSOR_STREAMS), 180, "every sensor stream")
+    finally:
+        out = h.close()
+    assert "Traceback" not in out
+    joints = seen.pop("joints")
+    assert list(joints.name) == moving_joints(robot_description())
+    assert len(joints.position) == len(joints.name)
+    frames = {key: m.header.frame_id for key, m in seen.items()}
+    frames.update({f"pad {p.frame_id}": p.frame_id for p in seen["tactile"].pads})
+    assert all(f in known for f in frames.values()), {k: f for k, f in frames.items()
+                                                      if f not in known}
