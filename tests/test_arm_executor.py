@@ -252,7 +252,7 @@ class Live:
 
 @pytest.mark.ros
 @pytest.mark.timeout(600)
-def test_pick_and_place_through_arm_executor_dry_run_reject_and_stop(rclpy_context, tmp_path):
+def test_pick_and_place_through_arm_executor_dry_run_reject_and_stop(rclpy_context, tmp_path, model):
     from omni_ros_sim.expert import pick_place_plan
     from omni_ros_sim.scene import ObjectSpec, SceneSpec
     from omni_ros_sim.tasks import PLACE_TOLERANCE_M, PickPlaceTask
@@ -270,10 +270,14 @@ def test_pick_and_place_through_arm_executor_dry_run_reject_and_stop(rclpy_conte
         live.executor_ready()
         live.sim_wait(0.5)
         before = live.joints[-1][1]
-        previews = len(live.previews)
-        st = live.send(move(1, "move", (0.45, -0.2, 0.15)))
+        target = (0.45, -0.2, 0.15)
+        st = live.send(move(1, "move", target))
         assert st.state == "rejected" and "dry run" in st.reason, st
-        live.spin_until(lambda: len(live.previews) > previews, "the preview")
+
+        def previewed():  # the move's trajectory: its last point puts the TCP on the target
+            return any(np.linalg.norm(model.fk(m.points[-1].positions[:7])[0] - target) < 0.003
+                       for m in live.previews)
+        live.spin_until(previewed, "the preview")
         live.sim_wait(2.0)  # longer than the previewed motion
         assert np.abs(live.joints[-1][1] - before).max() < 0.01
         assert live.controller_msgs == []
@@ -344,3 +348,13 @@ def test_pick_and_place_through_arm_executor_dry_run_reject_and_stop(rclpy_conte
         assert "unknown joint(s) ['elbow']" in out and "Traceback" not in out
     finally:
         live.close()
+
+
+@pytest.mark.ros
+def test_bad_parameters_stop_the_node_with_what_is_allowed():
+    from _util import run_py
+
+    r = run_py("-m", "omni_ros.nodes.arm_executor", "--ros-args", "-p",
+               "arm.home_positions:=[0.0, 1.0]", timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "'home_positions' has 2 values for 7 arm_joints" in r.stderr

@@ -66,7 +66,8 @@ class ArmExecutorNode(Node):
         self.preview_pub = self.create_publisher(JointTrajectory, cfg.preview_topic, RELIABLE_QOS)
         self.controller_pub = None if cfg.dry_run else self.create_publisher(
             JointTrajectory, cfg.controller_topic, RELIABLE_QOS)
-        self.status_pub = self.create_publisher(PrimitiveStatus, "/omni/action_status", RELIABLE_QOS)
+        self.status_pub = self.create_publisher(PrimitiveStatus, "/omni/action_status",
+                                                RELIABLE_QOS)
         g = self.guard = GuardedInputs(self)
         g.subscribe("action", PrimitiveCommand, "/omni/action", cv.msg_to_primitive,
                     lambda k, p, m: self._emit(self.core.command(p, self._now()), p), RELIABLE_QOS)
@@ -78,8 +79,12 @@ class ArmExecutorNode(Node):
         self.joints_wall = time.monotonic()
         self.create_timer(1.0 / cfg.tick_rate, lambda: self._emit(self.core.tick(
             time.monotonic() - self.joints_wall, self._now())))
-        self.get_logger().info(
-            f"arm_executor: {'DRY RUN (dry_run:=true): trajectories go to ' + self.preview_pub.topic_name + ' only' if cfg.dry_run else 'commanding ' + cfg.controller_topic}")
+        if cfg.dry_run:
+            self.get_logger().info(f"DRY RUN (dry_run:=true): trajectories go to "
+                                   f"{self.preview_pub.topic_name} only, never to "
+                                   f"{cfg.controller_topic}")
+        else:
+            self.get_logger().info(f"commanding the arm on {cfg.controller_topic}")
 
     def _now(self) -> int:
         return self.get_clock().now().nanoseconds

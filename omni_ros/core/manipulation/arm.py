@@ -186,7 +186,8 @@ class ArmExecutor:
         out = Step()
         if p.primitive == "stop":
             if self.current is not None:
-                out.statuses.append(self._status(stamp_ns, "stopped", f"stopped by #{p.sequence_id}"))
+                out.statuses.append(self._status(stamp_ns, "stopped",
+                                                 f"stopped by #{p.sequence_id}"))
                 self.current = None
             out.path = self._hold()
             reason = "halted" + (" (dry run: nothing was commanded)" if self.dry_run else "")

@@ -116,4 +116,5 @@ class ArmModel:
         """(position error [m], orientation error [rad]) of the TCP at ``q`` from a pose."""
         p, o = self.fk(q)
         dot = abs(float(np.dot(o, np.asarray(orientation, float))))
-        return float(np.linalg.norm(p - np.asarray(position, float))), 2 * float(np.arccos(min(1.0, dot)))
+        return (float(np.linalg.norm(p - np.asarray(position, float))),
+                2 * float(np.arccos(min(1.0, dot))))

@@ -41,7 +41,8 @@ class JointPath:
         if not names:
             return self
         col = np.full((len(self.times_s), len(names)), width_m / len(names))
-        return JointPath(self.joint_names + list(names), self.times_s, np.hstack([self.positions, col]))
+        return JointPath(self.joint_names + list(names), self.times_s,
+                         np.hstack([self.positions, col]))
 
 
 def smooth_times(u: np.ndarray, duration_s: float) -> np.ndarray:
