@@ -22,6 +22,7 @@ from ..core.manipulation.tasks import ActionConfig, TaskManager
 from ..core.config import param
 from ..streams import BASE_FRAME
 from .common import RELIABLE_QOS, GuardedInputs, qos_for, spin_node
+from .diagnostics_config import DiagnosticsConfig
 from .params import declare_config
 
 
@@ -36,6 +37,7 @@ class ActionNodeConfig:
                                runtime=True)
     task: ActionConfig = field(default_factory=ActionConfig)
     limits: cv.InputLimits = field(default_factory=cv.InputLimits)
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
 
 
 class ActionNode(Node):
@@ -48,7 +50,7 @@ class ActionNode(Node):
         self.tasks = TaskManager(self.cfg.task, self.cfg.frame_id)
         self.pub = self.create_publisher(PrimitiveCommand, "/omni/action", RELIABLE_QOS)
         self.status_pub = self.create_publisher(TaskStatus, "/omni/task_status", RELIABLE_QOS)
-        self.guard = GuardedInputs(self)
+        self.guard = GuardedInputs(self, diagnostics=self.cfg.diagnostics)
         g = self.guard
         g.subscribe("teleop", TeleopCommand, "/omni/teleop", cv.msg_to_command, self._on_command, RELIABLE_QOS)
         g.subscribe("scene", SceneUnderstanding, "/omni/scene", cv.msg_to_scene, self._on_scene, RELIABLE_QOS)

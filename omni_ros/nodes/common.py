@@ -19,8 +19,7 @@ from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from ..conversions import health_to_diagnostics, stamp_to_ns
 from ..core.config import ConfigError
 from ..core.errors import InputError
-from ..core.health import HealthBook
-from .diagnostics_config import DiagnosticsConfig
+from ..core.health import HealthBook, RateConfig
 
 RELIABLE_QOS = QoSProfile(depth=10)
 QOS_CHOICES = ("sensor_data", "reliable")
@@ -77,11 +76,12 @@ class GuardedInputs:
 
     def __init__(self, node: Node, diagnostics_period_s: float = 1.0, log_period_s: float = 1.0,
                  diagnostics=None):
-        """``diagnostics``: how rates are judged and each input's nominal rate (a live
-        :class:`~omni_ros.nodes.diagnostics_config.DiagnosticsConfig`; default: its defaults)."""
+        """``diagnostics``: how rates are judged and each input's nominal rate (the node's
+        live :class:`~omni_ros.nodes.diagnostics_config.DiagnosticsConfig`); without one, no
+        input is rate-checked (silence and rejections still are)."""
         self.node = node
-        diagnostics = diagnostics if diagnostics is not None else DiagnosticsConfig()
-        self.health = HealthBook(rates=diagnostics, nominal=diagnostics.nominal_hz)
+        self.health = HealthBook(rates=diagnostics if diagnostics is not None else RateConfig(),
+                                 nominal=getattr(diagnostics, "nominal_hz", None))
         self._log_period_ns = int(log_period_s * 1e9)
         self._last_log_ns: dict[str, int] = {}
         self.extra_statuses: Callable[[], list] | None = None  # more DiagnosticStatus per period

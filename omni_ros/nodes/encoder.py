@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from omni_ros_msgs.msg import LatentStamped
@@ -32,6 +32,7 @@ from ..core.config import ConfigError, param
 from ..core.model.modalities import sensors
 from ..core.perception.pipeline import Perception
 from .common import RELIABLE_QOS, GuardedInputs, spin_node
+from .diagnostics_config import DiagnosticsConfig
 from .params import declare_config
 from .sensor_inputs import SensorInputsConfig, autostart, open_model, subscribe_sensors
 
@@ -41,12 +42,13 @@ class EncoderConfig(SensorInputsConfig):
     modalities: list[str] = param([], "modalities encoded here (their sensor topics in, "
                                   "/omni/latent/<modality> out); [] = every modality the "
                                   "checkpoint fuses", choices=tuple(m.name for m in sensors()))
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
 
 
 class EncoderNode(LifecycleNode):
     def __init__(self, **kwargs):
         super().__init__("encoder", **kwargs)
-        self.cfg = declare_config(self, EncoderConfig)
+        self.cfg = declare_config(self, EncoderConfig, runtime=True)  # (changes in place)
         self.pipe: Perception | None = None
         self.active = False
         self.published: dict[str, int] = {}
@@ -72,7 +74,7 @@ class EncoderNode(LifecycleNode):
                                                         RELIABLE_QOS) for n in names}
         self.published = {n: 0 for n in names}
         self.encode_ms = {n: float("nan") for n in names}
-        self.guard = GuardedInputs(self)
+        self.guard = GuardedInputs(self, diagnostics=cfg.diagnostics)
         self.guard.extra_statuses = self._status
         keys = subscribe_sensors(self.guard, cfg, names, self._on_sensor, annotators=False)
         self.get_logger().info(f"configured: {cfg.checkpoint} (sha256 {sha256[:12]}...), "
