@@ -333,6 +333,10 @@ def test_cli_writes_the_committed_file_and_follows_the_params(tmp_path, capsys):
     assert "omni-ros frames: error:" in err and "lidar.bogus" in err
     assert main(["frames", "--params", str(tmp_path / "nope.yaml")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    # the figure: the frames over a real sim scene (what RViz shows), a PNG
+    png = tmp_path / "frames.png"
+    assert main(["frames", "--out", str(tmp_path / "f.yaml"), "--figure", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
 
 
 # -- frames.launch.py: what it starts with and without the ROS packages --------------------------

@@ -11,6 +11,7 @@ package is this command's output for the default configuration.
     omni-ros frames --params mine.yaml --out f.yaml   # with your /sim_bridge sim.* parameters
     omni-ros frames --config config/randomize.yaml --seed 3   # a randomised dataset episode
     omni-ros frames --format table                    # a markdown table
+    omni-ros frames --figure frames.png               # and a picture of them over the scene
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--format", choices=("yaml", "table"), default="yaml",
                         help="yaml (the parameter file, default) or a markdown table")
     parser.add_argument("--out", type=Path, metavar="FILE", help="write here (default: stdout)")
+    parser.add_argument("--figure", type=Path, metavar="PNG",
+                        help="also draw the frames over a sim scene (arm, lidar scan, objects) "
+                             "into this image: what RViz shows, without ROS")
 
 
 def source_text(args) -> str:
@@ -81,4 +85,15 @@ def run(args) -> int:
     else:
         args.out.write_text(text)
         print(f"wrote {len(transforms)} transforms to {args.out}")
+    if args.figure is not None:
+        from .frames_figure import draw
+
+        cell = cfg if args.seed is None else _cell_cfg(args.seed, cfg)
+        print(f"wrote {draw(args.figure, cell, transforms, args.seed or 0)}", file=sys.stderr)
     return 0
+
+
+def _cell_cfg(seed: int, cfg):
+    from omni_ros_sim.tasks import random_cell
+
+    return random_cell(seed, cfg).cfg
