@@ -169,3 +169,43 @@ def test_foxglove_client_subscribes_and_decodes_one_message_of_each_kind(viz_gra
     assert decoded["/omni/teleop"].intent == "stop"
     assert decoded["/omni/task_status"].state
     assert all(code is None for code in g.poll().values()), g.poll()
+
+
+def test_rate_cap_admits_at_most_the_rate_per_stream_and_counts_the_rest():
+    from omni_ros.viz.bandwidth import RateCap
+
+    cap = RateCap({"color": 10.0, "lidar": 0.0})
+    t = np.arange(0, 2.0, 1 / 30)  # a 30 Hz source for 2 s
+    color = [cap.admit("color", s) for s in t]
+    lidar = [cap.admit("lidar", s) for s in t]
+    assert sum(color) == 20 and cap.skipped["color"] == 40  # 10 Hz of 30
+    assert all(lidar) and "lidar" not in cap.skipped         # 0 = every message
+    assert all(cap.admit("commands", s) for s in t)          # uncapped stream
+
+
+def test_downscale_and_thinning_keep_values_and_bound_sizes():
+    from omni_ros.viz.bandwidth import downscale, thin_points
+
+    depth = np.arange(64 * 48, dtype=np.float32).reshape(48, 64)
+    small = downscale(depth, 4)
+    assert small.shape == (12, 16) and small[1, 1] == depth[4, 4]  # metric values untouched
+    assert downscale(np.zeros((48, 64, 3), np.uint8), 1).shape == (48, 64, 3)
+    pts = np.random.default_rng(0).normal(size=(5760, 4)).astype(np.float32)
+    thin = thin_points(pts, 2048)
+    assert thin.shape == (2048, 4) and (thin[0] == pts[0]).all() and (thin[-1] == pts[-1]).all()
+    assert thin_points(pts, 0) is pts and thin_points(pts[:10], 2048).shape == (10, 4)
+
+
+def test_viz_config_refuses_bad_values_saying_what_is_allowed():
+    from omni_ros.core.config import ConfigError, from_flat_dict
+    from omni_ros.viz.config import VizConfig
+
+    cfg = from_flat_dict(VizConfig, {"max_rate_hz.color": 2.5, "image_downscale": 2})
+    assert cfg.max_rate_hz.color == 2.5 and cfg.image_downscale == 2
+    for bad, words in (({"max_rate_hz.lidar": -1.0}, "must be in [0.0, 1000.0]"),
+                       ({"image_downscale": 0}, "must be in [1, 16]"),
+                       ({"web_port": 9876}, "must differ"),
+                       ({"lidar_pose": [0.0, 1.0]}, "6 numbers")):
+        with pytest.raises(ConfigError) as err:
+            from_flat_dict(VizConfig, bad)
+        assert words in str(err.value), err.value

@@ -40,6 +40,10 @@ def add_arguments(parser) -> None:
                              "then exit")
     parser.add_argument("--wait", type=float, default=20.0, metavar="S",
                         help="--screenshot: seconds of stream to collect first (default 20)")
+    parser.add_argument("--settle", type=float, default=5.0, metavar="S",
+                        help="--screenshot: seconds the page gets to draw once the stream "
+                             "reaches it (default 5; a software-rendering browser ingests a "
+                             "long backlog slowly)")
 
 
 def viz_spec():
@@ -95,7 +99,8 @@ def _screenshot(g, args) -> int:
         time.sleep(args.wait)
         try:
             load = screenshot(viewer_url(args.web_port, args.grpc_port), args.screenshot,
-                              wait_origin=f"http://127.0.0.1:{args.grpc_port}", min_bytes=1)
+                              wait_origin=f"http://127.0.0.1:{args.grpc_port}", min_bytes=1,
+                              settle_s=args.settle)
         except BrowserError as err:
             print(f"omni-ros viz: error: {err}", file=sys.stderr)
             return 1

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from omni_ros_msgs.msg import SceneUnderstanding, TaskStatus, TeleopCommand
 from rclpy.node import Node
 from rclpy.serialization import serialize_message
@@ -103,6 +104,8 @@ class Viz(Node):
                                   f"there ({err})") from None
             self.get_logger().info(f"foxglove websocket: {self.fox.url}")
         self.guard = GuardedInputs(self)
+        self.guard.extra_statuses = self._status
+        self.sent_bytes: dict[str, int] = {}  # CDR bytes served to Foxglove clients per stream
         self._rerun_log: dict[str, Callable[[Any], None]] = {
             "color": self._color, "depth": self._depth, "thermal": self._thermal,
             "lidar": self._lidar, "scene": lambda m: self.rerun.scene(cv.msg_to_scene(m)),
@@ -121,10 +124,25 @@ class Viz(Node):
             return
         topic = self._topic[key].topic
         if self.fox is not None and self.fox.wanted(topic):
-            self.fox.publish(topic, serialize_message(self._thinned(key, msg)),
-                             time.time_ns())
+            cdr = serialize_message(self._thinned(key, msg))
+            self.fox.publish(topic, cdr, time.time_ns())
+            self.sent_bytes[key] = self.sent_bytes.get(key, 0) + len(cdr)
         if self.rerun is not None and key in self._rerun_log:
             self._rerun_log[key](msg)
+
+    def _status(self) -> list:
+        """/diagnostics: per stream, messages forwarded and skipped by the rate caps, and
+        bytes served to Foxglove clients; where to open the viewers."""
+        values = []
+        for t in topics():
+            values += [KeyValue(key=f"{t.key}.forwarded", value=str(self.cap.admitted.get(t.key, 0))),
+                       KeyValue(key=f"{t.key}.skipped", value=str(self.cap.skipped.get(t.key, 0))),
+                       KeyValue(key=f"{t.key}.foxglove_bytes",
+                                value=str(self.sent_bytes.get(t.key, 0)))]
+        where = [u for u in (self.rerun and self.rerun.url, self.fox and self.fox.url) if u]
+        return [DiagnosticStatus(level=DiagnosticStatus.OK, name=f"{self.get_name()}: streams",
+                                 hardware_id=self.get_name(), message=" ".join(where),
+                                 values=values)]
 
     def _thinned(self, key: str, msg):
         """The message as sent to Foxglove: images downscaled, clouds thinned (as configured)."""

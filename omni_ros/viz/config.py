@@ -37,7 +37,7 @@ class VizConfig:
     max_rate_hz: StreamRates = field(default_factory=StreamRates)
     image_downscale: int = param(1, "keep every n-th pixel of images in both axes (1 = full "
                                  "size)", min=1, max=16)
-    lidar_max_points: int = param(4096, "most lidar points per cloud sent (evenly thinned; "
+    lidar_max_points: int = param(2048, "most lidar points per cloud sent (evenly thinned; "
                                   "0 = all)", min=0, max=10_000_000)
     lidar_pose: list[float] = param([0.5, -0.55, 0.45, 0.0, 0.0, 0.0],
                                     "lidar mounting pose in the base frame [x, y, z m, roll, "

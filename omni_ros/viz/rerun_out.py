@@ -95,7 +95,8 @@ class RerunOut:
         point, gate weights and leave-one-out contributions per modality, scene events."""
         self._time(s.stamp_ns)
         if s.objects:
-            labels = [f"{o.id} {o.color} {o.shape}".strip() for o in s.objects]
+            labels = [o.id if o.shape and o.shape in o.id else f"{o.id} {o.color} {o.shape}"
+                      .strip() for o in s.objects]
             colors = [TARGET_RGB if o.id == s.target_object_id and o.id
                       else COLOURS.get(o.color, (160, 160, 160)) for o in s.objects]
             self.rec.log("world/objects", rr.Boxes3D(
