@@ -9,6 +9,7 @@ in the last ``rate_window_s`` seconds against its nominal rate, so a camera drop
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -76,7 +77,9 @@ class InputStats:
         start = now_ns - int(window_s * NS_PER_S)
         if self.covered_ns is None or self.covered_ns > start:
             return None
-        return sum(1 for t in self.arrivals if start < t <= now_ns) / window_s
+        # one copy, taken in C under the GIL: a node's worker threads may append meanwhile
+        times = list(self.arrivals)
+        return (bisect_right(times, now_ns) - bisect_right(times, start)) / window_s
 
     @property
     def rejected_total(self) -> int:
