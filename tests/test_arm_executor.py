@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from omni_ros.core.manipulation.arm import ArmExecutor, ArmExecutorConfig
+from omni_ros.core.manipulation.arm import ArmExecutor, ArmExecutorConfig, Step
 from omni_ros.core.manipulation.ik import ArmModel, IKError
 from omni_ros.core.manipulation.trajectory import cartesian_path, joint_path
 from omni_ros.core.types import Primitive
@@ -153,6 +153,46 @@ def test_grasp_on_nothing_fails_and_lost_joint_states_fail_with_a_hold(model):
     step = ex.tick(3.0, t)
     assert step.statuses[0].state == "failed" and "no joint states" in step.statuses[0].reason
     assert step.path is not None
+
+
+def test_closed_loop_in_pybullet_a_finger_on_the_cube_trips_the_wrench_stop():
+    """The executor's core and the sim's trajectory follower in one loop, no ROS: descending
+    with a finger over a cube stops on the wrench change and holds above it."""
+    from omni_ros.streams import JOINT_NAMES
+    from omni_ros_sim.joint_trajectory import TrajectoryFollower
+    from omni_ros_sim.scene import ObjectSpec, SceneSpec
+    from omni_ros_sim.world import World
+
+    with World(SceneSpec([ObjectSpec("obj_0", "cube", "red", "wood", 0.05, (0.5, 0.1))])) as w:
+        follower = TrajectoryFollower(w.robot)
+        ex = ArmExecutor(ArmExecutorConfig(), dry_run=False)
+        ex.on_joints(JOINT_NAMES, w.robot.joint_positions(), w.t_ns)
+
+        def run(p):
+            log, step = [], ex.command(p, w.t_ns)
+            while True:
+                if step.path is not None:
+                    follower.start(step.path.joint_names, step.path.times_s, step.path.positions,
+                                   w.t_ns)
+                log += step.statuses
+                if log[-1].state != "running" or w.t_ns > 20e9:
+                    return log[-1]
+                follower.update(w.t_ns)
+                step = Step()
+                for r in w.step():
+                    if r.key == "joints":
+                        step = ex.on_joints(JOINT_NAMES, r.data["position"], r.stamp_ns)
+                    elif r.key == "wrench" and not step.statuses:
+                        step = ex.on_wrench(r.data[:3], r.stamp_ns)
+
+        assert run(move(1, "move", (0.5, 0.14, 0.15), speed=0.3)).state == "succeeded"
+        st = run(move(2, "move", (0.5, 0.14, 0.01), speed=0.1, wrench=10.0))
+        assert st.state == "failed" and "wrench limit" in st.reason
+        for _ in range(120):
+            follower.update(w.t_ns)
+            w.step()
+        assert w.robot.tcp_pose()[0][2] > 0.05  # held on the cube's top (5 cm), not through it
+        assert np.linalg.norm(w.object_position("obj_0")[:2] - (0.5, 0.1)) < 0.005
 
 
 # --- live: the sim bridge's joint-trajectory input driven by arm_executor -----------------------
@@ -325,9 +365,17 @@ def test_pick_and_place_through_arm_executor_dry_run_reject_and_stop(rclpy_conte
         q2 = live.joints[-1][1]
         assert np.abs(q2[:7] - q1[:7]).max() < 0.01  # halted
         assert np.abs(q2[:7] - np.array(hold.points[0].positions[:7])).max() < 0.02
-        out = live.stop("arm_executor")
-        assert "wrench limit" not in out
-        # 5. a trajectory naming a joint the arm lacks is refused by the bridge, which keeps
+        # 5. a finger set down on the placed cube trips the wrench stop: failed, then a hold
+        cube = live.truth.objects[0].position
+        above = (float(cube[0]), float(cube[1]) + 0.04)
+        assert live.send(move(203, "move", (*above, 0.15))).state == "succeeded"
+        sent = len(live.controller_msgs)
+        st = live.send(move(204, "move", (*above, 0.01), speed=0.1, wrench=10.0))
+        assert st.state == "failed" and "wrench limit" in st.reason, st
+        live.spin_until(lambda: len(live.controller_msgs) >= sent + 2, "the hold trajectory")
+        assert len(live.controller_msgs[-1].points) == 1
+        live.stop("arm_executor")
+        # 6. a trajectory naming a joint the arm lacks is refused by the bridge, which keeps
         # running (and holding)
         from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
         from builtin_interfaces.msg import Duration
@@ -339,6 +387,8 @@ def test_pick_and_place_through_arm_executor_dry_run_reject_and_stop(rclpy_conte
             int(kv.value) for s in m.status if s.name == "sim_bridge: joint_trajectory"
             for kv in s.values if kv.key == "rejected_total"), 10)
         bad = live.node.create_publisher(JointTrajectory, CONTROLLER, 10)
+        live.sim_wait(0.5)
+        q2 = live.joints[-1][1]
         while not any(refused):  # (resent: the first may come before the bridge hears us)
             bad.publish(JointTrajectory(joint_names=["elbow"], points=[JointTrajectoryPoint(
                 positions=[1.0], time_from_start=Duration(sec=1))]))
