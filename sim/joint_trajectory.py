@@ -1,7 +1,8 @@
 """Executes joint trajectories on the simulated Panda the way a ros2_control
 joint_trajectory_controller does with a position interface.
 
-A new trajectory replaces the running one at once; it starts from the joints' measured
+A new trajectory replaces the running one at once (its header stamp is not read: it starts on
+arrival, as a controller does with stamp 0 - what arm_executor sends); it starts from the joints' measured
 positions at the moment it arrives and interpolates linearly to each waypoint at its
 ``time_from_start``, then holds the last one. Arm joints are position-controlled (the robot's
 motors, ``ARM_FORCE``); the two finger joints set the gripper width target (their sum [m]; one
