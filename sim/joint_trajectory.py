@@ -2,9 +2,9 @@
 joint_trajectory_controller does with a position interface.
 
 A new trajectory replaces the running one at once (its header stamp is not read: it starts on
-arrival, as a controller does with stamp 0 - what arm_executor sends); it starts from the joints' measured
-positions at the moment it arrives and interpolates linearly to each waypoint at its
-``time_from_start``, then holds the last one. Arm joints are position-controlled (the robot's
+arrival, as a controller does with stamp 0 - what arm_executor sends) from the joints' measured
+positions at that moment, interpolates linearly to each waypoint at its ``time_from_start``,
+then holds the last one. Arm joints are position-controlled (the robot's
 motors, ``ARM_FORCE``); the two finger joints set the gripper width target (their sum [m]; one
 finger alone stands for both), closed with the robot's grip force limit. Joints the trajectory
 does not name keep their targets. Names are the URDF's (``panda_joint1`` .. ``panda_joint7``,
