@@ -83,6 +83,13 @@ def run(args) -> int:
 
 
 def _screenshot(g, args) -> int:
+    import importlib.util
+
+    if importlib.util.find_spec("rerun") is None:
+        print("omni-ros viz: error: --screenshot shows the rerun web viewer: rerun-sdk is not "
+              f"installed (its wheels need Python >= 3.11; this is {sys.version.split()[0]})",
+              file=sys.stderr)
+        return 1
     from ..viz.browser import BrowserError, screenshot
     from ..viz.rerun_out import viewer_url
 
