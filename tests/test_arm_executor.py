@@ -408,3 +408,11 @@ def test_bad_parameters_stop_the_node_with_what_is_allowed():
                "arm.home_positions:=[0.0, 1.0]", timeout=120)
     assert r.returncode == 2, r.stderr
     assert "'home_positions' has 2 values for 7 arm_joints" in r.stderr
+
+
+def test_the_figure_tool_runs_the_pick_and_place_without_ros(tmp_path):
+    """python -m omni_ros.benchmarks.arm (bench/arm_executor.png): every primitive succeeds."""
+    from omni_ros.benchmarks.arm import main
+
+    assert main(["--out", str(tmp_path / "arm.png")]) == 0
+    assert (tmp_path / "arm.png").stat().st_size > 10_000
