@@ -178,6 +178,8 @@ def test_foxglove_client_subscribes_and_decodes_one_message_of_each_kind(viz_gra
     assert color.encoding == "rgb8" and (color.height, color.width) == (cam.height // 2,
                                                                         cam.width // 2)
     assert decoded["/camera/depth/image_raw"].width == cam.width // 2
+    info = decoded["/camera/camera_info"]  # intrinsics of the half-size image
+    assert info.width == cam.width // 2 and abs(info.k[2] - (cam.width - 1) / 4) < 0.5
     assert 0 < decoded["/lidar/points"].width * decoded["/lidar/points"].height <= 500
     assert decoded["/omni/teleop"].intent == "stop"
     assert decoded["/omni/task_status"].state

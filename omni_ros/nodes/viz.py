@@ -15,6 +15,7 @@ keeps serving the rest.
 
 from __future__ import annotations
 
+import copy
 import socket
 import sys
 import time
@@ -73,6 +74,20 @@ def _port_free(port: int, name: str) -> None:
         except OSError as err:
             raise ConfigError(f"parameter '{name}' = {port}: the port is in use ({err}); "
                               f"choose a free one") from None
+
+
+def scaled_camera_info(msg, k: int):
+    """CameraInfo of the images downscaled by ``k`` (pixel k*i kept as pixel i, so x' = x / k):
+    size and the intrinsics in K and P (fx, fy, cx, cy, Tx) divided by ``k``."""
+    out = copy.deepcopy(msg)
+    out.width, out.height = -(-msg.width // k), -(-msg.height // k)
+    K, P = [float(v) for v in msg.k], [float(v) for v in msg.p]
+    for i in (0, 2, 4, 5):
+        K[i] /= k
+    for i in (0, 2, 3, 5, 6):
+        P[i] /= k
+    out.k, out.p = K, P
+    return out
 
 
 class Viz(Node):
@@ -151,6 +166,8 @@ class Viz(Node):
         if key in ("color", "depth", "thermal") and k > 1:
             return cv.numpy_to_image(downscale(cv.image_to_numpy(msg), k), msg.encoding,
                                      msg.header.frame_id, stamp)
+        if key == "camera_info" and k > 1:
+            return scaled_camera_info(msg, k)
         if key == "lidar" and n > 0 and msg.width * msg.height > n:
             pts = cv.pointcloud2_to_array(msg, cv.pointcloud.XYZI)
             return cv.array_to_pointcloud2(thin_points(pts.reshape(-1, 4), n),
