@@ -224,3 +224,20 @@ def test_viz_config_refuses_bad_values_saying_what_is_allowed():
         with pytest.raises(ConfigError) as err:
             from_flat_dict(VizConfig, bad)
         assert words in str(err.value), err.value
+
+
+def test_the_node_refuses_bad_parameters_and_a_taken_port_saying_why():
+    from _util import run_py
+
+    bad = run_py("-m", "omni_ros.nodes.viz", "--ros-args", "-p", "image_downscale:=0",
+                 timeout=120)
+    assert bad.returncode == 2 and "'image_downscale' = 0: must be in [1, 16]" in bad.stderr, \
+        bad.stderr
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = run_py("-m", "omni_ros.nodes.viz", "--ros-args", "-p", f"grpc_port:={port}",
+                      "-p", f"web_port:={_free_port()}", "-p", "foxglove:=false", timeout=120)
+    assert busy.returncode == 2 and f"'grpc_port' = {port}: the port is in use" in busy.stderr, \
+        busy.stderr
