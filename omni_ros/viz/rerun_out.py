@@ -22,6 +22,8 @@ from ..core.types import OperatorCommand, SceneState
 
 TIMELINE = "sim_time"
 TARGET_RGB = (255, 200, 0)
+# The 3D view's initial eye: behind the table, above, looking at the workspace [m, base frame].
+EYE_M, LOOK_AT_M = (1.3, 0.45, 0.8), (0.45, 0.0, 0.05)
 COLOURS = {"red": (220, 40, 40), "green": (40, 180, 60), "blue": (50, 90, 230),
            "yellow": (230, 210, 40), "orange": (240, 140, 30), "purple": (150, 60, 200),
            "white": (235, 235, 235), "black": (40, 40, 40)}
@@ -36,7 +38,10 @@ def viewer_url(web_port: int, grpc_port: int, host: str = "127.0.0.1") -> str:
 def blueprint() -> rrb.Blueprint:
     return rrb.Blueprint(
         rrb.Horizontal(
-            rrb.Vertical(rrb.Spatial3DView(name="scene (base frame)", origin="world"),
+            rrb.Vertical(rrb.Spatial3DView(
+                name="scene (base frame)", origin="world",
+                eye_controls=rrb.EyeControls3D(position=EYE_M, look_target=LOOK_AT_M,
+                                               eye_up=(0.0, 0.0, 1.0))),
                          rrb.Horizontal(rrb.Spatial2DView(name="camera", origin="camera/color"),
                                         rrb.Spatial2DView(name="depth", origin="camera/depth"),
                                         rrb.Spatial2DView(name="thermal", origin="thermal"))),
@@ -116,7 +121,8 @@ class RerunOut:
             if i < len(s.contributions):
                 self.rec.log(f"contributions/{m}", rr.Scalars(float(s.contributions[i])))
         for ev in s.events:
-            self.rec.log("log/events", rr.TextLog(f"{ev.kind} {ev.object_id} ({ev.magnitude:.3g})",
+            self.rec.log("log/events", rr.TextLog(f"{ev.kind} {ev.object_id} magnitude {ev.magnitude:.3g}"
+                                                  .replace("  ", " "),
                                                   level="INFO"))
 
     def command(self, c: OperatorCommand) -> None:
