@@ -104,8 +104,9 @@ def _foxglove_connect(port: int):
     end = time.monotonic() + 60
     while True:
         try:
-            return websocket.create_connection(f"ws://127.0.0.1:{port}", timeout=60,
-                                               subprotocols=["foxglove.sdk.v1", "foxglove.websocket.v1"])
+            return websocket.create_connection(
+                f"ws://127.0.0.1:{port}", timeout=60,
+                subprotocols=["foxglove.sdk.v1", "foxglove.websocket.v1"])
         except (ConnectionError, OSError):
             if time.monotonic() > end:
                 raise

@@ -150,10 +150,10 @@ class Viz(Node):
         bytes served to Foxglove clients; where to open the viewers."""
         values = []
         for t in topics():
-            values += [KeyValue(key=f"{t.key}.forwarded", value=str(self.cap.admitted.get(t.key, 0))),
-                       KeyValue(key=f"{t.key}.skipped", value=str(self.cap.skipped.get(t.key, 0))),
-                       KeyValue(key=f"{t.key}.foxglove_bytes",
-                                value=str(self.sent_bytes.get(t.key, 0)))]
+            counts = {"forwarded": self.cap.admitted.get(t.key, 0),
+                      "skipped": self.cap.skipped.get(t.key, 0),
+                      "foxglove_bytes": self.sent_bytes.get(t.key, 0)}
+            values += [KeyValue(key=f"{t.key}.{k}", value=str(v)) for k, v in counts.items()]
         where = [u for u in (self.rerun and self.rerun.url, self.fox and self.fox.url) if u]
         return [DiagnosticStatus(level=DiagnosticStatus.OK, name=f"{self.get_name()}: streams",
                                  hardware_id=self.get_name(), message=" ".join(where),

@@ -121,9 +121,9 @@ class RerunOut:
             if i < len(s.contributions):
                 self.rec.log(f"contributions/{m}", rr.Scalars(float(s.contributions[i])))
         for ev in s.events:
-            self.rec.log("log/events", rr.TextLog(f"{ev.kind} {ev.object_id} magnitude {ev.magnitude:.3g}"
-                                                  .replace("  ", " "),
-                                                  level="INFO"))
+            text = " ".join(w for w in (ev.kind, ev.object_id, f"magnitude {ev.magnitude:.3g}")
+                            if w)
+            self.rec.log("log/events", rr.TextLog(text, level="INFO"))
 
     def command(self, c: OperatorCommand) -> None:
         self._time(c.stamp_ns)
