@@ -6,8 +6,6 @@ function's output, frames.launch.py starts what is installed (a real ament index
 is not, and the RViz config shows topics and frames the code publishes."""
 
 import ast
-import math
-import os
 import re
 from pathlib import Path
 

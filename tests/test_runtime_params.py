@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from omni_ros.core.config import ConfigError, apply_changes, param, runtime_names
-from omni_ros.core.health import NS_PER_S, HealthBook, RateConfig, rate_problem
+from omni_ros.core.health import NS_PER_S, HealthBook, RateConfig
 
 from _util import call_service
 

@@ -27,6 +27,7 @@ from ..config import ConfigError, param
 from ..errors import require
 from ..types import Primitive, PrimitiveStatus
 from .ik import PANDA_ARM_JOINTS, PANDA_TCP_LINK, ArmModel, IKError
+from .targets import outside_workspace
 from .trajectory import JointPath, cartesian_path, hold_path, joint_path
 
 CARTESIAN = ("approach", "move", "lift", "place")
@@ -90,14 +91,6 @@ class ArmExecutorConfig:
                 len(self.arm_joints) + len(self.gripper_joints):
             raise ConfigError("parameters 'arm_joints' / 'gripper_joints': must be non-empty "
                               "and name each joint once")
-
-
-def outside_workspace(position, lo, hi) -> str:
-    """Why ``position`` [m] is outside the box ``lo``..``hi``, or "" when inside."""
-    for axis, v, a, b in zip("xyz", np.asarray(position, float), lo, hi):
-        if not a <= v <= b:
-            return f"target {axis} = {v:.3f} m outside the workspace [{a}, {b}]"
-    return ""
 
 
 @dataclass

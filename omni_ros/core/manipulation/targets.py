@@ -56,3 +56,11 @@ def place_target(point, grasp: GraspTarget) -> np.ndarray:
     surface at height z)."""
     p = np.asarray(point, float)
     return np.array([p[0], p[1], p[2] + grasp.height_above_bottom + PLACE_CLEARANCE_M])
+
+
+def outside_workspace(position, lo, hi) -> str:
+    """Why ``position`` [m, base frame] is outside the box ``lo``..``hi``, or "" when inside."""
+    for axis, v, a, b in zip("xyz", np.asarray(position, float), lo, hi):
+        if not a <= v <= b:
+            return f"target {axis} = {v:.3f} m outside the workspace [{a}, {b}]"
+    return ""

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..config import ConfigError, param
 from .plans import PlanConfig, pick_plan, place_plan
-from .targets import GraspTarget
+from .targets import GraspTarget, outside_workspace
 from ..types import OperatorCommand, Primitive, PrimitiveStatus, SceneState
 
 FREE_SPACE = ("approach", "move")
@@ -212,13 +212,12 @@ class TaskManager:
                          gripper_width=self.cfg.plan.open_width if self.grasp is None else 0.0)
 
     def _outside(self, plan: list[Primitive]) -> str:
-        lo, hi = np.asarray(self.cfg.workspace_min), np.asarray(self.cfg.workspace_max)
         for p in plan:
             if p.primitive in ("home", "stop", "grasp"):
                 continue
-            if np.any(p.position < lo) or np.any(p.position > hi):
-                return (f"{p.primitive} target {np.round(p.position, 3).tolist()} m is outside the "
-                        f"workspace {self.cfg.workspace_min}..{self.cfg.workspace_max}")
+            why = outside_workspace(p.position, self.cfg.workspace_min, self.cfg.workspace_max)
+            if why:
+                return f"{p.primitive} {why}"
         return ""
 
     def _start(self, plan: list[Primitive], target_id: str, now_ns: int) -> list[Primitive]:
