@@ -2,6 +2,7 @@
 
     ros2 launch omni_ros omni_ros.launch.py
     ros2 launch omni_ros omni_ros.launch.py params_file:=/path/to/my_params.yaml
+    ros2 launch omni_ros omni_ros.launch.py arm_executor:=true  # + arm_executor (dry run)
 
 params_file: one parameter file with a section per node ("/perception: ros__parameters: ...",
 "/**" for every node), applied after each node's defaults. respawn: nodes restarted when they
@@ -47,9 +48,9 @@ def nodes(context):
     user_file = LaunchConfiguration("params_file").perform(context)
     user = [user_file] if user_file else []  # after the defaults: the user's values win
     restart = respawned(LaunchConfiguration("respawn").perform(context),
-                        ["perception", "teleop", "action"])
+                        ["perception", "teleop", "action", "arm_executor"])
     delay = float(LaunchConfiguration("respawn_delay").perform(context))
-    return [
+    graph = [
         Node(package="omni_ros", executable="perception", name="perception",
              parameters=[os.path.join(config, "perception.yaml")] + user, output="screen",
              respawn="perception" in restart, respawn_delay=delay),
@@ -60,6 +61,13 @@ def nodes(context):
              parameters=[os.path.join(config, "action.yaml")] + user, output="screen",
              respawn="action" in restart, respawn_delay=delay),
     ]
+    if LaunchConfiguration("arm_executor").perform(context).strip().lower() == "true":
+        # dry_run from the parameter files: true unless params_file says false
+        graph.append(Node(
+            package="omni_ros", executable="arm_executor", name="arm_executor",
+            parameters=[os.path.join(config, "arm_executor.yaml")] + user, output="screen",
+            respawn="arm_executor" in restart, respawn_delay=delay))
+    return graph
 
 
 def generate_launch_description():
@@ -74,5 +82,10 @@ def generate_launch_description():
         DeclareLaunchArgument(
             "respawn_delay", default_value="1.0",
             description="seconds before a restart (a fixed delay: ros2 launch has no back-off)"),
+        DeclareLaunchArgument(
+            "arm_executor", default_value="false",
+            description="also start arm_executor (primitives -> JointTrajectory; dry run unless "
+                        "params_file sets /arm_executor dry_run: false), as omni-ros up "
+                        "--arm-executor"),
         OpaqueFunction(function=nodes),
     ])

@@ -4,6 +4,7 @@
     ros2 launch omni_ros sim_demo.launch.py
     ros2 launch omni_ros sim_demo.launch.py params_file:=/path/to/my_params.yaml
     ros2 launch omni_ros sim_demo.launch.py rviz:=true    # and RViz (rviz/omni_ros.rviz)
+    ros2 launch omni_ros sim_demo.launch.py arm_executor:=true  # the arm via arm_executor
 
 params_file: one parameter file with a section per node ("/sim_bridge: ros__parameters: seed: 3",
 "/**" for every node), applied after each node's defaults. respawn: nodes restarted when they
@@ -54,11 +55,14 @@ def nodes(context):
     user = [user_file] if user_file else []  # after the defaults: the user's values win
     sim_time = {"use_sim_time": True}  # every node follows the bridge's /clock
     restart = respawned(LaunchConfiguration("respawn").perform(context),
-                        ["sim_bridge", "perception", "teleop", "action"])
+                        ["sim_bridge", "perception", "teleop", "action", "arm_executor"])
     delay = float(LaunchConfiguration("respawn_delay").perform(context))
-    return [
+    executor = LaunchConfiguration("arm_executor").perform(context).strip().lower() == "true"
+    # with the executor the bridge's arm follows its JointTrajectory messages, as omni-ros up
+    arm_input = [{"arm_input": "joint_trajectory"}] if executor else []
+    graph = [
         Node(package="omni_ros", executable="sim_bridge", name="sim_bridge",
-             parameters=[os.path.join(config, "sim_bridge.yaml")] + user + [sim_time],
+             parameters=[os.path.join(config, "sim_bridge.yaml")] + user + [sim_time] + arm_input,
              output="screen", respawn="sim_bridge" in restart, respawn_delay=delay),
         Node(package="omni_ros", executable="perception", name="perception",
              parameters=[os.path.join(config, "perception.yaml")] + user + [sim_time],
@@ -70,6 +74,12 @@ def nodes(context):
              parameters=[os.path.join(config, "action.yaml")] + user + [sim_time],
              output="screen", respawn="action" in restart, respawn_delay=delay),
     ]
+    if executor:  # dry_run from the parameter files: true unless params_file says false
+        graph.append(Node(
+            package="omni_ros", executable="arm_executor", name="arm_executor",
+            parameters=[os.path.join(config, "arm_executor.yaml")] + user + [sim_time],
+            output="screen", respawn="arm_executor" in restart, respawn_delay=delay))
+    return graph
 
 
 def generate_launch_description():
@@ -84,6 +94,11 @@ def generate_launch_description():
         DeclareLaunchArgument(
             "respawn_delay", default_value="1.0",
             description="seconds before a restart (a fixed delay: ros2 launch has no back-off)"),
+        DeclareLaunchArgument(
+            "arm_executor", default_value="false",
+            description="also start arm_executor (primitives -> JointTrajectory; dry run unless "
+                        "params_file sets /arm_executor dry_run: false), as omni-ros up "
+                        "--arm-executor: the sim arm then follows its trajectories"),
         OpaqueFunction(function=nodes),
         DeclareLaunchArgument(
             "rviz", default_value="false",

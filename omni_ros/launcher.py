@@ -74,6 +74,7 @@ class NodeSpec:
     with_cloud: bool = False  # started only when the region is given a cloud (see plan())
     ros: bool = True
     args: tuple[str, ...] = ()  # ros=False: the module's arguments before the options
+    option: str = ""  # started only when asked for (graph()'s options; e.g. --arm-executor)
 
 
 # Where a node runs: "host" is the one-host graph (perception does everything); the tiered graph
@@ -94,11 +95,20 @@ GRAPH: tuple[NodeSpec, ...] = (
              tiers=("host", "region")),
     NodeSpec("action", "action", "omni_ros.nodes.action", "action.yaml",
              tiers=("host", "region")),
+    # PrimitiveCommand -> JointTrajectory for a joint_trajectory_controller (--arm-executor,
+    # arm_executor:=true); with sim the bridge then takes trajectories (ARM_EXECUTOR_SIM)
+    NodeSpec("arm_executor", "arm_executor", "omni_ros.nodes.arm_executor", "arm_executor.yaml",
+             tiers=("host", "region"), option="arm_executor"),
     NodeSpec("cloud_gateway", "cloud_gateway", "omni_ros.nodes.cloud_gateway",
              "cloud_gateway.yaml", tiers=("region",), with_cloud=True),
     NodeSpec("cloud", "omni-ros", "omni_ros.cli", None, tiers=("cloud",), ros=False,
              args=("cloud",)),
 )
+
+# With the arm executor in the sim graph the bridge's arm follows JointTrajectory messages (the
+# executor's) instead of executing PrimitiveCommands itself: one driver of the arm.
+ARM_EXECUTOR_SIM = {"sim_bridge": {"arm_input": "joint_trajectory"}}
+OPTIONS = ("arm_executor",)
 
 # Exit codes after our SIGINT that count as a clean stop: 0 (the node shut down), or killed by
 # the SIGINT itself (it arrived before rclpy installed its handler, e.g. during imports).
@@ -173,8 +183,10 @@ class LaunchError(Exception):
     the message says what and how to fix it. Raised before any process starts."""
 
 
-def graph(sim: bool, tiers: Iterable[str] = (), cloud: bool = False) -> list[NodeSpec]:
-    """The graph's nodes: perception, teleop and action; with ``sim`` also the sim bridge.
+def graph(sim: bool, tiers: Iterable[str] = (), cloud: bool = False,
+          options: Iterable[str] = ()) -> list[NodeSpec]:
+    """The graph's nodes: perception, teleop and action; with ``sim`` also the sim bridge;
+    ``options`` (of :data:`OPTIONS`): the optional nodes asked for (``arm_executor``).
     ``tiers`` (of :data:`TIERS`): the nodes of those tiers instead (edge: the sim bridge with
     ``sim`` and the encoder; region: fusion, teleop and action, with ``cloud`` also the
     cloud_gateway; cloud: the omni-ros cloud process; several: those tiers on one host). Raises
@@ -183,24 +195,39 @@ def graph(sim: bool, tiers: Iterable[str] = (), cloud: bool = False) -> list[Nod
     unknown = [t for t in tiers if t not in TIERS]
     if unknown:
         raise LaunchError(f"tier {', '.join(unknown)}: not one of {', '.join(TIERS)}")
+    options = list(options)
+    unknown = [o for o in options if o not in OPTIONS]
+    if unknown:
+        raise LaunchError(f"optional node {', '.join(unknown)}: not one of {', '.join(OPTIONS)}")
     wanted = set(tiers or ["host"])
     return [s for s in GRAPH if (sim or not s.sim_only) and (cloud or not s.with_cloud)
-            and wanted & set(s.tiers)]
+            and (not s.option or s.option in options) and wanted & set(s.tiers)]
 
 
 def plan(sim: bool, tiers: Iterable[str] = (), cloud: Iterable[str] = (),
-         cloud_listen: Iterable[str] = ()) -> tuple[list[NodeSpec], dict[str, dict[str, Any]]]:
+         cloud_listen: Iterable[str] = (), arm_executor: bool = False,
+         ) -> tuple[list[NodeSpec], dict[str, dict[str, Any]]]:
     """The processes ``omni-ros up`` starts and their overrides, from its flags: ``tiers``
     (``--tier``), ``cloud`` (``--cloud``: Zenoh endpoints of a cloud elsewhere, for the region's
     cloud_gateway) and ``cloud_listen`` (``--cloud-listen``: where this host's cloud listens;
     default :data:`omni_ros.cloud.link.DEFAULT_LISTEN`). The region runs cloud_gateway when it
     is given a cloud: ``--cloud``, or the cloud tier on this host (then it connects to that
     cloud's endpoints, a wildcard address as the loopback one). Raises :class:`LaunchError` for
-    combinations that make no sense (say which and what to do instead)."""
+    combinations that make no sense (say which and what to do instead).
+
+    ``arm_executor`` (``--arm-executor``): also the arm_executor node (host or region tier);
+    with ``sim`` the bridge's ``arm_input`` is then ``joint_trajectory`` (:data:`ARM_EXECUTOR_SIM`),
+    so primitives reach the arm only through the executor. Its ``dry_run`` comes from the
+    parameter files (true unless the user's says false), with or without sim."""
     from .cloud.link import DEFAULT_LISTEN, check_endpoint, local_endpoint
 
     tiers, cloud, listen = list(tiers), list(cloud), list(cloud_listen)
     chosen = graph(sim, tiers)  # an unknown tier first
+    if arm_executor and not any(s.name == "arm_executor"
+                                for s in graph(sim, tiers, options=OPTIONS)):
+        raise LaunchError("--arm-executor: the arm executor runs with action (the one-host "
+                          "graph or --tier region); on an edge host set the bridge's arm_input "
+                          "to joint_trajectory in --params instead")
     if cloud and "region" not in tiers:
         raise LaunchError("--cloud points the region's cloud_gateway at a cloud: start the "
                           "region on this host (--tier region, or edge,region)")
@@ -227,7 +254,11 @@ def plan(sim: bool, tiers: Iterable[str] = (), cloud: Iterable[str] = (),
         overrides["cloud"] = {"listen": listen}
     if gateway:
         overrides["cloud_gateway"] = {"connect": cloud or [local_endpoint(e) for e in listen]}
-    return graph(sim, tiers, cloud=gateway), overrides
+    if arm_executor and sim and any(s.name == "sim_bridge" for s in chosen):
+        for node, values in ARM_EXECUTOR_SIM.items():
+            overrides.setdefault(node, {}).update(values)
+    return graph(sim, tiers, cloud=gateway,
+                 options=["arm_executor"] if arm_executor else []), overrides
 
 
 def config_dirs() -> list[Path]:

@@ -71,6 +71,8 @@ def _kind(term: ast.expr, assigns) -> str:
                  for k, v in zip(n.keys, n.values)}
             if d == {"use_sim_time": True}:
                 return "use_sim_time"
+            if d == {"arm_input": "joint_trajectory"}:
+                return "arm_input"
     return ast.unparse(term)
 
 
@@ -93,25 +95,32 @@ def launch_nodes(path) -> dict[str, dict]:
 
 @pytest.mark.parametrize("sim", [False, True], ids=["omni_ros.launch.py", "sim_demo.launch.py"])
 def test_launch_file_starts_the_graph_of_omni_ros_up(sim):
+    """Every node the file can start (arm_executor:=true adds the arm executor, as
+    ``omni-ros up --arm-executor``) with omni-ros up's parameter sources in its order."""
     nodes = launch_nodes(LAUNCH_FILES[sim])
-    specs = graph(sim=sim)
+    specs, overrides = plan(sim, arm_executor=True)
     assert sorted(nodes) == sorted(s.name for s in specs)
+    assert [s.name for s in graph(sim=sim)] == [s.name for s in specs if not s.option]
     for spec in specs:
         node = nodes[spec.name]
         assert node["package"] == "omni_ros"
         assert node["executable"] == spec.executable
-        # the same order as omni-ros up: package defaults, user file, then sim time
+        # the same order as omni-ros up: package defaults, user file, sim time, overrides
+        # (with the executor, the sim bridge's arm_input; the file adds it only then)
         assert node["parameters"] == [f"default:{spec.params_file}", "user"] + (
-            ["use_sim_time"] if sim else []), spec.name
+            ["use_sim_time"] if sim else []) + list(overrides.get(spec.name, {})), spec.name
+    assert overrides == ({"sim_bridge": {"arm_input": "joint_trajectory"}} if sim else {})
     text = LAUNCH_FILES[sim].read_text()
     assert re.search(r'DeclareLaunchArgument\(\s*"params_file"', text)
+    assert re.search(r'DeclareLaunchArgument\(\s*"arm_executor", default_value="false"', text)
     imported = {a.name for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Import)
                 for a in n.names} | {n.module for n in ast.walk(ast.parse(text))
                                      if isinstance(n, ast.ImportFrom)}
     assert not [m for m in imported if m.split(".")[0].startswith("omni_ros")], imported
 
 
-RESPAWN_FILES = {"omni_ros.launch.py": graph(sim=False), "sim_demo.launch.py": graph(sim=True),
+RESPAWN_FILES = {"omni_ros.launch.py": graph(sim=False, options=["arm_executor"]),
+                 "sim_demo.launch.py": graph(sim=True, options=["arm_executor"]),
                  "sim.launch.py": [s for s in GRAPH if s.name == "sim_bridge"],
                  "tiers.launch.py": graph(sim=True, tiers=TIERS, cloud=True)}
 
@@ -239,6 +248,33 @@ def test_plan_starts_the_cloud_and_points_the_region_gateway_at_it():
         "--listen", "a", "--listen", "b", "--no-lexicon"]
 
 
+def test_arm_executor_is_an_option_and_with_sim_the_bridge_takes_trajectories():
+    """omni-ros up --arm-executor: the node joins the host or region graph; with --sim the
+    bridge gets arm_input joint_trajectory (after the other sources, so it is the one driver of
+    the arm); dry_run is left to the parameter files (config/arm_executor.yaml: true)."""
+    assert "arm_executor" not in [s.name for s in graph(sim=True)]
+    specs, overrides = plan(True, arm_executor=True)
+    assert [s.name for s in specs] == ["sim_bridge", "perception", "teleop", "action",
+                                       "arm_executor"]
+    g = Graph(specs, sim_time=True, overrides=overrides)
+    assert g.command("sim_bridge")[-4:] == ["-p", "use_sim_time:=true",
+                                            "-p", "arm_input:=joint_trajectory"]
+    cmd = g.command("arm_executor")
+    assert cmd[cmd.index("--params-file") + 1] == str(ROOT / "config" / "arm_executor.yaml")
+    assert not [a for a in cmd if a.startswith("dry_run")]
+    assert yaml.safe_load((ROOT / "config" / "arm_executor.yaml").read_text())[
+        "/arm_executor"]["ros__parameters"]["dry_run"] is True
+    specs, overrides = plan(False, arm_executor=True)
+    assert [s.name for s in specs][-1] == "arm_executor" and overrides == {}
+    specs, overrides = plan(True, ["edge", "region"], arm_executor=True)
+    assert "arm_executor" in [s.name for s in specs] and overrides == {
+        "sim_bridge": {"arm_input": "joint_trajectory"}}
+    with pytest.raises(LaunchError, match="--arm-executor: the arm executor runs with action"):
+        plan(True, ["edge"], arm_executor=True)
+    with pytest.raises(LaunchError, match="optional node gripper"):
+        graph(sim=False, options=["gripper"])
+
+
 BAD_TIERS = {
     "gateway without a region": (dict(tiers=["edge"], cloud=["tcp/10.0.0.5:7447"]),
                                  "--cloud points the region's cloud_gateway at a cloud"),
@@ -362,7 +398,8 @@ BAD_PARAMS = {
     "a list": ("- 1\n- 2\n", "must map node names"),
     "unknown node": ("/percepton:\n  ros__parameters: {rate_hz: 5}\n",
                      "'/percepton' names no node of this graph; expected one of /perception, "
-                     "/teleop, /action, /sim_bridge, /encoder, /fusion, /cloud_gateway or /**"),
+                     "/teleop, /action, /sim_bridge, /encoder, /fusion, /arm_executor, "
+                     "/cloud_gateway or /**"),
     "no ros__parameters": ("/teleop:\n  rate_hz: 5\n", "ros__parameters"),
     "parameters not a mapping": ("/teleop:\n  ros__parameters: [1]\n", "must be a mapping"),
 }

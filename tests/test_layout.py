@@ -10,6 +10,7 @@ from omni_ros_sim.config import SimConfig
 
 from omni_ros.core.config import flatten_tree, from_flat_dict
 from omni_ros.nodes.action import ActionNodeConfig
+from omni_ros.nodes.arm_executor import ArmExecutorNodeConfig
 from omni_ros.nodes.cloud_gateway import CloudGatewayConfig
 from omni_ros.nodes.encoder import EncoderConfig
 from omni_ros.nodes.fusion import FusionConfig
@@ -22,7 +23,8 @@ from _util import ROOT
 
 CONFIGS = {"sensor_monitor": SensorMonitorConfig, "sim_bridge": SimBridgeConfig,
            "perception": PerceptionConfig, "teleop": TeleopConfig, "action": ActionNodeConfig,
-           "encoder": EncoderConfig, "fusion": FusionConfig, "cloud_gateway": CloudGatewayConfig}
+           "encoder": EncoderConfig, "fusion": FusionConfig, "cloud_gateway": CloudGatewayConfig,
+           "arm_executor": ArmExecutorNodeConfig}
 
 
 def setup_nodes() -> dict[str, str]:

@@ -9,6 +9,11 @@ fleet's Zenoh router, object memory and command language model; no ROS) listenin
 --cloud-listen (default tcp/0.0.0.0:7447). --cloud ENDPOINT gives the region a cloud elsewhere:
 it then also runs cloud_gateway connecting there; with region and cloud on one host the gateway
 connects to the local cloud. See README "Tiered graph" and "Cloud tier over Zenoh".
+--arm-executor adds the arm_executor node (PrimitiveCommand on /omni/action -> JointTrajectory for
+a joint_trajectory_controller, IK from the URDF); with --sim the bridge's arm then follows those
+trajectories (arm_input joint_trajectory) instead of executing primitives itself. The executor's
+dry_run stays true (plans are only logged and previewed) unless your --params file says
+"/arm_executor: ros__parameters: {dry_run: false}" - in sim as on a real robot.
 --params FILE adds your parameter file (sections per node: "/perception: ros__parameters: ...",
 or "/**" for all) after the defaults. Every output line is prefixed with its node's name.
 
@@ -65,6 +70,11 @@ def add_arguments(parser) -> None:
                         help="also start the live viewer (the viz node: rerun web viewer on "
                              "http://127.0.0.1:9090, Foxglove on ws://127.0.0.1:8765; set its "
                              "ports and rate caps in --params under /viz, see omni-ros viz)")
+    parser.add_argument("--arm-executor", action="store_true",
+                        help="also start arm_executor (primitives -> JointTrajectory on a "
+                             "joint_trajectory_controller); with --sim the bridge's arm follows "
+                             "its trajectories. Dry run unless --params sets /arm_executor "
+                             "dry_run: false")
     parser.add_argument("--respawn-limit", type=int, default=5, metavar="N",
                         help="give a node up after N restarts within 5 minutes (default 5)")
 
@@ -81,9 +91,10 @@ def run(args) -> int:
         if bridge and not args.sim:
             raise LaunchError("--seed and --real-time-factor set the sim bridge: add --sim")
         specs, overrides = plan(args.sim, [t.strip() for t in args.tier.split(",") if t.strip()],
-                                cloud=args.cloud, cloud_listen=args.cloud_listen)
+                                cloud=args.cloud, cloud_listen=args.cloud_listen,
+                                arm_executor=args.arm_executor)
         if bridge:
-            overrides["sim_bridge"] = bridge
+            overrides.setdefault("sim_bridge", {}).update(bridge)
         if args.viz:
             from .viz import viz_spec
 
