@@ -101,3 +101,70 @@ def test_a_typed_pick_and_place_runs_through_arm_executor(tmp_path):
         op.destroy_node()
         rclpy.shutdown(context=context)
         g.stop()
+
+
+def test_outbox_holds_primitives_until_matched_and_gives_up_after_its_timeout():
+    from omni_ros.nodes.action import Outbox
+
+    box = Outbox(timeout_s=2.0)
+    box.put(["a"], 0)
+    assert box.take(False, int(1e9)) == ([], [])
+    box.put(["b"], int(1e9))
+    assert box.take(False, int(2.5e9)) == ([], ["a"])   # held > 2 s: given up
+    assert box.take(True, int(2.6e9)) == (["b"], [])    # an executor appeared: sent
+    assert box.take(True, int(3e9)) == ([], [])
+
+
+@pytest.mark.ros
+@pytest.mark.timeout(300)
+def test_action_holds_a_primitive_until_an_executor_listens_and_fails_the_task_without_one(
+        rclpy_context):
+    """No subscriber on /omni/action: the task fails with the reason after deliver_timeout_s
+    instead of waiting for a status forever; a command given the moment an executor starts
+    reaches it (held until discovery matched, not lost)."""
+    import time
+
+    from omni_ros_msgs.msg import PrimitiveCommand, TaskStatus
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.parameter import Parameter
+
+    from omni_ros.core.speech.pairing import make_command
+    from omni_ros.nodes.action import ActionNode
+    from omni_ros.nodes.common import RELIABLE_QOS
+
+    node = ActionNode(context=rclpy_context,
+                      parameter_overrides=[Parameter("deliver_timeout_s", value=1.0)])
+    probe = Node("probe", context=rclpy_context)
+    executor = SingleThreadedExecutor(context=rclpy_context)
+    executor.add_node(node)
+    executor.add_node(probe)
+    statuses, commands = [], []
+    probe.create_subscription(TaskStatus, "/omni/task_status", statuses.append, 50)
+
+    def spin_until(done, what, timeout_s=120.0):
+        deadline = time.monotonic() + timeout_s
+        while not done():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            executor.spin_once(timeout_sec=0.05)
+
+    def home():
+        now = node.get_clock().now().nanoseconds
+        node._on_command("teleop", make_command("go home", "text", 1.0, now)[0], None)
+
+    try:
+        spin_until(lambda: node.status_pub.get_subscription_count() > 0, "the status probe")
+        home()
+        spin_until(lambda: any(s.state == "failed" for s in statuses), "the failed task")
+        failed = next(s for s in statuses if s.state == "failed")
+        assert "not delivered" in failed.reason and "/omni/action" in failed.reason, failed
+        probe.create_subscription(PrimitiveCommand, "/omni/action", commands.append,
+                                  RELIABLE_QOS)
+        home()  # at once: before discovery matched the executor's subscription
+        spin_until(lambda: commands, "the home primitive")
+        assert [c.primitive for c in commands] == ["home"]
+        assert statuses[-1].state == "executing"
+    finally:
+        executor.shutdown()
+        probe.destroy_node()
+        node.destroy_node()

@@ -3,7 +3,14 @@ on /omni/action, one at a time, advanced by /omni/action_status; what it is doin
 stopped on /omni/task_status. Watches /wrist/wrench and /tactile to stop on unexpected contact;
 "stop" halts at once; so does perception going silent (no /omni/scene for
 ``task.scene_timeout_s`` while a task runs, checked ``tick_rate`` times a second). The logic is
-``omni_ros.core.manipulation.tasks.TaskManager``."""
+``omni_ros.core.manipulation.tasks.TaskManager``.
+
+/omni/action is reliable and volatile (a late executor must never act on an old command), so a
+primitive published while nothing subscribes is lost and the task would wait for its status
+forever. Primitives are therefore held (:class:`Outbox`) until an executor (the sim bridge or
+arm_executor) is matched - the reliable writer then delivers them even if the reader's side of
+discovery is still under way - and a primitive held longer than ``deliver_timeout_s`` fails
+the task with the reason, as if its executor had said so."""
 
 from __future__ import annotations
 
@@ -18,6 +25,7 @@ from rclpy.node import Node
 
 from .. import conversions as cv
 from ..core.health import RateLimiter
+from ..core.types import Primitive, PrimitiveStatus as Status
 from ..core.manipulation.tasks import ActionConfig, TaskManager
 from ..core.config import param
 from ..streams import BASE_FRAME
@@ -35,9 +43,33 @@ class ActionNodeConfig:
                                    runtime=True)
     command_burst: int = param(10, "operator commands a source may send at once", min=1, max=1000,
                                runtime=True)
+    deliver_timeout_s: float = param(5.0, "fail the task when a primitive found no executor (no "
+                                     "subscriber of /omni/action) for this long [s]", min=0.1,
+                                     max=600.0)
     task: ActionConfig = field(default_factory=ActionConfig)
     limits: cv.InputLimits = field(default_factory=cv.InputLimits)
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
+
+
+class Outbox:
+    """Primitives waiting for an executor (no ROS): :meth:`put` them, then :meth:`take` with
+    whether one is matched now; returns (to publish, given up: held longer than
+    ``timeout_s``). Times in ns of the node's clock."""
+
+    def __init__(self, timeout_s: float):
+        self.timeout_ns = int(timeout_s * 1e9)
+        self.held: list[tuple[int, Primitive]] = []
+
+    def put(self, primitives, now_ns: int) -> None:
+        self.held += [(now_ns, p) for p in primitives]
+
+    def take(self, matched: bool, now_ns: int) -> tuple[list[Primitive], list[Primitive]]:
+        if matched:
+            out, self.held = [p for _, p in self.held], []
+            return out, []
+        expired = [p for t, p in self.held if now_ns - t > self.timeout_ns]
+        self.held = [(t, p) for t, p in self.held if now_ns - t <= self.timeout_ns]
+        return [], expired
 
 
 class ActionNode(Node):
@@ -48,6 +80,7 @@ class ActionNode(Node):
         self.cfg = declare_config(self, ActionNodeConfig, runtime=True, on_change=lambda _: (
             self.command_limit.configure(self.cfg.command_rate_hz, self.cfg.command_burst)))
         self.tasks = TaskManager(self.cfg.task, self.cfg.frame_id)
+        self.outbox = Outbox(self.cfg.deliver_timeout_s)
         self.pub = self.create_publisher(PrimitiveCommand, "/omni/action", RELIABLE_QOS)
         self.status_pub = self.create_publisher(TaskStatus, "/omni/task_status", RELIABLE_QOS)
         self.guard = GuardedInputs(self, diagnostics=self.cfg.diagnostics)
@@ -68,8 +101,20 @@ class ActionNode(Node):
         return self.get_clock().now().nanoseconds
 
     def _emit(self, primitives) -> None:
-        for p in primitives:
+        now = self._now()
+        self.outbox.put(primitives, now)
+        send, lost = self.outbox.take(self.pub.get_subscription_count() > 0, now)
+        for p in send:
             self.pub.publish(cv.primitive_to_msg(p))
+        if primitives and not send:
+            self.get_logger().warning(
+                f"no executor subscribes to {self.pub.topic_name} (sim bridge or arm_executor): "
+                f"holding {', '.join(f'{p.primitive} #{p.sequence_id}' for p in primitives)} "
+                f"up to {self.cfg.deliver_timeout_s:g} s")
+        for p in lost:  # as if its executor had failed it: the task fails with the reason
+            self._emit(self.tasks.on_status(Status(
+                now, p.sequence_id, p.primitive, "failed", f"not delivered: no executor "
+                f"subscribed to {self.pub.topic_name} for {self.cfg.deliver_timeout_s:g} s"), now))
         t = self.tasks
         if t.changed:
             t.changed = False
