@@ -3,6 +3,7 @@
     ros2 launch omni_ros omni_ros.launch.py
     ros2 launch omni_ros omni_ros.launch.py params_file:=/path/to/my_params.yaml
     ros2 launch omni_ros omni_ros.launch.py arm_executor:=true  # + arm_executor (dry run)
+    ros2 launch omni_ros omni_ros.launch.py viz:=true  # + the live viewer (omni-ros viz)
 
 params_file: one parameter file with a section per node ("/perception: ros__parameters: ...",
 "/**" for every node), applied after each node's defaults. respawn: nodes restarted when they
@@ -48,7 +49,7 @@ def nodes(context):
     user_file = LaunchConfiguration("params_file").perform(context)
     user = [user_file] if user_file else []  # after the defaults: the user's values win
     restart = respawned(LaunchConfiguration("respawn").perform(context),
-                        ["perception", "teleop", "action", "arm_executor"])
+                        ["perception", "teleop", "action", "arm_executor", "viz"])
     delay = float(LaunchConfiguration("respawn_delay").perform(context))
     graph = [
         Node(package="omni_ros", executable="perception", name="perception",
@@ -67,6 +68,10 @@ def nodes(context):
             package="omni_ros", executable="arm_executor", name="arm_executor",
             parameters=[os.path.join(config, "arm_executor.yaml")] + user, output="screen",
             respawn="arm_executor" in restart, respawn_delay=delay))
+    if LaunchConfiguration("viz").perform(context).strip().lower() == "true":
+        # the live viewer (no package parameter file: its defaults are VizConfig's)
+        graph.append(Node(package="omni_ros", executable="viz", name="viz", parameters=user,
+                          output="screen", respawn="viz" in restart, respawn_delay=delay))
     return graph
 
 
@@ -87,5 +92,9 @@ def generate_launch_description():
             description="also start arm_executor (primitives -> JointTrajectory; dry run unless "
                         "params_file sets /arm_executor dry_run: false), as omni-ros up "
                         "--arm-executor"),
+        DeclareLaunchArgument(
+            "viz", default_value="false",
+            description="also start the live viewer (the viz node; rerun web viewer on :9090, "
+                        "Foxglove on :8765), as omni-ros up --viz"),
         OpaqueFunction(function=nodes),
     ])

@@ -5,6 +5,7 @@
     ros2 launch omni_ros sim_demo.launch.py params_file:=/path/to/my_params.yaml
     ros2 launch omni_ros sim_demo.launch.py rviz:=true    # and RViz (rviz/omni_ros.rviz)
     ros2 launch omni_ros sim_demo.launch.py arm_executor:=true  # the arm via arm_executor
+    ros2 launch omni_ros sim_demo.launch.py viz:=true   # + the live viewer (omni-ros viz)
 
 params_file: one parameter file with a section per node ("/sim_bridge: ros__parameters: seed: 3",
 "/**" for every node), applied after each node's defaults. respawn: nodes restarted when they
@@ -55,7 +56,8 @@ def nodes(context):
     user = [user_file] if user_file else []  # after the defaults: the user's values win
     sim_time = {"use_sim_time": True}  # every node follows the bridge's /clock
     restart = respawned(LaunchConfiguration("respawn").perform(context),
-                        ["sim_bridge", "perception", "teleop", "action", "arm_executor"])
+                        ["sim_bridge", "perception", "teleop", "action", "arm_executor",
+                         "viz"])
     delay = float(LaunchConfiguration("respawn_delay").perform(context))
     executor = LaunchConfiguration("arm_executor").perform(context).strip().lower() == "true"
     # with the executor the bridge's arm follows its JointTrajectory messages, as omni-ros up
@@ -79,6 +81,11 @@ def nodes(context):
             package="omni_ros", executable="arm_executor", name="arm_executor",
             parameters=[os.path.join(config, "arm_executor.yaml")] + user + [sim_time],
             output="screen", respawn="arm_executor" in restart, respawn_delay=delay))
+    if LaunchConfiguration("viz").perform(context).strip().lower() == "true":
+        # the live viewer (no package parameter file: its defaults are VizConfig's)
+        graph.append(Node(package="omni_ros", executable="viz", name="viz",
+                          parameters=user + [sim_time], output="screen",
+                          respawn="viz" in restart, respawn_delay=delay))
     return graph
 
 
@@ -99,6 +106,10 @@ def generate_launch_description():
             description="also start arm_executor (primitives -> JointTrajectory; dry run unless "
                         "params_file sets /arm_executor dry_run: false), as omni-ros up "
                         "--arm-executor: the sim arm then follows its trajectories"),
+        DeclareLaunchArgument(
+            "viz", default_value="false",
+            description="also start the live viewer (the viz node; rerun web viewer on :9090, "
+                        "Foxglove on :8765), as omni-ros up --viz"),
         OpaqueFunction(function=nodes),
         DeclareLaunchArgument(
             "rviz", default_value="false",

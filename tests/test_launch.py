@@ -22,6 +22,8 @@ from omni_ros.launcher import (CLEAN_STOP_CODES, GRAPH, TIERS, Graph, LaunchErro
                                RespawnPolicy, config_dirs, format_options, format_param, graph,
                                load_user_params, plan, respawn_names)
 
+from omni_ros.cli.viz import viz_spec
+
 from _util import ROOT, run_py
 
 LAUNCH_FILES = {False: ROOT / "launch" / "omni_ros.launch.py",
@@ -95,32 +97,36 @@ def launch_nodes(path) -> dict[str, dict]:
 
 @pytest.mark.parametrize("sim", [False, True], ids=["omni_ros.launch.py", "sim_demo.launch.py"])
 def test_launch_file_starts_the_graph_of_omni_ros_up(sim):
-    """Every node the file can start (arm_executor:=true adds the arm executor, as
-    ``omni-ros up --arm-executor``) with omni-ros up's parameter sources in its order."""
+    """Every node the file can start (arm_executor:=true adds the arm executor, viz:=true the
+    live viewer, as ``omni-ros up --arm-executor --viz``) with omni-ros up's parameter sources
+    in its order."""
     nodes = launch_nodes(LAUNCH_FILES[sim])
     specs, overrides = plan(sim, arm_executor=True)
+    specs.append(viz_spec())
     assert sorted(nodes) == sorted(s.name for s in specs)
-    assert [s.name for s in graph(sim=sim)] == [s.name for s in specs if not s.option]
+    assert [s.name for s in graph(sim=sim)] == [s.name for s in specs[:-1] if not s.option]
     for spec in specs:
         node = nodes[spec.name]
         assert node["package"] == "omni_ros"
         assert node["executable"] == spec.executable
         # the same order as omni-ros up: package defaults, user file, sim time, overrides
         # (with the executor, the sim bridge's arm_input; the file adds it only then)
-        assert node["parameters"] == [f"default:{spec.params_file}", "user"] + (
+        default = [f"default:{spec.params_file}"] if spec.params_file else []  # viz: none
+        assert node["parameters"] == default + ["user"] + (
             ["use_sim_time"] if sim else []) + list(overrides.get(spec.name, {})), spec.name
     assert overrides == ({"sim_bridge": {"arm_input": "joint_trajectory"}} if sim else {})
     text = LAUNCH_FILES[sim].read_text()
     assert re.search(r'DeclareLaunchArgument\(\s*"params_file"', text)
-    assert re.search(r'DeclareLaunchArgument\(\s*"arm_executor", default_value="false"', text)
+    for arg in ("arm_executor", "viz"):
+        assert re.search(rf'DeclareLaunchArgument\(\s*"{arg}", default_value="false"', text)
     imported = {a.name for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Import)
                 for a in n.names} | {n.module for n in ast.walk(ast.parse(text))
                                      if isinstance(n, ast.ImportFrom)}
     assert not [m for m in imported if m.split(".")[0].startswith("omni_ros")], imported
 
 
-RESPAWN_FILES = {"omni_ros.launch.py": graph(sim=False, options=["arm_executor"]),
-                 "sim_demo.launch.py": graph(sim=True, options=["arm_executor"]),
+RESPAWN_FILES = {"omni_ros.launch.py": graph(sim=False, options=["arm_executor"]) + [viz_spec()],
+                 "sim_demo.launch.py": graph(sim=True, options=["arm_executor"]) + [viz_spec()],
                  "sim.launch.py": [s for s in GRAPH if s.name == "sim_bridge"],
                  "tiers.launch.py": graph(sim=True, tiers=TIERS, cloud=True)}
 
