@@ -36,7 +36,6 @@ def test_a_typed_pick_and_place_runs_through_arm_executor(tmp_path):
     from omni_ros import dds_env
     from omni_ros.benchmarks.live import PLACE_TOL_M, free_spot, wait_task
     from omni_ros.launcher import Graph, plan
-    from omni_ros.nodes.common import RELIABLE_QOS
     from omni_ros.nodes.operator import SimOperator
 
     params = tmp_path / "params.yaml"
