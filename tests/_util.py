@@ -1,5 +1,6 @@
 """Helpers shared by tests."""
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -59,3 +60,10 @@ def node_entities(node) -> tuple:
     return (sorted(s.topic_name for s in node.subscriptions),
             sorted(p.topic_name for p in node.publishers), len(list(node.timers)),
             len(list(node.guards)))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -13,7 +13,6 @@ talks to 127.0.0.1 endpoints alone).
 """
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -21,12 +20,7 @@ import time
 import pytest
 
 from omni_ros.cloud import link
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from _util import free_port
 
 
 def _ask(session, question: str, **args) -> dict:

@@ -19,6 +19,7 @@ import torch
 
 from omni_ros.core.config import from_flat_dict
 from omni_ros.core.model.model_config import OmniConfig
+from _util import free_port
 
 pytestmark = pytest.mark.skipif(sys.version_info < (3, 11),
                                 reason="Flower 1.42 (omni-ros federate) needs Python >= 3.11")
@@ -91,12 +92,6 @@ def test_one_round_is_the_sample_weighted_mean_of_what_each_site_trained(sites, 
         assert r["metrics"] == ["num-examples", "site", "train-loss"]
     flat, _ = stored_config(str(out))
     assert flat["federate.rounds"] == 1 and flat["federate.strategy"] == "fedavg"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def listening(port: int) -> bool:

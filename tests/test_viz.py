@@ -23,14 +23,9 @@ import numpy as np
 import pytest
 
 from omni_ros.launcher import Graph, graph
+from _util import free_port
 
 pytestmark = [pytest.mark.ros, pytest.mark.timeout(600)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +35,8 @@ def viz_graph():
     from omni_ros.cli.viz import viz_spec
 
     dds_env.isolate()
-    ports = {"web_port": _free_port(), "grpc_port": _free_port(),
-             "foxglove_port": _free_port()}
+    ports = {"web_port": free_port(), "grpc_port": free_port(),
+             "foxglove_port": free_port()}
     # Bandwidth caps as a user sets them: half-size images, at most 500 lidar points.
     viz = {**ports, "image_downscale": 2, "lidar_max_points": 500}
     g = Graph(graph(sim=True) + [viz_spec()], sim_time=True, capture=True,
@@ -239,6 +234,6 @@ def test_the_node_refuses_bad_parameters_and_a_taken_port_saying_why():
         taken.listen()
         port = taken.getsockname()[1]
         busy = run_py("-m", "omni_ros.nodes.viz", "--ros-args", "-p", f"grpc_port:={port}",
-                      "-p", f"web_port:={_free_port()}", "-p", "foxglove:=false", timeout=120)
+                      "-p", f"web_port:={free_port()}", "-p", "foxglove:=false", timeout=120)
     assert busy.returncode == 2 and f"'grpc_port' = {port}: the port is in use" in busy.stderr, \
         busy.stderr
