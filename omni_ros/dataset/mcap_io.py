@@ -101,7 +101,8 @@ class McapWriter:
             self._file = None
 
 
-def _import_type(name: str) -> type:
+def import_type(name: str) -> type:
+    """The rclpy message class of a ROS type name, ``pkg/msg/Type``."""
     pkg, kind, cls = name.split("/")
     return getattr(importlib.import_module(f"{pkg}.{kind}"), cls)
 
@@ -112,5 +113,5 @@ def read_messages(path: Path) -> Iterator[tuple[str, object, int]]:
     with open(path, "rb") as f:
         for schema, channel, message in make_reader(f).iter_messages(log_time_order=False):
             if schema.id not in types:
-                types[schema.id] = _import_type(schema.name)
+                types[schema.id] = import_type(schema.name)
             yield channel.topic, deserialize_message(message.data, types[schema.id]), message.log_time

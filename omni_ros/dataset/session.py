@@ -19,7 +19,7 @@ import numpy as np
 from .. import conversions as cv
 from ..conversions.errors import ConversionError
 from ..core.model.explain import Mark, Trace
-from .mcap_io import McapWriter, read_messages
+from .mcap_io import McapWriter, import_type, read_messages
 
 SCENE_TOPIC = "/omni/scene"
 SESSION_TOPICS = {  # topic: message type name (pkg/msg/Type)
@@ -37,17 +37,14 @@ class SessionRecorder:
     Messages arrive while the node is spun; :meth:`close` when done."""
 
     def __init__(self, node, path: Path):
-        from omni_ros_msgs.msg import PrimitiveCommand, SceneUnderstanding, TaskStatus, TeleopCommand
-
         from ..nodes.common import RELIABLE_QOS
 
         self.node, self.path = node, Path(path)
         self.writer = McapWriter(self.path)
         self.count = 0
-        types = {SCENE_TOPIC: SceneUnderstanding, "/omni/teleop": TeleopCommand,
-                 "/omni/action": PrimitiveCommand, "/omni/task_status": TaskStatus}
-        self.subs = [node.create_subscription(t, topic, lambda m, tp=topic: self._write(tp, m),
-                                              RELIABLE_QOS) for topic, t in types.items()]
+        self.subs = [node.create_subscription(import_type(name), topic,
+                                              lambda m, tp=topic: self._write(tp, m), RELIABLE_QOS)
+                     for topic, name in SESSION_TOPICS.items()]
 
     def _write(self, topic: str, msg) -> None:
         if self.writer is not None:
