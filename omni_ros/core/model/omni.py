@@ -83,9 +83,9 @@ class OmniModel(nn.Module):
         latents, raw = self.encode(inputs)
         if not latents:
             raise ValueError(f"no modality given; expected some of {self.names}")
-        b = next(iter(latents.values())).shape[0]
+        ref = next(iter(latents.values()))
         if present is None:
-            present = torch.ones(b, len(self.names), dtype=torch.bool)
+            present = torch.ones(ref.shape[0], len(self.names), dtype=torch.bool, device=ref.device)
         stack, fused, gates, present = self.fuse(latents, present)
         out = {"latents": stack, "present": present, "gates": gates, "fused": fused}
         out.update(self.state_head(fused))
@@ -127,7 +127,7 @@ class OmniModel(nn.Module):
         """Leave-one-out contribution of each modality for raw ``inputs`` (see
         :meth:`leave_one_out`)."""
         latents, _ = self.encode(inputs)
-        b = next(iter(latents.values())).shape[0]
+        ref = next(iter(latents.values()))
         if present is None:
-            present = torch.ones(b, len(self.names), dtype=torch.bool)
+            present = torch.ones(ref.shape[0], len(self.names), dtype=torch.bool, device=ref.device)
         return self.leave_one_out(latents, present)
