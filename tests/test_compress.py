@@ -265,3 +265,19 @@ def test_the_perception_node_refuses_a_device_it_does_not_have():
                  "placement.device.camera:=cuda:0", timeout=120)
     assert out.returncode == 1, out.stderr[-2000:]
     assert "cannot configure: parameter 'placement.device.camera': cuda:0: no CUDA device" in out.stderr
+
+
+def test_the_cuda_bench_runs_where_a_gpu_is_and_says_why_not_elsewhere(capsys):
+    import json
+    from pathlib import Path
+
+    from omni_ros.benchmarks import cuda
+
+    if not torch.cuda.is_available():
+        assert cuda.main([]) == 2
+        assert "no CUDA device" in capsys.readouterr().err
+    else:
+        r = cuda.run(cuda.inputs())
+        assert r["max_abs_diff_every"] < 1e-4 and "does not exist" in r["missing_index"]
+    recorded = Path(__file__).parents[1] / "bench" / "cuda.json"
+    assert "| camera encoder, cuda:0 |" in cuda.markdown(json.loads(recorded.read_text()))
