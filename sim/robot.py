@@ -87,8 +87,9 @@ class Panda:
         return float(q[0][0] + q[1][0])
 
     def wrist_wrench(self) -> np.ndarray:
-        """Reaction force [N] and torque [N*m] at the hand joint, in the link8 (sensor) frame:
-        the load the hand and whatever it holds put on the wrist."""
+        """Reaction force [N] and torque [N*m] at the hand joint, in the frame of the joint's
+        child link, panda_hand (``panda_hand_ft``, sim/frames.py): the load the hand and
+        whatever it holds put on the wrist."""
         return np.array(pb.getJointState(self.id, HAND_JOINT, physicsClientId=self.cid)[2])
 
     # --- commands ------------------------------------------------------------------------------

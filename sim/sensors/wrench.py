@@ -1,7 +1,7 @@
 """Wrist force/torque sensor at the hand flange (the fixed joint between link8 and the hand).
 
 Output: (6,) [fx, fy, fz, tx, ty, tz] in newtons and newton-metres in ``panda_hand_ft`` (the
-link8 frame): the load that the hand, and whatever it holds or pushes, puts on the wrist.
+panda_hand frame, where PyBullet reports the fixed joint's reaction): the load that the hand, and whatever it holds or pushes, puts on the wrist.
 Noise: Gaussian per axis.
 """
 
