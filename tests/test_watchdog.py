@@ -109,3 +109,49 @@ def test_a_clock_going_back_restarts_the_count():
 def test_scene_timeout_is_validated(value):
     with pytest.raises(ConfigError, match="scene_timeout_s"):
         validate(ActionConfig(scene_timeout_s=value))
+
+
+# --- the executor watchdog: a primitive its executor never reports on -----------------------------
+def _executing_with_scenes(status_timeout_s=5.0):
+    """A pick under way at t = 10 s with perception alive throughout (scene_timeout_s large)."""
+    tm = TaskManager(ActionConfig(scene_timeout_s=60.0, status_timeout_s=status_timeout_s))
+    tm.on_scene(_scene(9 * S), 9 * S)
+    tm.command(_cmd(10 * S, "pick"), 10 * S)
+    prims = tm.on_scene(_scene(10 * S, "red_cube"), 10 * S)
+    assert tm.status.state == "executing" and prims
+    return tm, prims[0]
+
+
+def test_a_primitive_whose_executor_went_silent_fails_the_task_with_a_stop():
+    tm, p = _executing_with_scenes()
+    assert tm.tick(int(14.9 * S)) == [] and tm.status.state == "executing"
+    out = tm.tick(int(15.2 * S))
+    assert [q.primitive for q in out] == ["stop"] and out[0].sequence_id > p.sequence_id
+    assert tm.status.state == "failed" and tm.executor_timeouts == 1
+    assert tm.status.reason == (f"no status from the executor for {p.primitive} #{p.sequence_id} "
+                                "in 5.2 s (limit 5 s): executor gone or hung; sent a stop")
+    # the old executor reports late: nothing moves
+    assert tm.on_status(PrimitiveStatus(16 * S, p.sequence_id, p.primitive, "succeeded"),
+                        16 * S) == []
+    assert tm.tick(30 * S) == [] and tm.status.state == "failed" and tm.executor_timeouts == 1
+
+
+def test_each_word_from_the_executor_restarts_the_count_and_each_primitive_gets_its_own():
+    tm, p = _executing_with_scenes()
+    tm.on_status(PrimitiveStatus(14 * S, p.sequence_id, p.primitive, "running"), 14 * S)
+    assert tm.tick(int(18.9 * S)) == [] and tm.status.state == "executing"
+    nxt = tm.on_status(PrimitiveStatus(int(18.9 * S), p.sequence_id, p.primitive, "succeeded"),
+                       int(18.9 * S))
+    assert len(nxt) == 1 and nxt[0].sequence_id == p.sequence_id + 1
+    assert tm.tick(int(23.8 * S)) == [] and tm.status.state == "executing"
+    assert [q.primitive for q in tm.tick(int(24.0 * S))] == ["stop"]
+    assert str(nxt[0].sequence_id) in tm.status.reason
+
+
+def test_the_executor_watchdog_survives_a_clock_going_back_and_is_validated():
+    tm, _ = _executing_with_scenes()
+    assert tm.tick(2 * S) == []                     # sim reset: the clock restarted
+    assert tm.tick(int(6.9 * S)) == [] and tm.status.state == "executing"
+    assert tm.tick(int(7.1 * S)) != [] and tm.status.state == "failed"
+    with pytest.raises(ConfigError, match="status_timeout_s"):
+        validate(ActionConfig(status_timeout_s=0.1))

@@ -10,7 +10,9 @@ primitive published while nothing subscribes is lost and the task would wait for
 forever. Primitives are therefore held (:class:`Outbox`) until an executor (the sim bridge or
 arm_executor) is matched - the reliable writer then delivers them even if the reader's side of
 discovery is still under way - and a primitive held longer than ``deliver_timeout_s`` fails
-the task with the reason, as if its executor had said so."""
+the task with the reason, as if its executor had said so. A delivered primitive whose executor
+then says nothing for ``task.status_timeout_s`` (it died or was respawned mid-primitive) fails
+the task too, with a stop sent and the missing status counted as lost on /diagnostics."""
 
 from __future__ import annotations
 
@@ -94,8 +96,14 @@ class ActionNode(Node):
         g.subscribe("tactile", TactileArray, "/tactile", cv.tactile_to_dict, self._on_tactile,
                     qos_for("sensor_data"), check=cv.checker("tactile", self.cfg.limits))
         self.command_limit = RateLimiter(self.cfg.command_rate_hz, self.cfg.command_burst)
-        self.create_timer(1.0 / self.cfg.tick_rate, lambda: self._emit(self.tasks.tick(self._now())))
+        self.create_timer(1.0 / self.cfg.tick_rate, self._tick)
         self._emit([])
+
+    def _tick(self) -> None:
+        before = self.tasks.executor_timeouts
+        self._emit(self.tasks.tick(self._now()))
+        if self.tasks.executor_timeouts > before:  # a status that never came: counted as lost
+            self.guard.health.lose("action_status", self.tasks.executor_timeouts - before)
 
     def _now(self) -> int:
         return self.get_clock().now().nanoseconds

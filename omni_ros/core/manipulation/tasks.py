@@ -13,7 +13,11 @@ moves through free space (approach, move), a wrist force change above ``force_st
 tactile load above ``tactile_stop_n`` stops the arm. A watchdog on perception: while a task is
 grounding or executing, no scene for longer than ``scene_timeout_s`` stops it the way "stop"
 does, with the reason, and nothing resumes by itself when scenes come back (armed by the first
-scene; a clock going back restarts the count). Base frame, metres, newtons; ns times.
+scene; a clock going back restarts the count). A watchdog on the executor: executors report a
+primitive when it starts and when it ends, so a running primitive with no word from its
+executor for ``status_timeout_s`` (the executor died, was respawned without it, or hung) fails
+the task with the reason and sends a stop, never the next motion. Base frame, metres, newtons;
+ns times.
 """
 
 from __future__ import annotations
@@ -48,6 +52,10 @@ class ActionConfig:
     scene_timeout_s: float = param(1.0, "stop a grounding or executing task when no /omni/scene "
                                    "arrived for this long [s]", min=0.1, max=60.0,
                                    runtime=True)
+    status_timeout_s: float = param(30.0, "fail the task (and send a stop) when the executor "
+                                    "said nothing of the running primitive for this long [s]: "
+                                    "above the longest primitive at the slowest sim rate",
+                                    min=0.5, max=600.0, runtime=True)
     plan: PlanConfig = field(default_factory=PlanConfig)
 
     def check(self) -> None:
@@ -85,6 +93,8 @@ class TaskManager:
         self.scene: SceneState | None = None
         self.scene_ns: int | None = None  # when the last scene arrived (this clock) [ns]
         self.force0: np.ndarray | None = None
+        self.executor_timeouts = 0  # tasks failed by the executor watchdog
+        self.heard_ns = 0  # last word from the executor on the running primitive (or its send)
         self.empty_scenes = 0
         self.changed = True
 
@@ -140,6 +150,7 @@ class TaskManager:
         """Progress of the executor; returns the next primitive when one finished."""
         if not self.plan or self.index >= len(self.plan) or st.sequence_id != self.plan[self.index].sequence_id:
             return []
+        self.heard_ns = now_ns
         if st.state == "running":
             return []
         p = self.plan[self.index]
@@ -194,7 +205,20 @@ class TaskManager:
                               f"{self.cfg.scene_timeout_s:g} s): {what}", now_ns)
         if self.status.state == "grounding" and (now_ns - self.command_ns) / 1e9 > self.cfg.grounding_timeout_s:
             return self._fail(f"no object matches '{self.cmd.target_description}'", now_ns)
-        return []
+        return self._executor_watchdog(now_ns)
+
+    def _executor_watchdog(self, now_ns: int) -> list[Primitive]:
+        p = self._current()
+        if p is None:
+            return []
+        self.heard_ns = min(self.heard_ns, now_ns)  # the clock went back: count from now
+        quiet_s = (now_ns - self.heard_ns) / 1e9
+        if quiet_s <= self.cfg.status_timeout_s:
+            return []
+        self.executor_timeouts += 1
+        return self._fail(f"no status from the executor for {p.primitive} #{p.sequence_id} in "
+                          f"{quiet_s:.1f} s (limit {self.cfg.status_timeout_s:g} s): executor "
+                          "gone or hung; sent a stop", now_ns)
 
     # --- helpers --------------------------------------------------------------------------------
     def _current(self) -> Primitive | None:
@@ -234,6 +258,7 @@ class TaskManager:
     def _send(self, now_ns: int) -> list[Primitive]:
         p = self.plan[self.index]
         p.stamp_ns = now_ns
+        self.heard_ns = now_ns
         self.force0 = None
         self._set("executing", primitive=p.primitive, step=self.index + 1)
         return [p]
