@@ -7,6 +7,7 @@
     ros2 launch omni_ros tiers.launch.py tier:=cloud           # the fleet's cloud (no ROS)
     ros2 launch omni_ros tiers.launch.py tier:=region cloud:=tcp/10.0.0.5:7447  # + cloud_gateway
     ros2 launch omni_ros tiers.launch.py tier:=edge,region,cloud sim:=true  # all on one host
+    ros2 launch omni_ros tiers.launch.py tier:=edge,region sim:=true arm_executor:=true
 
 The edge's encoder node turns the sensor topics into /omni/latent/<modality>; the region's
 fusion node fuses those latents into /omni/scene for teleop and action. Both must load the same
@@ -15,8 +16,11 @@ edge, starts the sim bridge. The cloud tier is `omni-ros cloud` (a Zenoh router 
 fleet's object memory and command language model), run as a process listening on cloud_listen
 (default tcp/0.0.0.0:7447). cloud:=ENDPOINT[,ENDPOINT] gives the region a cloud elsewhere: it
 then also runs cloud_gateway with connect = those endpoints; with region and cloud in one launch
-the gateway connects to the local cloud. params_file, respawn and respawn_delay as in
-omni_ros.launch.py. Across hosts, give both sides the same ROS_DOMAIN_ID and discovery settings
+the gateway connects to the local cloud. arm_executor:=true adds the arm executor to the region
+(it runs beside action; dry run unless params_file sets /arm_executor dry_run: false); with the
+sim's edge in the same launch the bridge then takes joint trajectories (arm_input), while an edge
+launched alone needs that in its params_file, as `omni-ros up --tier ... --arm-executor`.
+params_file, respawn and respawn_delay as in omni_ros.launch.py. Across hosts, give both sides the same ROS_DOMAIN_ID and discovery settings
 (README "Tiers"). `omni-ros up --tier ... [--cloud ...] [--cloud-listen ...]` starts the same
 processes and refuses the same combinations.
 """
@@ -102,18 +106,24 @@ def nodes(context):
                          "this launch (set cloud_listen), or leave cloud out of tier")
     if sim and tiers == ["cloud"]:
         raise ValueError("sim:=true: the cloud tier runs no ROS nodes; add edge or region")
+    executor = LaunchConfiguration("arm_executor").perform(context).strip().lower() == "true"
+    if executor and "region" not in tiers:
+        raise ValueError("arm_executor:=true: the arm executor runs with action (add region to "
+                         "tier); on an edge host set the bridge's arm_input to joint_trajectory "
+                         "in params_file instead")
+    arm_input = [{"arm_input": "joint_trajectory"}] if executor else []
     gateway = cloud or ([local(e) for e in listen] if "region" in tiers and "cloud" in tiers
                         else [])
     restart = respawned(LaunchConfiguration("respawn").perform(context),
-                        ["sim_bridge", "encoder", "fusion", "teleop", "action", "cloud_gateway",
-                         "cloud"])
+                        ["sim_bridge", "encoder", "fusion", "teleop", "action", "arm_executor",
+                         "cloud_gateway", "cloud"])
     delay = float(LaunchConfiguration("respawn_delay").perform(context))
     chosen = []
     if "edge" in tiers:
         if sim:
             chosen.append(Node(package="omni_ros", executable="sim_bridge", name="sim_bridge",
-                               parameters=[os.path.join(config, "sim_bridge.yaml")] + user + sim_time,
-                               output="screen", respawn="sim_bridge" in restart,
+                               parameters=[os.path.join(config, "sim_bridge.yaml")] + user + sim_time
+                               + arm_input, output="screen", respawn="sim_bridge" in restart,
                                respawn_delay=delay))
         chosen.append(Node(package="omni_ros", executable="encoder", name="encoder",
                            parameters=[os.path.join(config, "encoder.yaml")] + user + sim_time,
@@ -130,6 +140,11 @@ def nodes(context):
                  parameters=[os.path.join(config, "action.yaml")] + user + sim_time,
                  output="screen", respawn="action" in restart, respawn_delay=delay),
         ]
+        if executor:  # dry_run from the parameter files: true unless params_file says false
+            chosen.append(Node(package="omni_ros", executable="arm_executor", name="arm_executor",
+                               parameters=[os.path.join(config, "arm_executor.yaml")] + user
+                               + sim_time, output="screen", respawn="arm_executor" in restart,
+                               respawn_delay=delay))
         if gateway:  # after the user's file: the endpoints given here win, as with omni-ros up
             chosen.append(Node(package="omni_ros", executable="cloud_gateway",
                                name="cloud_gateway",
@@ -170,5 +185,10 @@ def generate_launch_description():
         DeclareLaunchArgument(
             "respawn_delay", default_value="1.0",
             description="seconds before a restart (a fixed delay: ros2 launch has no back-off)"),
+        DeclareLaunchArgument(
+            "arm_executor", default_value="false",
+            description="region: also start arm_executor (primitives -> JointTrajectory; dry run "
+                        "unless params_file sets /arm_executor dry_run: false), as omni-ros up "
+                        "--tier region --arm-executor"),
         OpaqueFunction(function=nodes),
     ])

@@ -128,7 +128,8 @@ def test_launch_file_starts_the_graph_of_omni_ros_up(sim):
 RESPAWN_FILES = {"omni_ros.launch.py": graph(sim=False, options=["arm_executor"]) + [viz_spec()],
                  "sim_demo.launch.py": graph(sim=True, options=["arm_executor"]) + [viz_spec()],
                  "sim.launch.py": [s for s in GRAPH if s.name == "sim_bridge"],
-                 "tiers.launch.py": graph(sim=True, tiers=TIERS, cloud=True)}
+                 "tiers.launch.py": graph(sim=True, tiers=TIERS, cloud=True,
+                                          options=["arm_executor"])}
 
 
 def _launch_config(expr: ast.AST, assigns) -> set[str]:
@@ -716,3 +717,21 @@ def test_kill_a_node_and_time_its_restart_back_off_resets_after_it_stayed_up(tmp
                 "(restart 1, at most 5 within 300 s)") in said
     assert g.poll()["sleepy"] in CLEAN_STOP_CODES
     assert len(g.restarts["sleepy"]) == 3   # stopping the graph restarts nothing
+
+
+def test_tiers_launch_file_mirrors_arm_executor_on_the_region():
+    """arm_executor:=true adds the executor to the region, with the parameter sources omni-ros
+    up gives it; with the sim's edge in the same launch the bridge takes trajectories; an edge
+    alone is refused with the launcher's advice."""
+    nodes = launch_nodes(ROOT / "launch" / "tiers.launch.py")
+    specs, overrides = plan(True, ["edge", "region"], arm_executor=True)
+    for name in ("sim_bridge", "arm_executor"):
+        spec = next(s for s in specs if s.name == name)
+        assert nodes[name]["parameters"] == [f"default:{spec.params_file}", "user",
+                                             "use_sim_time"] + list(overrides.get(name, {})), name
+    text = (ROOT / "launch" / "tiers.launch.py").read_text()
+    assert re.search(r'DeclareLaunchArgument\(\s*"arm_executor", default_value="false"', text)
+    assert re.search(r'if executor and "region" not in tiers:\s*raise ValueError\(\s*"arm_executor'
+                     r':=true: the arm executor runs with action', text)
+    with pytest.raises(LaunchError, match="the arm executor runs with action"):
+        plan(True, ["edge"], arm_executor=True)
