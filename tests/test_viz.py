@@ -237,3 +237,39 @@ def test_the_node_refuses_bad_parameters_and_a_taken_port_saying_why():
                       "-p", f"web_port:={free_port()}", "-p", "foxglove:=false", timeout=120)
     assert busy.returncode == 2 and f"'grpc_port' = {port}: the port is in use" in busy.stderr, \
         busy.stderr
+
+
+@pytest.mark.ros
+def test_the_caps_change_at_run_time_with_validation_and_ports_stay_read_only(rclpy_context):
+    """`ros2 param set /viz ...` on the caps: the rate gate, the image size (CameraInfo scaled
+    with it) and the cloud size follow at once; a value out of range is refused with the range
+    and changes nothing; ports are read-only."""
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import CameraInfo
+
+    from omni_ros import conversions as cv
+    from omni_ros.nodes.viz import Viz
+
+    node = Viz(context=rclpy_context, parameter_overrides=[
+        Parameter("rerun", value=False), Parameter("foxglove", value=False)])
+    try:
+        image = cv.numpy_to_image(np.zeros((48, 64, 3), np.uint8), "rgb8", "cam", 0)
+        info = CameraInfo(width=64, height=48, k=[60.0, 0, 32, 0, 60.0, 24, 0, 0, 1])
+        pts = np.random.default_rng(0).uniform(-1, 1, (5000, 4)).astype(np.float32)
+        cloud = cv.array_to_pointcloud2(pts, cv.pointcloud.XYZI, "lidar", 0)
+        assert node._thinned("color", image).width == 64 and node.cap.rates["color"] == 10.0
+        ok = node.set_parameters_atomically([Parameter("image_downscale", value=2),
+                                             Parameter("max_rate_hz.color", value=2.0),
+                                             Parameter("lidar_max_points", value=500)])
+        assert ok.successful, ok.reason
+        assert node.cap.rates["color"] == 2.0
+        assert (node._thinned("color", image).width, node._thinned("color", image).height) == (32, 24)
+        assert node._thinned("camera_info", info).width == 32
+        assert node._thinned("lidar", cloud).width * node._thinned("lidar", cloud).height == 500
+        (bad,) = node.set_parameters([Parameter("image_downscale", value=0)])
+        assert not bad.successful and "image_downscale" in bad.reason
+        assert node.cfg.image_downscale == 2
+        (port,) = node.set_parameters([Parameter("foxglove_port", value=9999)])
+        assert not port.successful and "read-only" in port.reason
+    finally:
+        node.destroy_node()

@@ -93,9 +93,12 @@ def scaled_camera_info(msg, k: int):
 class Viz(Node):
     def __init__(self, **kwargs):
         super().__init__("viz", **kwargs)
-        self.cfg = cfg = declare_config(self, VizConfig)
-        rates = {t.key: getattr(cfg.max_rate_hz, t.rate) for t in topics() if t.rate}
-        self.cap = RateCap(rates)
+        # the caps follow `ros2 param set` (validated; the config changes in place and the
+        # message paths read it per message); ports and what is served stay read-only
+        self.cfg = cfg = declare_config(self, VizConfig, runtime=True,
+                                        on_change=lambda _: self._set_rates())
+        self.cap = RateCap({})
+        self._set_rates()
         self.rerun = self.fox = None
         if cfg.rerun and not rerun_available():
             self.get_logger().warning(
@@ -133,6 +136,9 @@ class Viz(Node):
                 self.fox.add_topic(t.topic, type_name(t.msg_type), message_definition(t.msg_type))
             self.guard.subscribe(t.key, t.msg_type, t.topic, lambda m: m, self._on_message,
                                  qos_for(t.qos))
+
+    def _set_rates(self) -> None:
+        self.cap.rates = {t.key: getattr(self.cfg.max_rate_hz, t.rate) for t in topics() if t.rate}
 
     def _on_message(self, key: str, _, msg) -> None:
         if not self.cap.admit(key, time.monotonic()):

@@ -1,5 +1,6 @@
 """Parameters of the viewer node (``omni-ros viz``, ``omni-ros up --viz``): ports, what to
-serve, and the bandwidth caps per stream."""
+serve, and the bandwidth caps per stream (the caps are settable at run time; ports, addresses
+and what is served need a restart)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ from ..core.config import ConfigError, param
 @dataclass
 class StreamRates:
     """Most messages per second (wall clock) forwarded per stream; 0 = every message.
-    Commands and task status are never capped (each one matters and they are rare)."""
+    Commands and task status are never capped (each one matters and they are rare). Settable
+    at run time (``ros2 param set /viz max_rate_hz.color 2.0``), as the other caps."""
 
-    color: float = param(10.0, "camera colour images [Hz]", min=0.0, max=1000.0)
-    depth: float = param(5.0, "camera depth images [Hz]", min=0.0, max=1000.0)
-    thermal: float = param(5.0, "thermal images [Hz]", min=0.0, max=1000.0)
-    lidar: float = param(5.0, "lidar clouds [Hz]", min=0.0, max=1000.0)
+    color: float = param(10.0, "camera colour images [Hz]", min=0.0, max=1000.0, runtime=True)
+    depth: float = param(5.0, "camera depth images [Hz]", min=0.0, max=1000.0, runtime=True)
+    thermal: float = param(5.0, "thermal images [Hz]", min=0.0, max=1000.0, runtime=True)
+    lidar: float = param(5.0, "lidar clouds [Hz]", min=0.0, max=1000.0, runtime=True)
     scene: float = param(10.0, "/omni/scene (objects, target, gates, contributions) [Hz]",
-                         min=0.0, max=1000.0)
+                         min=0.0, max=1000.0, runtime=True)
 
 
 @dataclass
@@ -36,9 +38,9 @@ class VizConfig:
     foxglove_port: int = param(8765, "Foxglove WebSocket port", min=1, max=65535)
     max_rate_hz: StreamRates = field(default_factory=StreamRates)
     image_downscale: int = param(1, "keep every n-th pixel of images in both axes (1 = full "
-                                 "size)", min=1, max=16)
+                                 "size)", min=1, max=16, runtime=True)
     lidar_max_points: int = param(2048, "most lidar points per cloud sent (evenly thinned; "
-                                  "0 = all)", min=0, max=10_000_000)
+                                  "0 = all)", min=0, max=10_000_000, runtime=True)
     lidar_pose: list[float] = param([0.5, -0.55, 0.45, 0.0, 0.0, 0.0],
                                     "lidar mounting pose in the base frame [x, y, z m, roll, "
                                     "pitch, yaw rad] (the sim's), to draw the cloud with the "
