@@ -267,7 +267,7 @@ def test_the_caps_change_at_run_time_with_validation_and_ports_stay_read_only(rc
         assert node._thinned("camera_info", info).width == 32
         assert node._thinned("lidar", cloud).width * node._thinned("lidar", cloud).height == 500
         (bad,) = node.set_parameters([Parameter("image_downscale", value=0)])
-        assert not bad.successful and "image_downscale" in bad.reason and "[1, 16]" in bad.reason, bad.reason
+        assert not bad.successful and "image_downscale" in bad.reason and "Min: 1, Max: 16" in bad.reason, bad.reason
         assert node.cfg.image_downscale == 2
         (port,) = node.set_parameters([Parameter("foxglove_port", value=9999)])
         assert not port.successful and "read-only" in port.reason
