@@ -273,3 +273,72 @@ def test_the_caps_change_at_run_time_with_validation_and_ports_stay_read_only(rc
         assert not port.successful and "read-only" in port.reason
     finally:
         node.destroy_node()
+
+
+def test_a_foxglove_client_sees_image_downscale_change_at_run_time(viz_graph):
+    """`ros2 param set /viz image_downscale 4` on the running viewer (its SetParameters service,
+    as the ros2 CLI calls it): a Foxglove client then receives quarter-size images; an
+    out-of-range value is refused with the range."""
+    import rclpy
+    import rclpy.executors
+    from rcl_interfaces.srv import SetParameters
+    from rclpy.parameter import Parameter
+    from rclpy.serialization import deserialize_message
+    from sensor_msgs.msg import Image
+
+    from omni_ros_sim.config import SimConfig
+
+    g, ports = viz_graph
+    width = SimConfig().camera.width
+    ws = _foxglove_connect(ports["foxglove_port"])
+    topic, channel = "/camera/color/image_raw", None
+    end = time.monotonic() + 60
+    while channel is None and time.monotonic() < end:
+        msg = ws.recv()
+        if isinstance(msg, str) and json.loads(msg)["op"] == "advertise":
+            channel = next((c for c in json.loads(msg)["channels"] if c["topic"] == topic), None)
+    assert channel is not None
+    ws.send(json.dumps({"op": "subscribe", "subscriptions": [{"id": 1, "channelId": channel["id"]}]}))
+    context = rclpy.Context()
+    rclpy.init(context=context, args=[])
+    node = rclpy.create_node("viz_test_param_setter", context=context)
+    client = node.create_client(SetParameters, "/viz/set_parameters")
+    executor = rclpy.executors.SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+
+    def set_param(value):
+        assert client.wait_for_service(timeout_sec=120)
+        fut = client.call_async(SetParameters.Request(parameters=[
+            Parameter("image_downscale", value=value).to_parameter_msg()]))
+        executor.spin_until_future_complete(fut, timeout_sec=120)
+        return fut.result().results[0]
+
+    def widths_until(want):
+        seen, end = [], time.monotonic() + 300
+        ws.settimeout(1.0)
+        while time.monotonic() < end:
+            try:
+                msg = ws.recv()
+            except Exception as err:  # a receive timeout: nothing this second
+                if type(err).__name__ != "WebSocketTimeoutException":
+                    raise
+                continue
+            if isinstance(msg, bytes) and msg[0] == 0x01:
+                seen.append(deserialize_message(msg[13:], Image).width)
+                if seen[-1] == want:
+                    return seen
+        return seen
+
+    try:
+        assert width // 2 in widths_until(width // 2)  # the fixture's image_downscale: 2
+        ok = set_param(4)
+        assert ok.successful, ok.reason
+        seen = widths_until(width // 4)
+        assert seen and seen[-1] == width // 4, seen
+        bad = set_param(0)
+        assert not bad.successful and "Min: 1, Max: 16" in bad.reason, bad.reason
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+        ws.close()
+    assert all(code is None for code in g.poll().values()), g.poll()
