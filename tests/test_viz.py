@@ -108,6 +108,23 @@ def _foxglove_connect(port: int):
             time.sleep(0.5)
 
 
+def _messages(ws, timeout_s: float):
+    """The Foxglove server's data messages as (subscription id, CDR bytes) until ``timeout_s``
+    passed; (None, None) after each second without one, so a caller can act in between."""
+    end = time.monotonic() + timeout_s
+    ws.settimeout(1.0)
+    while time.monotonic() < end:
+        try:
+            msg = ws.recv()
+        except Exception as err:  # a receive timeout: nothing this second
+            if type(err).__name__ != "WebSocketTimeoutException":
+                raise
+            yield None, None
+            continue
+        if isinstance(msg, bytes) and msg[0] == 0x01:
+            yield struct.unpack_from("<IQ", msg, 1)[0], msg[13:]
+
+
 def test_foxglove_client_subscribes_and_decodes_one_message_of_each_kind(viz_graph):
     import rclpy
     from rclpy.serialization import deserialize_message
@@ -144,24 +161,15 @@ def test_foxglove_client_subscribes_and_decodes_one_message_of_each_kind(viz_gra
     pub = node.create_publisher(String, "/omni/command_text", 10)
     decoded = {}
     try:
-        end = time.monotonic() + 300
         next_stop = 0.0
-        ws.settimeout(1.0)
-        while set(decoded) != set(want) and time.monotonic() < end:
+        for sub_id, data in _messages(ws, 300):
             if time.monotonic() > next_stop and pub.get_subscription_count() > 0:
                 pub.publish(String(data="stop"))
                 next_stop = time.monotonic() + 5.0
-            try:
-                msg = ws.recv()
-            except Exception as err:  # a receive timeout: nothing this second
-                if type(err).__name__ != "WebSocketTimeoutException":
-                    raise
-                continue
-            if isinstance(msg, bytes) and msg[0] == 0x01:
-                sub_id, _stamp = struct.unpack_from("<IQ", msg, 1)
-                topic = subs[sub_id]
-                if topic not in decoded:
-                    decoded[topic] = deserialize_message(msg[13:], want[topic])
+            if sub_id is not None and subs[sub_id] not in decoded:
+                decoded[subs[sub_id]] = deserialize_message(data, want[subs[sub_id]])
+            if set(decoded) == set(want):
+                break
     finally:
         node.destroy_node()
         rclpy.shutdown(context=context)
@@ -314,19 +322,12 @@ def test_a_foxglove_client_sees_image_downscale_change_at_run_time(viz_graph):
         return fut.result().results[0]
 
     def widths_until(want):
-        seen, end = [], time.monotonic() + 300
-        ws.settimeout(1.0)
-        while time.monotonic() < end:
-            try:
-                msg = ws.recv()
-            except Exception as err:  # a receive timeout: nothing this second
-                if type(err).__name__ != "WebSocketTimeoutException":
-                    raise
-                continue
-            if isinstance(msg, bytes) and msg[0] == 0x01:
-                seen.append(deserialize_message(msg[13:], Image).width)
+        seen = []
+        for sub_id, data in _messages(ws, 300):
+            if sub_id is not None:
+                seen.append(deserialize_message(data, Image).width)
                 if seen[-1] == want:
-                    return seen
+                    break
         return seen
 
     try:
