@@ -8,7 +8,9 @@ environment variables read once, when a process creates its DDS participant:
   instead of ~13 ms, see README "Measured results"). A process left on the default transports
   does not talk to one on ``LARGE_DATA``: its topics are silently empty. ``omni-ros up`` gives
   its nodes :func:`graph_env`, and ``omni-ros doctor`` compares the shell's setting with the
-  graphs running on this host (:func:`running_graphs`).
+  graphs running on this host (:func:`running_graphs`). Between hosts ``LARGE_DATA``'s TCP
+  links sometimes never carried data (:func:`across_hosts_caveat`), so a graph whose
+  environment names other hosts gets ``DEFAULT`` instead (:func:`default_transport`).
 * Discovery scope: ``ROS_DOMAIN_ID``, ``ROS_AUTOMATIC_DISCOVERY_RANGE`` and
   ``ROS_STATIC_PEERS``. Tests, benchmarks and the demo publish ``/omni/action``; they run under
   :func:`isolated_env` (localhost-only discovery, no static peers, a random domain), so no robot
@@ -34,6 +36,8 @@ FASTDDS_DEFAULT = "DEFAULT"          # what Fast DDS uses when the variable is u
 RANGE_VAR = "ROS_AUTOMATIC_DISCOVERY_RANGE"
 DOMAIN_VAR = "ROS_DOMAIN_ID"
 PEERS_VAR = "ROS_STATIC_PEERS"
+SERVER_VAR = "ROS_DISCOVERY_SERVER"
+ACROSS_HOSTS_TRANSPORT = "DEFAULT"  # UDP between hosts, shared memory within one
 PROFILES_VAR = "FASTDDS_DEFAULT_PROFILES_FILE"
 XML_QOS_VAR = "RMW_FASTRTPS_USE_QOS_FROM_XML"
 VARIABLES = (DOMAIN_VAR, RANGE_VAR, PEERS_VAR, TRANSPORT_VAR)
@@ -60,13 +64,40 @@ def memory_profile(env: Mapping[str, str] | None = None) -> dict[str, str]:
         return {}
 
 
+def names_other_hosts(env: Mapping[str, str] | None = None) -> bool:
+    """Whether ``env`` points discovery at other hosts (static peers or a discovery server)."""
+    env = os.environ if env is None else env
+    return bool(env.get(PEERS_VAR) or env.get(SERVER_VAR))
+
+
+def default_transport(env: Mapping[str, str] | None = None) -> str:
+    """The transport omni_ros gives a graph whose user exported none: ``LARGE_DATA`` on one
+    host, ``DEFAULT`` (UDP between hosts, shared memory within one) when ``env`` names other
+    hosts (:func:`across_hosts_caveat` says why)."""
+    return ACROSS_HOSTS_TRANSPORT if names_other_hosts(env) else PROJECT_TRANSPORT
+
+
 def graph_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """Variables for the processes of an omni_ros graph on top of ``env`` (default: this
-    process's): the project's transport, unless the user exported one on purpose (then every
+    process's): :func:`default_transport`, unless the user exported one on purpose (then every
     node gets the user's, so the graph stays consistent with the user's other processes), and
     the project's memory profile (:func:`memory_profile`)."""
     env = os.environ if env is None else env
-    return {TRANSPORT_VAR: env.get(TRANSPORT_VAR) or PROJECT_TRANSPORT, **memory_profile(env)}
+    return {TRANSPORT_VAR: env.get(TRANSPORT_VAR) or default_transport(env), **memory_profile(env)}
+
+
+def across_hosts_caveat(env: Mapping[str, str] | None = None) -> str:
+    """'' unless ``env`` points at other hosts (``ROS_STATIC_PEERS`` or
+    ``ROS_DISCOVERY_SERVER`` set) while on ``LARGE_DATA``; then why that is a poor pair, and
+    what to export instead. Between two hosts, Fast DDS 3.2's ``LARGE_DATA`` TCP connection was
+    established but sometimes never carried data for one pair of nodes (5 of 47 starts of
+    ``tests/test_multihost.py`` on a loaded 2-core host; 0 of 40 over UDP)."""
+    env = os.environ if env is None else env
+    if transport(env) != PROJECT_TRANSPORT or not names_other_hosts(env):
+        return ""
+    return (f"{TRANSPORT_VAR}={PROJECT_TRANSPORT} with other hosts named ({PEERS_VAR}/"
+            f"{SERVER_VAR}): between hosts its TCP links sometimes never carry data (Fast DDS "
+            f"3.2); `export {TRANSPORT_VAR}={ACROSS_HOSTS_TRANSPORT}` on every host of this graph")
 
 
 def isolated_env(domain_id: int | None = None) -> dict[str, str]:
@@ -150,13 +181,15 @@ def running_graphs() -> list[dict]:
 
 def mismatches(env: Mapping[str, str] | None = None) -> list[str]:
     """Why a process started with ``env`` would not see a running graph (or, when none runs,
-    would not match the project's transport); empty when it would."""
+    would not match the transport omni_ros would give it, :func:`default_transport`); empty
+    when it would."""
     mine = settings(env)
     graphs = running_graphs()
     if not graphs:
-        if mine[TRANSPORT_VAR] != PROJECT_TRANSPORT:
+        want = default_transport(env)   # (LARGE_DATA with other hosts: across_hosts_caveat)
+        if mine[TRANSPORT_VAR] not in {want, PROJECT_TRANSPORT}:
             return [f"{TRANSPORT_VAR} is {mine[TRANSPORT_VAR]} here but omni_ros graphs run on "
-                    f"{PROJECT_TRANSPORT}: `export {TRANSPORT_VAR}={PROJECT_TRANSPORT}` before "
+                    f"{want}: `export {TRANSPORT_VAR}={want}` before "
                     f"`ros2 topic echo` and other tools, or they see silent topics"]
         return []
     out = []

@@ -499,6 +499,8 @@ class Graph:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **dds_env.graph_env(), **self.env}
         self._env = env
         self.say(f"DDS: {dds_env.describe(env)}")
+        if caveat := dds_env.across_hosts_caveat(env):
+            self.say(f"warning: {caveat}")
         ros_nodes = [s.name for s in self.specs if s.ros]
         self._record = dds_env.record_graph(env, ros_nodes) if ros_nodes else None
         if self.unused_sections:

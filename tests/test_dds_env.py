@@ -45,6 +45,36 @@ def test_graph_env_sets_the_project_transport_and_profile_unless_the_user_chose_
     assert dds_env.transport({}) == "DEFAULT"
 
 
+def test_a_graph_that_names_other_hosts_runs_on_udp_and_large_data_there_is_flagged(
+        tmp_path, monkeypatch):
+    """Across hosts LARGE_DATA's TCP links sometimes never carried data (tests/test_multihost.py,
+    README "Across hosts"): static peers or a discovery server make the default DEFAULT, a
+    LARGE_DATA the user exported anyway is kept but doctor and the launcher say why not."""
+    for named in ({dds_env.PEERS_VAR: "10.0.1.3"}, {dds_env.SERVER_VAR: "10.0.1.3:11811"}):
+        assert dds_env.graph_env(named)[dds_env.TRANSPORT_VAR] == "DEFAULT"
+        assert dds_env.across_hosts_caveat(named) == ""
+        chosen = {**named, dds_env.TRANSPORT_VAR: "LARGE_DATA"}
+        assert dds_env.graph_env(chosen)[dds_env.TRANSPORT_VAR] == "LARGE_DATA"
+        assert "export FASTDDS_BUILTIN_TRANSPORTS=DEFAULT" in dds_env.across_hosts_caveat(chosen)
+    assert dds_env.across_hosts_caveat({dds_env.TRANSPORT_VAR: "LARGE_DATA"}) == ""
+    assert dds_env.graph_env({dds_env.PEERS_VAR: ""})[dds_env.TRANSPORT_VAR] == "LARGE_DATA"
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))        # no graph runs
+    monkeypatch.setenv(dds_env.PEERS_VAR, "10.0.1.3")
+    monkeypatch.setenv(dds_env.TRANSPORT_VAR, "DEFAULT")
+    assert "FASTDDS_BUILTIN_TRANSPORTS=DEFAULT" in doctor._dds()  # what the README says: no warning
+    monkeypatch.setenv(dds_env.TRANSPORT_VAR, "LARGE_DATA")
+    with pytest.raises(doctor.Warn, match="export FASTDDS_BUILTIN_TRANSPORTS=DEFAULT` on every host"):
+        doctor._dds()
+    out = io.StringIO()
+    g = Graph([NodeSpec("probe", "probe", "omni_ros.dds_env", None)], capture=True, out=out)
+    g.start()
+    try:
+        assert "warning: FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA with other hosts" in out.getvalue()
+    finally:
+        g.stop()
+
+
 def test_the_launcher_gives_every_node_the_transport_and_leaves_a_record_while_it_runs(
         tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
