@@ -84,7 +84,9 @@ def _dds() -> str:
     from .. import dds_env
 
     here = dds_env.describe()
-    problems = dds_env.mismatches() + list(filter(None, [dds_env.across_hosts_caveat()]))
+    problems = dds_env.mismatches()
+    if caveat := dds_env.across_hosts_caveat():
+        problems.append(caveat)
     if problems:
         raise Warn(f"{here}; " + "; ".join(problems))
     graphs = dds_env.running_graphs()
