@@ -94,6 +94,53 @@ def test_one_round_is_the_sample_weighted_mean_of_what_each_site_trained(sites, 
     assert flat["federate.rounds"] == 1 and flat["federate.strategy"] == "fedavg"
 
 
+def assert_masked(info, sites_n: int, rounds: int = 1) -> None:
+    """What reached the server under SecAgg+, as measured on Flower's grid: per site and round
+    a masked vector and metrics, not one byte of plain arrays."""
+    assert info["secure_aggregation"] is True
+    assert len(info["received"]) == sites_n * rounds
+    for r in info["received"]:
+        assert r["records"] == ["masked update", "metrics"]
+        assert r["bytes"] == 0 and r["masked_bytes"] > 1_000_000, r
+        assert r["metrics"] == ["clipped", "site", "train-loss", "num-examples"]
+        assert r["clipped"] == 0
+
+
+SECURE = {"federate.rounds": 1, "federate.secure_aggregation": True,
+          "federate.secagg_max_weight": 64}
+
+
+@pytest.mark.slow
+def test_secure_aggregation_gives_the_same_mean_and_the_server_sees_only_masked_updates(
+        sites, tmp_path):
+    """Flower's SecAgg+ (``--secure``): each site sends its update masked; the server sums the
+    masked vectors and the global model after one round is the same sample-weighted mean of
+    the sites' own training as without it (to the quantisation step); no plain array reached
+    the server. Differential privacy with it, or a site with more samples than the weights
+    allow, is refused."""
+    from omni_ros.core.config import ConfigError
+    from omni_ros.core.model.checkpoint import load_checkpoint
+    from omni_ros.learning.federated import FederateError, federate
+    from omni_ros.learning.secure import check
+
+    cfg = small(**SECURE)
+    out = tmp_path / "fleet.pt"
+    info = federate([[d] for d in sites], out, cfg)
+    counts = assert_one_fedavg_round(load_checkpoint(out)[0], sites, cfg)
+    assert [s["samples"] for s in info["sites"]] == counts
+    assert_masked(info, len(sites))
+
+    with pytest.raises(ConfigError, match="dp_noise"):
+        check(small(**SECURE, **{"federate.dp_noise": 0.1}), 3)
+    with pytest.raises(ConfigError, match="at least 2 sites"):
+        check(cfg, 1)
+    few = small(**{**SECURE, "federate.secagg_max_weight": 20})
+    with pytest.raises(FederateError, match=r"site \d has 2\d samples, more than "
+                                            r"federate.secagg_max_weight \(20\)"):
+        federate([[d] for d in sites], tmp_path / "few.pt", few)
+    assert not (tmp_path / "few.pt").exists()
+
+
 def listening(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -172,6 +219,22 @@ def test_across_hosts_a_superlink_and_supernodes_train_the_same_global_model(sit
         assert [s["data"] for s in info["sites"]] == ["site 0", "site 1"]
         assert all(str(d) not in str(info) for d in sites)  # no site's folder reached it
 
+        # the same SuperNodes serve a secure run: the same mean, only masked updates
+        secure = tmp_path / "secure.yaml"
+        secure.write_text("train: {threads: 1, batch_size: 16}\n"
+                          "federate: {secagg_max_weight: 64}\n")
+        done = subprocess.run([sys.executable, "-m", "omni_ros.cli", "federate", "--superlink",
+                               link, "--sites", "2", "--rounds", "1", "--secure",
+                               "--out", str(tmp_path / "secure.pt"), "--config", str(secure),
+                               "--timeout", "1500"],
+                              capture_output=True, text=True, timeout=1800,
+                              env={**os.environ, "PATH": str(Path(sys.executable).parent)
+                                   + os.pathsep + os.environ.get("PATH", "")})
+        assert done.returncode == 0, done.stdout + done.stderr
+        model, _, info = load_checkpoint(tmp_path / "secure.pt")
+        assert_one_fedavg_round(model, sites, small(**SECURE))
+        assert_masked(info, len(sites))
+
     # a SuperNode that names no shards: the run fails with what to give, and writes nothing
     bad = tmp_path / "bad"
     bad.mkdir()
@@ -182,9 +245,11 @@ def test_across_hosts_a_superlink_and_supernodes_train_the_same_global_model(sit
 
 
 @pytest.mark.slow
-def test_a_failing_site_stops_the_run_naming_the_site(sites, tmp_path):
+@pytest.mark.parametrize("secure", [False, True], ids=["plain", "secure"])
+def test_a_failing_site_stops_the_run_naming_the_site(sites, tmp_path, secure):
     """A site whose shards are broken fails its round: the run stops with its reason instead of
-    writing a global model that silently lacks that site."""
+    writing a global model that silently lacks that site (also when SecAgg+ halts because of
+    it)."""
     import shutil
 
     from omni_ros.learning.federated import FederateError, federate
@@ -195,7 +260,8 @@ def test_a_failing_site_stops_the_run_naming_the_site(sites, tmp_path):
         f.write_bytes(f.read_bytes()[:1000])
     out = tmp_path / "fleet.pt"
     with pytest.raises(FederateError, match=r"site 1 .*broken.*BadZipFile"):
-        federate([[sites[0]], [broken]], out, small(**{"federate.rounds": 2}))
+        federate([[sites[0]], [broken]], out,
+                 small(**{"federate.rounds": 2, "federate.secure_aggregation": secure}))
     assert not out.exists()
 
 

@@ -2,7 +2,9 @@
 trains the global model on its own shards and sends back only its weights; the server averages
 them (FedAvg, or FedProx for sites whose data differ) for --rounds rounds and writes the global
 model as an ordinary checkpoint. --dp-noise adds differential privacy (each site clips its
-update to --dp-clip, the server adds Gaussian noise). Needs Python >= 3.11.
+update to --dp-clip, the server adds Gaussian noise); --secure adds secure aggregation (Flower's
+SecAgg+: the server learns only the weighted mean of the sites' masked updates). Needs
+Python >= 3.11.
 
 On this machine (Flower's simulation runtime on Ray: the server and one SuperNode per site):
 
@@ -50,6 +52,9 @@ def add_arguments(parser) -> None:
                         help="shortcut for federate.strategy")
     parser.add_argument("--dp-noise", type=float, help="shortcut for federate.dp_noise")
     parser.add_argument("--dp-clip", type=float, help="shortcut for federate.dp_clip")
+    parser.add_argument("--secure", action="store_true",
+                        help="secure aggregation (SecAgg+): sites send masked updates and the "
+                             "server learns only their weighted mean (federate.secure_aggregation)")
 
 
 def run(args) -> int:
@@ -69,7 +74,8 @@ def run(args) -> int:
     if args.site and not_datasets([d for s in args.site for d in s]):
         return 2
     shortcuts = {"federate.rounds": args.rounds, "federate.strategy": args.strategy,
-                 "federate.dp_noise": args.dp_noise, "federate.dp_clip": args.dp_clip}
+                 "federate.dp_noise": args.dp_noise, "federate.dp_clip": args.dp_clip,
+                 "federate.secure_aggregation": True if args.secure else None}
     try:
         cfg = load_config(args.config, {k: v for k, v in shortcuts.items() if v is not None})
         if args.superlink:

@@ -12,7 +12,9 @@ weights to every site; the site's ClientApp trains them on its own samples for
   loss, which keeps sites with very different data from drifting apart (Li et al. 2018);
 * with ``dp_noise`` > 0: differential privacy, client-side fixed clipping (each site clips its
   update to ``dp_clip`` in L2 norm, Flower's ``fixedclipping_mod``) and Gaussian noise of
-  ``dp_noise * dp_clip / sites`` added by the server to the mean.
+  ``dp_noise * dp_clip / sites`` added by the server to the mean;
+* with ``secure_aggregation``: Flower's SecAgg+, the server learns only the weighted mean of
+  the sites' masked updates (:mod:`.secure`).
 
 The learning rate decays over the rounds (cosine, from ``train.lr``); each round starts a
 fresh optimiser at the site. Weights travel as float arrays; integer buffers (batch-norm step
@@ -111,38 +113,65 @@ def site_samples(dirs: list[str], cfg: OmniConfig) -> Samples:
     return _SITE_SAMPLES[key]
 
 
-def site_reply(msg, cfg: OmniConfig, site: int, dirs: list[str]):
-    """A site's answer to the server's train message ``msg``: the global weights it carries,
-    trained on the site's folders ``dirs``; the reply holds the weights and the sample count,
-    nothing else. Shared by the simulation's and the deployed ClientApp."""
-    from flwr.app import ArrayRecord, Message, MetricRecord, RecordDict
-
+def train_site(state: dict, server_round: int, mu: float, cfg: OmniConfig, site: int,
+               dirs: list[str]):
+    """(model, samples, mean loss): the global weights ``state`` trained on the site's folders
+    ``dirs`` for one round. Shared by the plain and the secure (:mod:`.secure`) replies."""
     torch.set_num_threads(cfg.train.threads)
     try:
         s = site_samples(dirs, cfg)
     except Exception as err:  # the server's error names the site and what broke
         raise RuntimeError(f"site {site} {dirs}: {type(err).__name__}: {err}") from None
     model = new_model(cfg)
-    model.load_state_dict(msg.content["arrays"].to_torch_state_dict(), strict=False)
+    model.load_state_dict(state, strict=False)
+    result = local_training(model, s, cfg, server_round, site, mu)
+    return model, int(s.data.n), result["loss"]
+
+
+def site_reply(msg, cfg: OmniConfig, site: int, dirs: list[str]):
+    """A site's answer to the server's train message ``msg``: the global weights it carries,
+    trained on the site's folders ``dirs``; the reply holds the weights and the sample count,
+    nothing else. Shared by the simulation's and the deployed ClientApp. With
+    ``federate.secure_aggregation`` the message is SecAgg+'s and :func:`.secure.site_update`
+    answers instead (only a masked update leaves the site)."""
+    from flwr.app import ArrayRecord, Message, MetricRecord, RecordDict
+
+    if cfg.federate.secure_aggregation:
+        from .secure import site_update
+
+        return site_update(msg, cfg, site, dirs)
     conf = msg.content["config"]
-    result = local_training(model, s, cfg, int(conf["server-round"]), site,
-                            float(conf.get("proximal-mu", 0.0)))
+    model, n, loss = train_site(msg.content["arrays"].to_torch_state_dict(),
+                                int(conf["server-round"]), float(conf.get("proximal-mu", 0.0)),
+                                cfg, site, dirs)
     reply = RecordDict({"arrays": ArrayRecord(weights(model)),
-                        "metrics": MetricRecord({"num-examples": int(s.data.n), "site": site,
-                                                 "train-loss": result["loss"]})})
+                        "metrics": MetricRecord({"num-examples": n, "site": site,
+                                                 "train-loss": loss})})
     return Message(content=reply, reply_to=msg)
+
+
+def site_mods(cfg: OmniConfig) -> list:
+    """The ClientApp mods a run needs: SecAgg+'s protocol (secure aggregation), Flower's
+    client-side clipping (differential privacy), or none."""
+    if cfg.federate.secure_aggregation:
+        from flwr.client.mod import secaggplus_mod
+
+        return [secaggplus_mod]
+    if cfg.federate.dp_noise > 0:
+        from flwr.clientapp.mod import fixedclipping_mod
+
+        return [fixedclipping_mod]
+    return []
 
 
 def client_app(sites: list[list[str]], cfg: OmniConfig):
     """The Flower ClientApp of every simulated site: the SuperNode with ``partition-id`` i
     trains on ``sites[i]`` only."""
     from flwr.clientapp import ClientApp
-    from flwr.clientapp.mod import fixedclipping_mod
 
     app = ClientApp()
-    mods = [fixedclipping_mod] if cfg.federate.dp_noise > 0 else []
 
-    @app.train(mods=mods)
+    @app.train(mods=site_mods(cfg))
     def train(msg, context):
         site = int(context.node_config["partition-id"])
         return site_reply(msg, cfg, site, sites[site])
@@ -207,14 +236,19 @@ class Outcome:
     failures: list[str] = field(default_factory=list)
 
 
-def run_rounds(grid, cfg: OmniConfig, n_sites: int, outcome: Outcome) -> None:
+def run_rounds(grid, context, cfg: OmniConfig, n_sites: int, outcome: Outcome) -> None:
     """The server's side of a run: ``federate.rounds`` rounds of the configured strategy over
-    ``n_sites`` sites on Flower's ``grid``, starting from ``cfg``'s initial model; fills
-    ``outcome``. Shared by the simulation's and the deployed ServerApp."""
+    ``n_sites`` sites on Flower's ``grid`` (``context``: the ServerApp's), starting from
+    ``cfg``'s initial model; fills ``outcome``. Shared by the simulation's and the deployed
+    ServerApp. With ``federate.secure_aggregation``: :func:`.secure.run_rounds`."""
     from flwr.app import ArrayRecord, ConfigRecord
     from flwr.serverapp.strategy import DifferentialPrivacyClientSideFixedClipping, FedAvg, FedProx
 
     fc = cfg.federate
+    if fc.secure_aggregation:
+        from . import secure
+
+        return secure.run_rounds(grid, context, cfg, n_sites, outcome)
     torch.manual_seed(cfg.train.seed)
     every = dict(fraction_train=1.0, fraction_evaluate=0.0, min_train_nodes=n_sites,
                  min_available_nodes=n_sites, min_evaluate_nodes=0,
@@ -243,7 +277,7 @@ def server_app(n_sites: int, cfg: OmniConfig, outcome: Outcome):
 
     @app.main()
     def main(grid, context) -> None:
-        run_rounds(grid, cfg, n_sites, outcome)
+        run_rounds(grid, context, cfg, n_sites, outcome)
 
     return app
 
@@ -266,6 +300,7 @@ def save_global(outcome: Outcome, cfg: OmniConfig, out_path: Path, sites: list,
     per_site = [{"data": d, "samples": samples[i]} for i, d in enumerate(sites)]
     info = {"federated": True, "sites": per_site, "rounds": cfg.federate.rounds,
             "strategy": cfg.federate.strategy, "dp_noise": cfg.federate.dp_noise,
+            "secure_aggregation": cfg.federate.secure_aggregation,
             "train_samples": sum(p["samples"] for p in per_site),
             "history": [{"total": v} for v in outcome.train_loss],
             "received": outcome.received, "train_time_s": time.monotonic() - t0, **extra}
@@ -282,8 +317,11 @@ def federate(sites: list[list[Path]], out_path: Path, cfg: OmniConfig) -> dict:
     flower()
     from flwr.simulation import run_simulation
 
+    from .secure import check
+
     if len(sites) < 2:
         raise FederateError(f"omni-ros federate needs at least 2 sites, got {len(sites)}")
+    check(cfg, len(sites))
     t0 = time.monotonic()
     names = [[str(Path(d).resolve()) for d in s] for s in sites]
     outcome = Outcome()

@@ -73,20 +73,22 @@ def app_files(run_cfg: dict) -> dict[str, bytes]:
 
 def _apps():
     from flwr.clientapp import ClientApp
-    from flwr.clientapp.mod import fixedclipping_mod
     from flwr.serverapp import ServerApp
 
-    from .federated import Outcome, run_rounds, save_global, site_reply
+    from .federated import Outcome, run_rounds, save_global, site_mods, site_reply
 
-    def dp_clipping(msg, context, call_next):
-        """Flower's client-side clipping, when this run has differential privacy."""
-        if config_of(context.run_config).federate.dp_noise > 0:
-            return fixedclipping_mod(msg, context, call_next)
-        return call_next(msg, context)
+    def protocol(msg, context, call_next):
+        """The mods this run needs (SecAgg+, or differential privacy's clipping), chosen from
+        the run config: the SuperNode serves whatever run the SuperLink submits."""
+        def chain(msg, context, mods):
+            if not mods:
+                return call_next(msg, context)
+            return mods[0](msg, context, lambda m, c: chain(m, c, mods[1:]))
+        return chain(msg, context, site_mods(config_of(context.run_config)))
 
     client_app = ClientApp()
 
-    @client_app.train(mods=[dp_clipping])
+    @client_app.train(mods=[protocol])
     def train(msg, context):
         site, dirs = site_of(context.node_config)
         return site_reply(msg, config_of(context.run_config), site, dirs)
@@ -99,7 +101,7 @@ def _apps():
         cfg = config_of(context.run_config)
         n = int(context.run_config["sites"])
         outcome = Outcome()
-        run_rounds(grid, cfg, n, outcome)
+        run_rounds(grid, context, cfg, n, outcome)
         # the server knows each site by its index only: its folders stay with it
         save_global(outcome, cfg, Path(str(context.run_config["out"])),
                     [f"site {i}" for i in range(n)], t0, flower_run=int(context.run_id))

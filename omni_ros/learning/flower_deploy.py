@@ -24,6 +24,7 @@ from pathlib import Path
 from ..core.model.model_config import OmniConfig
 from .federated import FederateError
 from .flower_app import app_files, run_config
+from .secure import check
 
 CONNECTION = "omni"
 ADDRESS = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
@@ -94,6 +95,7 @@ def submit(superlink: str, sites: int, cfg: OmniConfig, out: Path, *,
                             "(its Control API, e.g. 10.0.0.5:8000)")
     if sites < 1:
         raise FederateError(f"--sites {sites}: at least 1 SuperNode must take part")
+    check(cfg, sites)
     if root_certificates is not None and not root_certificates.is_file():
         raise FederateError(f"--root-certificates {root_certificates}: no such file")
     out = Path(out).resolve()

@@ -172,6 +172,16 @@ class FederateConfig:
                             "clipped updates (0 = off)", min=0.0, max=100.0)
     dp_clip: float = param(1.0, "differential privacy: L2 norm each site clips its update to",
                            min=1e-6, max=1e6)
+    secure_aggregation: bool = param(False, "SecAgg+ (Flower): sites send masked updates, the "
+                                     "server learns only their sample-weighted mean")
+    secagg_max_weight: int = param(10000, "secure aggregation: the most samples a site may have "
+                                   "(updates are weighted by samples / this; a site with more "
+                                   "is refused)", min=1, max=10 ** 9)
+    secagg_clip: float = param(1.0, "secure aggregation: each entry of a weighted update is "
+                               "clipped to +- this before quantisation to 2**22 levels",
+                               min=1e-3, max=1e3)
+    secagg_threshold: float = param(0.67, "secure aggregation: share of the sites whose key "
+                                    "shares rebuild a dropped site's masks", min=0.01, max=1.0)
 
 
 @dataclass
