@@ -55,7 +55,9 @@ FEDERATED = {"FedAvg": {"federate.strategy": "fedavg"},
              "FedProx (mu 0.01)": {"federate.strategy": "fedprox", "federate.proximal_mu": 0.01},
              "FedAvg + DP (noise 0.05, clip 1)": {"federate.strategy": "fedavg",
                                                   "federate.dp_noise": 0.05,
-                                                  "federate.dp_clip": 1.0}}
+                                                  "federate.dp_clip": 1.0},
+             "FedAvg + SecAgg+": {"federate.strategy": "fedavg",
+                                  "federate.secure_aggregation": True}}
 METRICS = ("fused_score", "contact_state_acc", "impact_balanced_acc", "held_identity_acc",
            "object_detection_recall", "grounding_acc")
 
@@ -112,7 +114,8 @@ def run(log=print) -> dict:
     results = {name: score(p, data) for name, p in models.items()}
     worst = min(results[f"{n} alone"]["fused_score"] for n in SITES)
     central = results["centralised (all sites' data)"]["fused_score"]
-    per_round = {n: sorted({r["bytes"] for r in rec}) for n, rec in received.items()}
+    per_round = {n: sorted({r["bytes"] + r.get("masked_bytes", 0) for r in rec})
+                 for n, rec in received.items()}
     sent = {n: sorted({tuple(r["records"]) for r in rec}) for n, rec in received.items()}
     return {"sites": {n: d for n, (d, _, _) in SITES.items()}, "held_out": HELD_OUT[0],
             "episodes_per_site": EPISODES, "epochs_or_rounds": EPOCHS, "results": results,
@@ -145,6 +148,6 @@ def markdown(r: dict) -> str:
     out += ["", "What reached the server from a site each round (Flower's replies as the "
             "strategy received them): records "
             + "; ".join(f"{n}: {s}" for n, s in r["what_a_site_sent"].items())
-            + "; bytes " + "; ".join(f"{n}: {b}" for n, b in r["bytes_per_site_per_round"].items())
+            + "; bytes (under SecAgg+ its masked vector, no plain array) " + "; ".join(f"{n}: {b}" for n, b in r["bytes_per_site_per_round"].items())
             + f". Wall time {r['wall_s'] / 60:.0f} min."]
     return "\n".join(out) + "\n"
