@@ -148,6 +148,7 @@ def markdown(r: dict) -> str:
     out += ["", "What reached the server from a site each round (Flower's replies as the "
             "strategy received them): records "
             + "; ".join(f"{n}: {s}" for n, s in r["what_a_site_sent"].items())
-            + "; bytes (under SecAgg+ its masked vector, no plain array) " + "; ".join(f"{n}: {b}" for n, b in r["bytes_per_site_per_round"].items())
+            + "; bytes (under SecAgg+ its masked vector, no plain array) "
+            + "; ".join(f"{n}: {b}" for n, b in r["bytes_per_site_per_round"].items())
             + f". Wall time {r['wall_s'] / 60:.0f} min."]
     return "\n".join(out) + "\n"
