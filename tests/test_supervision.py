@@ -111,7 +111,9 @@ def _stop_once(name: str, sig: int, point: str, observer) -> tuple[int, bool, fl
         else:                          # it publishes its diagnostics (every 1 s)
             _until(lambda: any(t > started for t in heard.get(name, [])), f"{name} running")
         assert g.poll()[name] is None, g.lines()
-        in_graph = name in node.get_node_names()
+        # rclpy is up once the node was seen in the graph or heard publishing; the graph cache
+        # may lag a received message, so only the earlier points ask it
+        in_graph = point in ("being built", "running") or name in node.get_node_names()
         sent = g.kill(name, sig)
         _until(lambda: g.poll()[name] is not None, f"{name} to exit after {sig!r} at {point}")
         return g.poll()[name], in_graph, time.monotonic() - sent, g.lines(name)
