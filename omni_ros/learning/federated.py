@@ -114,14 +114,17 @@ def site_samples(dirs: list[str], cfg: OmniConfig) -> Samples:
 
 
 def train_site(state: dict, server_round: int, mu: float, cfg: OmniConfig, site: int,
-               dirs: list[str]):
+               dirs: list[str], check=None):
     """(model, samples, mean loss): the global weights ``state`` trained on the site's folders
-    ``dirs`` for one round. Shared by the plain and the secure (:mod:`.secure`) replies."""
+    ``dirs`` for one round; ``check(samples)`` may refuse the site before it trains. Shared by
+    the plain and the secure (:mod:`.secure`) replies."""
     torch.set_num_threads(cfg.train.threads)
     try:
         s = site_samples(dirs, cfg)
     except Exception as err:  # the server's error names the site and what broke
         raise RuntimeError(f"site {site} {dirs}: {type(err).__name__}: {err}") from None
+    if check is not None:
+        check(int(s.data.n))
     model = new_model(cfg)
     model.load_state_dict(state, strict=False)
     result = local_training(model, s, cfg, server_round, site, mu)

@@ -78,13 +78,10 @@ def _apps():
     from .federated import Outcome, run_rounds, save_global, site_mods, site_reply
 
     def protocol(msg, context, call_next):
-        """The mods this run needs (SecAgg+, or differential privacy's clipping), chosen from
+        """The mod this run needs (SecAgg+, or differential privacy's clipping), chosen from
         the run config: the SuperNode serves whatever run the SuperLink submits."""
-        def chain(msg, context, mods):
-            if not mods:
-                return call_next(msg, context)
-            return mods[0](msg, context, lambda m, c: chain(m, c, mods[1:]))
-        return chain(msg, context, site_mods(config_of(context.run_config)))
+        mods = site_mods(config_of(context.run_config))
+        return mods[0](msg, context, call_next) if mods else call_next(msg, context)
 
     client_app = ClientApp()
 

@@ -69,13 +69,17 @@ def site_update(msg, cfg: OmniConfig, site: int, dirs: list[str]):
     names = keys(cfg)
     start = parameters_to_ndarrays(fitins.parameters)
     state = {k: torch.from_numpy(np.asarray(a)) for k, a in zip(names, start)}
-    model, n, loss = train_site(state, int(fitins.config["server-round"]),
-                                float(fitins.config.get("proximal-mu", 0.0)), cfg, site, dirs)
     fc = cfg.federate
-    if n > fc.secagg_max_weight:
-        raise ValueError(f"site {site} has {n} samples, more than federate.secagg_max_weight "
-                         f"({fc.secagg_max_weight}), which SecAgg+ weights by: raise it on the "
-                         "server's config")
+
+    def fits(n: int) -> None:  # before training: SecAgg+ would overflow
+        if n > fc.secagg_max_weight:
+            raise ValueError(f"site {site} has {n} samples, more than federate.secagg_max_weight "
+                             f"({fc.secagg_max_weight}), which SecAgg+ weights by: raise it on "
+                             "the server's config")
+
+    model, n, loss = train_site(state, int(fitins.config["server-round"]),
+                                float(fitins.config.get("proximal-mu", 0.0)), cfg, site, dirs,
+                                check=fits)
     sd = model.state_dict()
     update = [sd[k].numpy().astype(np.float32) - a for k, a in zip(names, start)]
     scale = n / fc.secagg_max_weight
@@ -201,9 +205,9 @@ def run_rounds(grid, context, cfg: OmniConfig, n_sites: int, outcome) -> None:
         """SecAgg+ that keeps why sites failed, which Flower only logs when it halts."""
 
         def _kept(self, stage, grid, context, state):
+            seen = len(state.failures)
             ok = stage(grid, context, state)
-            failures.extend(reason(f) for f in state.failures[len(getattr(state, "_seen", [])):])
-            state._seen = list(state.failures)
+            failures.extend(reason(f) for f in state.failures[seen:])
             return ok
 
         def setup_stage(self, grid, context, state):
