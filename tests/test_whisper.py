@@ -59,13 +59,14 @@ def test_repeats_of_a_looping_decoder_are_cut_to_their_first_words():
     assert cut_repeats("put it down there".split()) == "put it down there".split()
 
 
-def heard(free, forced, free_lp, command=(), command_lp=-np.inf, stop_word="stop", stop_lp=-50.0):
+def heard(free, forced, free_lp, command=(), command_lp=-np.inf, stop_word="stop", stop_lp=-50.0,
+          duration_s=2.0):
     return Heard(free.split(), forced.split(), free_lp, list(command), command_lp, stop_word,
-                 stop_lp, len(command) + 2)
+                 stop_lp, len(command) + 2, duration_s)
 
 
 GATE = Gate(margin=4.0, extra_words=2, min_agreement=0.5, min_token_lp=-3.0, stop_margin=4.0,
-            stop_floor=-9.0, veto_floor=-12.0)
+            stop_floor=-9.0, veto_floor=-12.0, veto_margin=2.0)
 
 
 @pytest.mark.parametrize("h, expect", [
@@ -79,6 +80,24 @@ GATE = Gate(margin=4.0, extra_words=2, min_agreement=0.5, min_token_lp=-3.0, sto
     (heard("palt", "go there", -5.0, ["go", "there"], -6.0, "halt", -11.0), ("halt", False)),
     # a stop word in the constrained hypothesis vetoes any motion
     (heard("what time is it", "stop", -6.0, ["go", "there"], -6.5), ("stop", False)),
+    # ... and so does a stop word scoring at least the command, whatever was heard: a "freeze"
+    # in background talk, heard as one of the context's sentences
+    (heard("the green cylinder", "the green cylinder", -6.68, "take the green cylinder".split(),
+           -6.69, "freeze", -6.52), ("freeze", False)),
+    # speech as brief as a stop word whose stop word scores above what was heard (or above
+    # veto_floor) is never a motion, however many words were heard; longer speech may be one
+    (heard("have a re turn", "grab the red", -10.8, "grab the red".split(), -5.1, "stop", -7.6,
+           duration_s=0.7), ("stop", False)),
+    (heard("have a re turn", "grab the red", -14.8, "grab the red".split(), -5.1, "stop", -13.0,
+           duration_s=0.7), ("stop", False)),
+    (heard("have a re turn", "grab the red", -10.8, "grab the red".split(), -5.1, "stop", -7.6,
+           duration_s=1.5), ("grab the red", True)),
+    # a command less than veto_margin above the stop word, however long what was heard: a
+    # "stop" in background talk
+    (heard("pick up the green last hard with one clip", "pick up the green", -9.6,
+           "pick up the green".split(), -7.3, "stop", -7.7), ("stop", False)),
+    (heard("pick up the green last hard with one clip", "pick up the green", -9.6,
+           "pick up the green".split(), -5.3, "stop", -7.7), ("pick up the green", True)),
     # a long sentence is not judged a stop by score (short hypotheses score high anyway)
     (heard("what time is it", "one", -12.0, stop_lp=-11.0), ("one", False)),
     # a command within the margin of what was heard, sharing its words, is accepted

@@ -114,7 +114,8 @@ def run(progress=print) -> dict:
     from ..core.speech.whisper import WhisperRecognizer
 
     cfg = AsrConfig()
-    rec = WhisperRecognizer(cfg.model_dir or None, gate=cfg.gate(), threads=cfg.threads)
+    rec = WhisperRecognizer(cfg.model_dir or None, gate=cfg.gate(), threads=cfg.threads,
+                            context=cfg.context)
     trials = {}
     for half in ("tuning", "held_out"):
         trials[half] = record(half, rec.hear)

@@ -260,7 +260,7 @@ def trials_json(trials: list[Trial]) -> list[dict]:
 GRID = {"margin": (2.0, 4.0, 6.0, 8.0), "extra_words": (1, 2),
         "min_agreement": (0.0, 0.5, 0.75), "min_token_lp": (-1.5, -2.0, -2.5, -3.0, -5.0),
         "stop_margin": (2.0, 4.0, 6.0), "stop_floor": (-7.0, -8.0, -9.0, -10.0),
-        "veto_below_stop": (0.0, 2.0, 4.0)}
+        "veto_below_stop": (0.0, 2.0, 4.0), "veto_margin": (0.0, 1.0, 2.0, 4.0)}
 MAX_FALSE_CLEAN, MAX_FALSE_NOISY = 0.02, 0.05   # the bars, held on the tuning half
 
 
@@ -288,8 +288,8 @@ def tune_whisper(trials: list[Trial]) -> dict:
         raise ValueError(f"thresholds are chosen on the tuning half only; got {sorted(held)} "
                          "trials")
     best = None
-    for m, e, a, t, sm, sf, vb in itertools.product(*GRID.values()):
-        gate = Gate(m, e, a, t, sm, sf, sf - vb)
+    for m, e, a, t, sm, sf, vb, vm in itertools.product(*GRID.values()):
+        gate = Gate(m, e, a, t, sm, sf, sf - vb, veto_margin=vm)
         s = summary(score(trials, whisper_decider(gate)))
         safe = s["clean"]["stop_to_motion"] + s["noisy"]["stop_to_motion"] == 0
         excess = (max(0.0, s["clean"]["false_accept_rate"] - MAX_FALSE_CLEAN)
@@ -298,7 +298,7 @@ def tune_whisper(trials: list[Trial]) -> dict:
         acc = (s["clean"]["accuracy"] + s["noisy"]["accuracy"]) / 2
         # safety, then the false-accept bars (as close as possible), then accuracy; ties go
         # to the stricter gate
-        cand = (safe, -round(excess, 6), round(acc, 6), -m, -e, a, t, -sm, sf, -vb)
+        cand = (safe, -round(excess, 6), round(acc, 6), -m, -e, a, t, -sm, sf, -vb, vm)
         if best is None or cand > best[0]:
             best = (cand, {**asdict(gate), "constraints_met": ok, "tuning_accuracy": acc})
     return best[1]
@@ -315,7 +315,8 @@ def hearer(backend: str):
         sphinx = CommandRecognizer()
     if backend in ("whisper", "both"):
         from ..core.speech.whisper import WhisperRecognizer
-        whisper = WhisperRecognizer(cfg.model_dir or None, gate=cfg.gate(), threads=cfg.threads)
+        whisper = WhisperRecognizer(cfg.model_dir or None, gate=cfg.gate(), threads=cfg.threads,
+                                    context=cfg.context)
     if backend == "pocketsphinx":
         return sphinx.recognize
     if backend == "whisper":

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from ..config import ConfigError, param
 from .commands import parse_command
 from .recognizer import REPLY_WORDS, Recognition
-from .whisper import Gate
+from .whisper import CONTEXT, Gate
 
 GATE = Gate()  # the Whisper gate chosen on the voices bench's tuning half
 
@@ -34,6 +34,9 @@ class AsrConfig:
                          "(a motion only when both heard it)", choices=BACKENDS)
     model_dir: str = param("", "a CTranslate2 Whisper model folder ('' = the bundled tiny.en)")
     threads: int = param(1, "CPU threads of the Whisper model", min=1, max=64)
+    context: str = param(CONTEXT, "whisper: previous text every utterance is decoded after, as "
+                         "if just said (commands as your operators say them; '' = none); the "
+                         "gate below was tuned with the default")
     margin: float = param(GATE.margin, "whisper: accept a command whose log P is at most this below "
                           "the free transcript's [nats]", min=0.0, max=100.0, runtime=True)
     extra_words: int = param(GATE.extra_words, "whisper: ... and the free transcript at most this many words "
@@ -47,9 +50,13 @@ class AsrConfig:
                                min=0.0, max=100.0, runtime=True)
     stop_floor: float = param(GATE.stop_floor, "whisper: ... and at least this log P [nats]",
                               min=-100.0, max=0.0, runtime=True)
-    veto_floor: float = param(GATE.veto_floor, "whisper: a short utterance whose stop word scores at "
+    veto_floor: float = param(GATE.veto_floor, "whisper: a short utterance (at most 2 words "
+                              "heard, or 1 s of speech) whose stop word scores at "
                               "least this could be a stop, so it is no motion [nats] "
                               "(<= stop_floor)", min=-100.0, max=0.0, runtime=True)
+    veto_margin: float = param(GATE.veto_margin, "whisper: a command scoring less than this "
+                               "above the best stop word could be a stop, so it is no motion "
+                               "[nats]", min=0.0, max=100.0, runtime=True)
 
     yes_margin: float = param(GATE.yes_margin, "whisper: while the robot asks 'did you mean "
                               "...?', a 'yes' that could be a stop counts only when it scores "
@@ -59,7 +66,8 @@ class AsrConfig:
     def gate(self) -> Gate:
         """The Whisper decision thresholds (:class:`.whisper.Gate`)."""
         return Gate(self.margin, self.extra_words, self.min_agreement, self.min_token_lp,
-                    self.stop_margin, self.stop_floor, self.veto_floor, self.yes_margin)
+                    self.stop_margin, self.stop_floor, self.veto_floor, self.yes_margin,
+                    self.veto_margin)
 
     def check(self) -> None:
         if self.veto_floor > self.stop_floor:
@@ -79,7 +87,7 @@ def make_recognizer(cfg: AsrConfig | None = None, sample_rate: int = 16000, **po
     if cfg.backend in ("whisper", "both"):
         from .whisper import WhisperRecognizer
         whisper = WhisperRecognizer(cfg.model_dir or None, sample_rate=sample_rate,
-                                    gate=cfg.gate(), threads=cfg.threads)
+                                    gate=cfg.gate(), threads=cfg.threads, context=cfg.context)
     if cfg.backend in ("pocketsphinx", "both"):
         try:
             importlib.import_module("pocketsphinx")

@@ -20,7 +20,13 @@ conditioned on CONTEXT as previous text:
    as "hold"). A short utterance (at most STOP_MAX_WORDS heard) whose best stop word scores at
    least ``stop_floor`` and within ``stop_margin`` of the best other hypothesis is a stop; one
    scoring at least ``veto_floor``, or a stop word in the constrained hypothesis, could be a
-   stop, so it is rejected: it never becomes a motion.
+   stop, so it is rejected: it never becomes a motion. So is a command, of any length, that
+   scores less than ``veto_margin`` above the best stop word (a "freeze" lost in background
+   talk was heard as "the green cylinder", one of CONTEXT's sentences, yet "Freeze." scored
+   higher; a "stop" in background talk as "pick up the green last hard ..."), and an
+   utterance as brief as a stop word (at most STOP_MAX_S of speech, however many words were
+   heard) whose stop word scores at least ``veto_floor`` or above the free hypothesis (a
+   "halt" in background talk was heard as "have a re turn", constrained to "grab the red").
 5. Otherwise a candidate of at least ``min_token_lp`` per token is accepted when it scores
    above the free hypothesis (greedy decoding is not the most probable sentence), or within
    ``margin`` of it (log P(command) - log P(free) >= -``margin``) while what was heard is at
@@ -57,7 +63,10 @@ MODEL_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a
 # Previous text for every utterance (Whisper's prompt): commands in Whisper's own writing. It
 # pulls free decoding towards command words ("move here" was heard as "will care"), so a
 # command competes with a fair transcript; other sentences are still heard as themselves.
-CONTEXT = "Pick up the red cube. Put it down there. Move here. Go home. Stop."
+# Chosen on the voices bench's tuning half over shorter ones (README, issue 15: the verbs,
+# colours and shapes of the grammar, and every stop word).
+CONTEXT = ("Pick up the red cube. Grab the blue ball. Take the green cylinder. Lift the purple "
+           "sphere. Put it down there. Move here. Go home. Stop. Halt. Freeze.")
 HOP = 160         # samples per mel frame (10 ms at 16 kHz)
 N_FFT = 400
 PUNCTUATION = (".", ",", "!", "?")
@@ -228,7 +237,8 @@ class WhisperRecognizer:
         reason = screen(x)
         if reason:
             return reason
-        max_tokens = int(4 + 5 * len(x) / SAMPLE_RATE)  # commands: ~3 words/s, ~1.3 tokens each
+        duration_s = len(x) / SAMPLE_RATE
+        max_tokens = int(4 + 5 * duration_s)  # commands: ~3 words/s, ~1.3 tokens each
         x = np.concatenate([x, np.zeros(int(self.pad_s * SAMPLE_RATE), np.float32)])
         frames = min(3000, 2 * int(np.ceil(len(x) / HOP / 2)))
         mel = log_mel(x, self.filters, frames)
@@ -254,7 +264,8 @@ class WhisperRecognizer:
         cmd_lp, cmd_words, cmd_tokens = max(cmd) if cmd else (-np.inf, [], 1)
         stops = [(best[1 + len(candidates) + j], w) for j, w in enumerate(self.stop_words)]
         stop_lp, stop_word = max(stops) if stops else (-np.inf, "")
-        return Heard(free, forced, best[0], cmd_words, cmd_lp, stop_word, stop_lp, cmd_tokens)
+        return Heard(free, forced, best[0], cmd_words, cmd_lp, stop_word, stop_lp, cmd_tokens,
+                     duration_s)
 
     def recognize(self, samples: np.ndarray, reply: bool = False) -> Recognition:
         """Decode one utterance (float or int16 samples at ``sample_rate``). ``reply``: the
@@ -280,6 +291,7 @@ class Heard:
     stop_word: str
     stop_lp: float
     command_tokens: int = 1  # tokens of the command as scored (end of text included)
+    duration_s: float = float("inf")  # the utterance's length [s] (without the padding)
 
 
 def _motion(words: list[str]) -> bool:
@@ -289,6 +301,7 @@ def _motion(words: list[str]) -> bool:
 
 MIN_EDITED_WORDS = 3  # a constrained hypothesis this long may be one word off a command
 STOP_MAX_WORDS = 2  # a stop word misheard is one or two words (judged by score only then)
+STOP_MAX_S = 1.0  # speech this brief [s] may be a stop word, however many words were heard
 STOP_WORDS = frozenset(VERBS["stop"])
 SHORT_STOP_WORDS = SHORT_STOPS  # heard alone (at most STOP_MAX_WORDS), a stop
 
@@ -298,14 +311,15 @@ class Gate:
     """Thresholds of :func:`decide` [natural log units, words]; the defaults are the ones
     chosen on the voices bench's tuning half (bench/voices.json)."""
 
-    margin: float = 6.0         # command: at most this below the free hypothesis' log P
+    margin: float = 2.0         # command: at most this below the free hypothesis' log P
     extra_words: int = 1        # ... heard at most this many words more than the command
-    min_agreement: float = 0.5  # ... and at least this share of its words heard, in order
-    min_token_lp: float = -1.5  # any command: mean log P per token at least this
+    min_agreement: float = 0.75  # ... and at least this share of its words heard, in order
+    min_token_lp: float = -2.0  # any command: mean log P per token at least this
     stop_margin: float = 2.0    # short + stop word within this of the best other: stop
     stop_floor: float = -7.0    # ... and its log P at least this
-    veto_floor: float = -9.0    # short + stop word's log P at least this: never a motion
+    veto_floor: float = -7.0    # short + stop word's log P at least this: never a motion
     yes_margin: float = 2.0     # a "yes" that could be a stop: free log P this above the stop's
+    veto_margin: float = 4.0    # any command at most this above the stop word: never a motion
 
     def check(self) -> None:
         if self.veto_floor > self.stop_floor:
@@ -325,9 +339,10 @@ def shared_words(a: list[str], b: list[str]) -> int:
 
 def decide(h: Heard, gate: Gate) -> tuple[str, str, float, float]:
     """(text, rejection reason or "", confidence, gap) of an utterance: stop first, then the
-    command gate (see the module docstring). A stop is judged by score only when what was
+    command gate (see the module docstring). A stop is accepted by score only when what was
     heard is at most STOP_MAX_WORDS words (a short hypothesis scores higher than a long one
-    for any audio, so a stop word's score says nothing about a sentence)."""
+    for any audio, so a stop word's score says nothing about a sentence); a motion is
+    refused by score also when the speech lasted at most STOP_MAX_S."""
     short = len(h.free) <= STOP_MAX_WORDS
     said = next((w for w in h.free if w in STOP_WORDS or (short and w in SHORT_STOP_WORDS)), None)
     stop_gap = max(h.free_lp, h.command_lp) - h.stop_lp
@@ -335,12 +350,21 @@ def decide(h: Heard, gate: Gate) -> tuple[str, str, float, float]:
         return said, "", 1.0, stop_gap
     if short and h.stop_lp >= gate.stop_floor and stop_gap <= gate.stop_margin:
         return h.stop_word, "", _confidence(stop_gap, gate.stop_margin), stop_gap
-    if (short and h.stop_lp >= gate.veto_floor) or any(w in STOP_WORDS for w in h.forced):
-        return h.stop_word, (f"could be a stop ({h.stop_word!r}: log P {h.stop_lp:.1f}, "
-                             f">= {gate.veto_floor:g}, or in the constrained hypothesis; heard "
-                             f"{' '.join(h.free)!r}): never a motion"), 0.0, stop_gap
+    brief = h.duration_s <= STOP_MAX_S
+    why = (f"{h.stop_word!r} in the constrained hypothesis" if any(w in STOP_WORDS for w in h.forced)
+           else f"{h.stop_word!r}: log P {h.stop_lp:.1f} >= {gate.veto_floor:g}"
+           if (short or brief) and h.stop_lp >= gate.veto_floor
+           else f"{h.stop_word!r}: log P {h.stop_lp:.1f}, above what was heard ({h.free_lp:.1f}), "
+           f"in {h.duration_s:.2f} s" if brief and h.stop_lp > h.free_lp else "")
+    if why:
+        return h.stop_word, (f"could be a stop ({why}; heard {' '.join(h.free)!r}): never a "
+                             "motion"), 0.0, stop_gap
     if not h.command:
         return " ".join(h.forced), f"not a command: heard {' '.join(h.free)!r}", 0.0, float("nan")
+    if h.stop_lp >= h.command_lp - gate.veto_margin:  # whatever its length: could be a stop
+        return h.stop_word, (f"could be a stop ({h.stop_word!r}: log P {h.stop_lp:.1f}, within "
+                             f"{gate.veto_margin:g} of the command's {h.command_lp:.1f}; heard "
+                             f"{' '.join(h.free)!r}): never a motion"), 0.0, stop_gap
     gap = h.free_lp - h.command_lp
     text = " ".join(h.command)
     per_token = h.command_lp / max(h.command_tokens, 1)
