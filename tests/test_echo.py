@@ -175,4 +175,6 @@ def test_a_gap_in_the_stream_keeps_the_found_phrase_in_place():
     assert len(ec.take_events()[0]) == 1
     after = np.arange(int(2.0 * SR), int(0.6 * SR) + len(voice))  # the phrase after the gap
     residual = np.array([out[k] for k in after]) - (mic - echo)[after]
-    assert 10 * np.log10(np.sum(echo[after] ** 2) / np.sum(residual ** 2)) > 40
+    # 39.7-41.6 dB measured (espeak-ng's output depends on what it said before in the
+    # process); a phrase subtracted a few samples off its place leaves far more
+    assert 10 * np.log10(np.sum(echo[after] ** 2) / np.sum(residual ** 2)) > 35
