@@ -22,8 +22,8 @@ conditioned on CONTEXT as previous text:
    scoring at least ``veto_floor``, or a stop word in the constrained hypothesis, could be a
    stop, so it is rejected: it never becomes a motion. So is a command, of any length, that
    scores less than ``veto_margin`` above the best stop word (a "freeze" lost in background
-   talk was heard as "the green cylinder", one of CONTEXT's sentences, yet "Freeze." scored
-   higher; a "stop" in background talk as "pick up the green last hard ..."), and an
+   talk was heard as "the green cylinder", a sentence of the context then, yet "Freeze."
+   scored higher; a "stop" in background talk as "pick up the green last hard ..."), and an
    utterance as brief as a stop word (at most STOP_MAX_S of speech, however many words were
    heard) whose stop word scores at least ``veto_floor`` or above the free hypothesis (a
    "halt" in background talk was heard as "have a re turn", constrained to "grab the red").
@@ -63,10 +63,10 @@ MODEL_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a
 # Previous text for every utterance (Whisper's prompt): commands in Whisper's own writing. It
 # pulls free decoding towards command words ("move here" was heard as "will care"), so a
 # command competes with a fair transcript; other sentences are still heard as themselves.
-# Chosen on the voices bench's tuning half over shorter ones (README, issue 15: the verbs,
-# colours and shapes of the grammar, and every stop word).
-CONTEXT = ("Pick up the red cube. Grab the blue ball. Take the green cylinder. Lift the purple "
-           "sphere. Put it down there. Move here. Go home. Stop. Halt. Freeze.")
+# The grammar's verbs, colours, shapes and "hot" (README, issue 15: longer contexts scored
+# better on the voices bench's tuning half; "Halt." in it made Whisper write "hot" as "halt").
+CONTEXT = ("Pick up the red cube. Grab the blue ball. Take the green cylinder. Pick up the hot "
+           "one. Put it down there. Move here. Go home. Stop.")
 HOP = 160         # samples per mel frame (10 ms at 16 kHz)
 N_FFT = 400
 PUNCTUATION = (".", ",", "!", "?")
@@ -314,10 +314,10 @@ class Gate:
     margin: float = 2.0         # command: at most this below the free hypothesis' log P
     extra_words: int = 1        # ... heard at most this many words more than the command
     min_agreement: float = 0.75  # ... and at least this share of its words heard, in order
-    min_token_lp: float = -2.0  # any command: mean log P per token at least this
+    min_token_lp: float = -1.5  # any command: mean log P per token at least this
     stop_margin: float = 2.0    # short + stop word within this of the best other: stop
     stop_floor: float = -7.0    # ... and its log P at least this
-    veto_floor: float = -7.0    # short + stop word's log P at least this: never a motion
+    veto_floor: float = -9.0    # short + stop word's log P at least this: never a motion
     yes_margin: float = 2.0     # a "yes" that could be a stop: free log P this above the stop's
     veto_margin: float = 4.0    # any command at most this above the stop word: never a motion
 
