@@ -136,7 +136,7 @@ def test_asr_parameters_are_validated_with_what_is_allowed():
     from omni_ros.nodes.teleop import TeleopConfig
     with pytest.raises(ConfigError, match="asr.backend.*must be one of 'pocketsphinx', 'whisper', 'both'"):
         from_flat_dict(TeleopConfig, {"asr.backend": "kaldi"})
-    with pytest.raises(ConfigError, match="veto_floor"):
+    with pytest.raises(ConfigError, match="'asr.veto_floor' = -2.0 must be <= 'asr.stop_floor'"):
         from_flat_dict(TeleopConfig, {"asr.stop_floor": -9.0, "asr.veto_floor": -2.0})
     with pytest.raises(ConfigError, match="'vad'.*must be one of"):
         from_flat_dict(TeleopConfig, {"vad": "loud"})

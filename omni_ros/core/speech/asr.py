@@ -70,10 +70,7 @@ class AsrConfig:
                     self.veto_margin)
 
     def check(self) -> None:
-        if self.veto_floor > self.stop_floor:
-            raise ConfigError(f"parameter 'asr.veto_floor' = {self.veto_floor} must be <= "
-                              f"'asr.stop_floor' = {self.stop_floor}: whatever may be a stop "
-                              "is never a motion")
+        self.gate().check("asr.")
 
 
 def make_recognizer(cfg: AsrConfig | None = None, sample_rate: int = 16000, **pocketsphinx):

@@ -321,10 +321,13 @@ class Gate:
     yes_margin: float = 2.0     # a "yes" that could be a stop: free log P this above the stop's
     veto_margin: float = 4.0    # any command at most this above the stop word: never a motion
 
-    def check(self) -> None:
+    def check(self, prefix: str = "") -> None:
+        """ConfigError unless the thresholds are consistent; ``prefix``: the parameters'
+        namespace in the message (e.g. "asr.")."""
         if self.veto_floor > self.stop_floor:
-            raise ConfigError(f"veto_floor ({self.veto_floor}) must be <= stop_floor "
-                              f"({self.stop_floor}): whatever may be a stop is never a motion")
+            raise ConfigError(f"parameter '{prefix}veto_floor' = {self.veto_floor} must be <= "
+                              f"'{prefix}stop_floor' = {self.stop_floor}: whatever may be a stop "
+                              "is never a motion")
 
 
 def shared_words(a: list[str], b: list[str]) -> int:
@@ -350,21 +353,12 @@ def decide(h: Heard, gate: Gate) -> tuple[str, str, float, float]:
         return said, "", 1.0, stop_gap
     if short and h.stop_lp >= gate.stop_floor and stop_gap <= gate.stop_margin:
         return h.stop_word, "", _confidence(stop_gap, gate.stop_margin), stop_gap
-    brief = h.duration_s <= STOP_MAX_S
-    why = (f"{h.stop_word!r} in the constrained hypothesis" if any(w in STOP_WORDS for w in h.forced)
-           else f"{h.stop_word!r}: log P {h.stop_lp:.1f} >= {gate.veto_floor:g}"
-           if (short or brief) and h.stop_lp >= gate.veto_floor
-           else f"{h.stop_word!r}: log P {h.stop_lp:.1f}, above what was heard ({h.free_lp:.1f}), "
-           f"in {h.duration_s:.2f} s" if brief and h.stop_lp > h.free_lp else "")
+    why = _veto_reason(h, gate, short)
     if why:
         return h.stop_word, (f"could be a stop ({why}; heard {' '.join(h.free)!r}): never a "
                              "motion"), 0.0, stop_gap
     if not h.command:
         return " ".join(h.forced), f"not a command: heard {' '.join(h.free)!r}", 0.0, float("nan")
-    if h.stop_lp >= h.command_lp - gate.veto_margin:  # whatever its length: could be a stop
-        return h.stop_word, (f"could be a stop ({h.stop_word!r}: log P {h.stop_lp:.1f}, within "
-                             f"{gate.veto_margin:g} of the command's {h.command_lp:.1f}; heard "
-                             f"{' '.join(h.free)!r}): never a motion"), 0.0, stop_gap
     gap = h.free_lp - h.command_lp
     text = " ".join(h.command)
     per_token = h.command_lp / max(h.command_tokens, 1)
@@ -384,6 +378,25 @@ def decide(h: Heard, gate: Gate) -> tuple[str, str, float, float]:
         return text, (f"out of grammar: {text!r} is log P {gap:.1f} below what was heard "
                       f"({' '.join(h.free)!r}; > {gate.margin:g})"), _confidence(gap, gate.margin), gap
     return text, "", _confidence(gap, gate.margin), gap
+
+
+def _veto_reason(h: Heard, gate: Gate, short: bool) -> str:
+    """Why the utterance could be a stop and so must never become a motion, or "": a stop word
+    in the constrained hypothesis; a short or brief (<= STOP_MAX_S) utterance whose stop word
+    scores at least ``gate.veto_floor``; a brief one whose stop word scores above the free
+    transcript; a command scoring less than ``gate.veto_margin`` above the stop word."""
+    brief = h.duration_s <= STOP_MAX_S
+    if any(w in STOP_WORDS for w in h.forced):
+        return f"{h.stop_word!r} in the constrained hypothesis"
+    if (short or brief) and h.stop_lp >= gate.veto_floor:
+        return f"{h.stop_word!r}: log P {h.stop_lp:.1f} >= {gate.veto_floor:g}"
+    if brief and h.stop_lp > h.free_lp:
+        return (f"{h.stop_word!r}: log P {h.stop_lp:.1f}, above what was heard ({h.free_lp:.1f}), "
+                f"in {h.duration_s:.2f} s")
+    if h.command and h.stop_lp >= h.command_lp - gate.veto_margin:  # whatever its length
+        return (f"{h.stop_word!r}: log P {h.stop_lp:.1f}, within {gate.veto_margin:g} of the "
+                f"command's {h.command_lp:.1f}")
+    return ""
 
 
 def recognition(heard: Heard | str, gate: Gate, decode_ms: float = 0.0,
