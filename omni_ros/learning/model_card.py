@@ -33,14 +33,17 @@ def nth(n: int) -> str:
 
 
 LIMITATIONS = [
-    "Impact material (`impact_material_acc`) is weak: placing impacts are gentle, most sound "
-    "within 2-3x of the background noise (audio alone is at chance on impacts), and the 40-episode "
-    "eval set holds only ~20 impacts at every 2nd frame. Impact *detection* comes from the wrist force.",
+    "Impact material (`impact_material_acc`) is measured on few impacts: the 40-episode eval set "
+    "holds 72 at every 2nd frame, so one impact is 1.4 points. Impacts carry their material since "
+    "the sim's sounds follow the impulse (issue 14); on the older, gentle impacts this model's "
+    "predecessor reached 0.41 with audio alone at chance.",
     "Shape errors are mostly small (4 cm) cubes seen nearly face-on by the static 96 px camera "
     "(about 5 px wide), read as cylinders.",
-    "The own tokenizer maps words outside its vocabulary to <unk>, so held-out paraphrases "
-    "(`grounding_paraphrase_acc`: 'fetch the azure orb') are near chance; the pretrained text "
-    "variant (Variants) is for those.",
+    "The training camera is fixed (the config's `model.camera`): for other mounts, lenses and "
+    "lighting use `omni_cells.pt` (bench/cells_model_card.md).",
+    "The own tokenizer maps words outside its vocabulary to <unk>; held-out paraphrases "
+    "(`grounding_paraphrase_acc`: 'fetch the azure orb') are grounded through the command "
+    "lexicon, which maps unseen words onto the vocabulary before the text encoder sees them.",
 ]
 
 
