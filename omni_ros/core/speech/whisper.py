@@ -384,7 +384,7 @@ def _veto_reason(h: Heard, gate: Gate, short: bool) -> str:
     """Why the utterance could be a stop and so must never become a motion, or "": a stop word
     in the constrained hypothesis; a short or brief (<= STOP_MAX_S) utterance whose stop word
     scores at least ``gate.veto_floor``; a brief one whose stop word scores above the free
-    transcript; a command scoring less than ``gate.veto_margin`` above the stop word."""
+    transcript; a command scoring at most ``gate.veto_margin`` above the stop word."""
     brief = h.duration_s <= STOP_MAX_S
     if any(w in STOP_WORDS for w in h.forced):
         return f"{h.stop_word!r} in the constrained hypothesis"
