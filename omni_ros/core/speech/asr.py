@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from ..config import ConfigError, param
 from .commands import parse_command
@@ -65,9 +65,7 @@ class AsrConfig:
 
     def gate(self) -> Gate:
         """The Whisper decision thresholds (:class:`.whisper.Gate`)."""
-        return Gate(self.margin, self.extra_words, self.min_agreement, self.min_token_lp,
-                    self.stop_margin, self.stop_floor, self.veto_floor, self.yes_margin,
-                    self.veto_margin)
+        return Gate(**{f.name: getattr(self, f.name) for f in fields(Gate)})
 
     def check(self) -> None:
         self.gate().check("asr.")
