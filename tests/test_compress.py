@@ -61,6 +61,70 @@ def test_rules_naming_a_pruned_modality_go(trained):
     assert pcfg.model.router.rules == ["lidar+force: lidar=0.7 force=0.3"]
 
 
+def test_branch_effects_are_what_pruning_that_branch_changes(trained):
+    """The share of decisions changed without a modality (masked in the full model) is what the
+    model with that branch pruned decides differently - computed here from the pruned model."""
+    from omni_ros.core.model.prune import branch_effects
+
+    _, model, cfg = trained
+    g = torch.Generator().manual_seed(3)
+    stack = torch.nn.functional.normalize(torch.randn(64, 5, 128, generator=g), dim=-1)
+    effects = branch_effects(model, stack)
+    assert set(effects) == set(model.names)
+
+    def contact_impact(m, x):
+        fused, _ = m.router(x, torch.ones(x.shape[:2], dtype=torch.bool))
+        s = m.state_head(fused)
+        return torch.sigmoid(s["contact_logits"]) > 0.5, torch.sigmoid(s["impact_logit"]) > 0.5
+
+    with torch.no_grad():
+        contact, impact = contact_impact(model, stack)
+        for name in ("lidar", "audio", "force"):
+            pruned, _ = prune_branches(model, cfg, [name])
+            keep = [model.names.index(n) for n in pruned.names]
+            c, i = contact_impact(pruned, stack[:, keep])
+            e = effects[name]
+            assert e["contact"] == pytest.approx(float((c != contact).any(1).float().mean()))
+            assert e["impact"] == pytest.approx(float((i != impact).float().mean()))
+            assert e["max"] == max(v for k, v in e.items() if k != "max") and 0 <= e["max"] <= 1
+    assert any(e["max"] > 0 for e in effects.values())   # random weights: some decision moves
+
+
+def test_auto_pruning_keeps_a_rarely_used_branch_the_decisions_need():
+    """A microphone the router rarely weighs but that decides each impact's material stays;
+    a branch whose absence changes nothing goes; the camera (objects bypass the router) never."""
+    from omni_ros.learning.compress import auto_prune
+
+    names = ["camera", "lidar", "audio", "tactile", "force"]
+    gates = {"camera": 0.05, "lidar": 0.08, "audio": 0.08, "tactile": 0.2, "force": 0.59}
+    quiet = {"contact": 0.0, "impact": 0.0, "impact_material": 0.0, "held_identity": 0.0,
+             "max": 0.0}
+    effects = {n: dict(quiet) for n in names}
+    effects["audio"].update(impact=0.009, impact_material=0.8, max=0.8)
+    said = []
+    assert auto_prune(names, gates, effects, CompressConfig(min_gate=0.1), said.append) == ["lidar"]
+    assert len(said) == 1 and "kept audio" in said[0] and "impact material" in said[0]
+    assert auto_prune(names, gates, effects, CompressConfig(min_gate=0.1, max_change=0.9),
+                      said.append) == ["lidar", "audio"]
+    assert auto_prune(names, gates, effects, CompressConfig(min_gate=0.05)) == []
+
+
+def test_the_compress_cli_passes_the_pruning_thresholds():
+    import argparse
+
+    from omni_ros.cli import compress as cli
+
+    ap = argparse.ArgumentParser()
+    cli.add_arguments(ap)
+    cfg = cli.config_from_args(ap.parse_args(["--checkpoint", "omni_small.pt", "--out", "x.pt",
+                                              "--prune-branches", "auto", "--min-gate", "0.2",
+                                              "--max-change", "0.05"]))
+    assert (cfg.min_gate, cfg.max_change, cfg.prune_branches) == (0.2, 0.05, [])
+    with pytest.raises(ConfigError, match="max_change"):
+        cli.config_from_args(ap.parse_args(["--checkpoint", "omni_small.pt", "--out", "x.pt",
+                                            "--max-change", "2"]))
+
+
 def test_channel_pruning_keeps_the_strongest_channels_and_every_other_tensor(trained):
     from omni_ros.core.model.prune import prune_channels
 

@@ -191,6 +191,18 @@ def test_explain_a_checkpoint_over_a_dataset_reports_a_forced_absent_modality_ne
     assert "never used" in (out / "summary.md").read_text()
 
 
+def test_a_rarely_used_but_present_branch_is_left_to_compress_auto(tiny_dataset, tmp_path):
+    """Present branches below --min-gate are proposed through ``--prune-branches auto``, which
+    keeps one the fused decisions need, never pruned by name."""
+    out = tmp_path / "explain"
+    assert main(["explain", "--checkpoint", "omni_small.pt", "--data", str(tiny_dataset),
+                 "--min-gate", "0.99", "--out", str(out)]) == 0
+    s = _written(out)
+    assert s["never_used"] == [] and len(s["rarely_used"]) == 5
+    assert "--prune-branches auto --min-gate 0.99" in s["prune_command"]
+    assert "auto` keeps a candidate" in (out / "summary.md").read_text()
+
+
 def test_explain_refuses_bad_arguments_with_a_reason(tmp_path, tiny_dataset, capsys):
     from omni_ros.dataset.mcap_io import McapWriter
     from std_msgs.msg import String

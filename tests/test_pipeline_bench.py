@@ -56,3 +56,10 @@ def test_pipeline_benchmark_smoke(tmp_path):
     png = pipeline.plot(r, tmp_path / "pipeline_latency.png")
     assert png.stat().st_size > 10_000
     assert not _perception_children(), "a perception node outlived the benchmark"
+
+
+def test_the_compressed_mode_says_it_needs_its_checkpoint():
+    from omni_ros.benchmarks import pipeline
+
+    with pytest.raises(ValueError, match="async_compressed needs"):
+        pipeline.run(duration_s=3.0, stop_s=3.0, modes=("async", "async_compressed"))

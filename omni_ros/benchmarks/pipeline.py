@@ -67,7 +67,9 @@ MODES = {"async": {"mode": "async"}, "sync": {"mode": "sync"},
                                "encoder_threads": ["camera", "lidar", "audio", "tactile", "force"]},
          # the tiered graph: an edge encoder process (every modality) and the region's fusion
          # node (perception with every latent from the encoder); its parameters here
-         "tiered": {"mode": "async", "latent_inputs": ["all"]}}
+         "tiered": {"mode": "async", "latent_inputs": ["all"]},
+         # the default node on a compressed checkpoint (``run``'s ``params`` name which one)
+         "async_compressed": {"mode": "async"}}
 # Modes run as several processes, in start order: (module, node name, parameters); the last one
 # publishes /omni/scene and gets the mode's parameters. The tiered graph's edge is two encoder
 # processes, the heavy modalities and the cheap ones (as perception's encoder threads split them:
@@ -142,12 +144,13 @@ def _is_async(mode: str) -> bool:
     return MODES[mode]["mode"] == "async"
 
 
-def _start_nodes(mode: str, env: dict, log) -> list[subprocess.Popen]:
+def _start_nodes(mode: str, env: dict, log, extra: dict | None = None) -> list[subprocess.Popen]:
     """The processes of ``mode``: the perception node, or the tiered graph's nodes (the last
-    one publishes /omni/scene and gets the mode's parameters)."""
+    one publishes /omni/scene and gets the mode's parameters, and ``extra``)."""
     procs = []
     for module, name, params in TIER_NODES.get(mode, (("perception", "perception", None),)):
-        params = params if params is not None else {"fuse_rate": FUSE_RATE, **MODES[mode]}
+        params = params if params is not None else {"fuse_rate": FUSE_RATE, **MODES[mode],
+                                                    **(extra or {})}
         cmd = [sys.executable, "-m", f"omni_ros.nodes.{module}", "--ros-args", "-r",
                f"__node:={name}"]
         for k, v in params.items():
@@ -466,7 +469,7 @@ def _analyse(rep: _Replay, mode: str, win: dict, cpu: dict, rss: dict) -> dict:
 
 # --- one mode ------------------------------------------------------------------------------------
 def _run_mode(rec: Recording, mode: str, duration_s: float, stop_s: float, domain_id: int,
-              env: dict) -> dict:
+              env: dict, extra: dict | None = None) -> dict:
     import psutil
 
     log = tempfile.TemporaryFile("w+")
@@ -474,7 +477,7 @@ def _run_mode(rec: Recording, mode: str, duration_s: float, stop_s: float, domai
     t_start = time.monotonic()
     try:
         rep = _Replay(rec, domain_id)
-        procs = _start_nodes(mode, env, log)
+        procs = _start_nodes(mode, env, log, extra)
         nodes = [psutil.Process(p.pid) for p in procs]
         rep.restart()
         rep.pump(START_TIMEOUT_S, procs=procs, until=lambda: bool(rep.scenes))
@@ -531,15 +534,21 @@ def _run_mode(rec: Recording, mode: str, duration_s: float, stop_s: float, domai
 
 
 def run(duration_s: float = 20.0, seed: int = 0, stop_s: float | None = None,
-        domain_id: int | None = None, modes: tuple[str, ...] = ("async", "sync")) -> dict:
+        domain_id: int | None = None, modes: tuple[str, ...] = ("async", "sync"),
+        params: dict[str, dict] | None = None) -> dict:
     """Record, replay through the node in each mode, and measure (see the module doc).
 
     ``duration_s``: phase 1 (all sensors) per mode [s]; ``stop_s``: phase 2 (lidar stopped)
     per mode [s], default ``duration_s``; ``domain_id``: ROS domain for both processes (default:
-    the isolated one already chosen for this process, else a random one)."""
+    the isolated one already chosen for this process, else a random one); ``params``: more
+    perception parameters per mode (``async_compressed`` needs its ``checkpoint``)."""
     stop_s = duration_s if stop_s is None else stop_s
+    params = params or {}
     if duration_s <= 0 or stop_s <= GRACE_S:
         raise ValueError(f"need duration_s > 0 and stop_s > {GRACE_S} s")
+    if "async_compressed" in modes and "checkpoint" not in params.get("async_compressed", {}):
+        raise ValueError("mode async_compressed needs params={'async_compressed': "
+                         "{'checkpoint': ...}} (a checkpoint made by omni-ros compress)")
     if domain_id is None:
         domain_id = int(dds_env.isolate()[dds_env.DOMAIN_VAR])
     else:
@@ -548,7 +557,8 @@ def run(duration_s: float = 20.0, seed: int = 0, stop_s: float | None = None,
     rec = record(seed)
     # The node gets this process's (isolated) environment: the same transport on both sides.
     env = dict(os.environ)
-    results = {m: _run_mode(rec, m, duration_s, stop_s, domain_id, env) for m in modes}
+    results = {m: _run_mode(rec, m, duration_s, stop_s, domain_id, env, params.get(m))
+               for m in modes}
     out = {"duration_s": duration_s, "stop_s": stop_s, "seed": seed, "fuse_rate": FUSE_RATE,
            "domain_id": domain_id,
            "transports": dds_env.transport(),

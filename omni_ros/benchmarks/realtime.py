@@ -36,7 +36,9 @@ MODES = ("sync", "async_serial", "async", "async_all_threads", "tiered")
 LABELS = {"sync": "sync (ApproximateTime)", "async_serial": "async, encoders in the callbacks",
           "async": "async, encoder threads for camera, lidar, thermal (default)",
           "async_all_threads": "async, a thread for every modality",
-          "tiered": "encoder processes (the tiered graph: 2 edge encoders + region fusion)"}
+          "tiered": "encoder processes (the tiered graph: 2 edge encoders + region fusion)",
+          "async_compressed": "the default, on the int8 + pruned checkpoint (ONNX Runtime)"}
+LIVE_VARIANT = "int8 + pruned"  # the compressed checkpoint the async_compressed mode runs
 TARGETS = {"async_p99_ms": 12.0, "sync_over_async_p50": 5.0, "event_p50_ms": 20.0,
            "rss_mb": 600.0, "first_over_hundredth": 1.5}
 CHECKPOINTS = ("omni_small.pt", "omni_small_minilm.pt")
@@ -203,8 +205,10 @@ def compression(source: str = "omni_small.pt", work: Path = Path("build/realtime
                             from_flat_dict(CompressConfig, fields), log=log)
             path = done["path"]
         log(f"{name}: measuring")
-        rows[name] = {**speed(path), "metrics": accuracy(path, data),
+        rows[name] = {**speed(path), "path": str(path), "metrics": accuracy(path, data),
                       "pruned": done.get("pruned", []), "int8": done.get("int8", []),
+                      "gates": done.get("gates", {}),
+                      "decisions_changed": done.get("decisions_changed_without", {}),
                       "distilled": done.get("channels", {})}
     return {"source": source, "variants": rows, "eval_seeds": EVAL_SEEDS}
 
@@ -213,6 +217,7 @@ SCORES = {  # model-card metrics compared in points (higher is better)
     "object_detection_recall": "detection recall", "shape_colour_acc": "shape + colour",
     "contact_state_acc": "contact state", "held_identity_acc": "held identity",
     "held_identity_without_camera_acc": "held identity w/o camera",
+    "impact_material_acc": "impact material",
     "retrieval_touch_to_camera_r1": "retrieval R@1", "grounding_acc": "grounding",
     "grounding_with_point_acc": "grounding + point", "impact_balanced_acc": "impact",
     "fused_score": "fusion score"}
@@ -260,6 +265,26 @@ def compression_markdown(c: dict, checks: dict) -> str:
     for key, label in SCORES.items():
         lines.append(f"| {label} | " + " | ".join(
             f"{100 * r['metrics'].get(key, float('nan')):.1f}" for r in rows.values()) + " |")
+    auto = next((n for n, r in rows.items() if "min_gate" in (VARIANTS.get(n) or {})
+                 and r.get("decisions_changed")), None)
+    if auto:
+        from ..core.model.model_config import CompressConfig
+
+        fields = {**vars(CompressConfig()), **VARIANTS[auto]}
+        auto = rows[auto]
+        lines += ["", "Router-driven branch pruning (`--prune-branches auto`): a modality goes "
+                  "when its mean gate on the calibration fusions (every modality fresh) is below "
+                  f"`min_gate` {fields['min_gate']:g} and, without it, at most `max_change` "
+                  f"{fields['max_change']:.0%} of a fused decision changes there; the camera (its "
+                  "objects do not pass the router) never goes.", "",
+                  "| modality | mean gate | decisions changed without it (most affected) | "
+                  "pruned |", "|---|---:|---|---|"]
+        for n, g in auto["gates"].items():
+            e = auto["decisions_changed"].get(n, {})
+            worst = max((k for k in e if k != "max"), key=e.get, default=None)
+            lines.append(f"| {n} | {g:.3f} | " + ("–" if not e else f"{e['max']:.1%}" + (
+                f" ({worst.replace('_', ' ')})" if e["max"] > 0 else ""))
+                         + f" | {'yes' if n in auto['pruned'] else 'no'} |")
     distilled = {n: r["distilled"] for n, r in rows.items() if r.get("distilled")}
     if distilled:
         lines += ["", "Channel pruning: the camera path's weakest channels removed, then distilled "
@@ -282,12 +307,19 @@ def compression_markdown(c: dict, checks: dict) -> str:
 # --- the whole suite -----------------------------------------------------------------------------
 def run(duration_s: float = 20.0, stop_s: float = 5.0, modes=MODES, seed: int = 0,
         compress: bool = True) -> dict:
+    """Every lever of the module doc; with ``compress``, the compression variants first and the
+    live node on the :data:`LIVE_VARIANT` checkpoint too (mode ``async_compressed``)."""
     t0 = time.perf_counter()
-    pipe = pipeline.run(duration_s=duration_s, stop_s=stop_s, seed=seed, modes=tuple(modes))
-    out = {"pipeline": pipe, "first_command": warm_cache()}
+    out, params = {}, {}
     if compress:
         out["compression"] = compression()
         out["compression_checks"] = compression_checks(out["compression"])
+        params["async_compressed"] = {
+            "checkpoint": out["compression"]["variants"][LIVE_VARIANT]["path"]}
+        modes = (*modes, "async_compressed")
+    out["pipeline"] = pipeline.run(duration_s=duration_s, stop_s=stop_s, seed=seed,
+                                   modes=tuple(modes), params=params)
+    out["first_command"] = warm_cache()
     out["checks"] = _checks(out)
     out["wall_s"] = time.perf_counter() - t0
     return out
@@ -347,17 +379,16 @@ def markdown(r: dict) -> str:
             f"{v['cpu_percent']['all_sensors']:.0f} | {pipeline._rss_mb(v):.0f}"
             f"{_mark(r['checks'].get(f'{mode}_rss'))} |")
     enc = {mode: v["node_diagnostics"] for mode, v in m.items()}
+    keys = list(dict.fromkeys(k for d in enc.values() for k in d if k.endswith("encode_ms")))
     lines += ["", "Encode time per input as the node measures it (ms, last input at the end of "
               "the all-sensor phase; on a worker thread it includes waiting for the GIL and the "
-              "CPU):", "", "| configuration | " + " | ".join(
-                  k.replace(".encode_ms", "") for k in next(iter(enc.values())) if
-                  k.endswith("encode_ms")) + " | fuse ms p50 |",
-              "|---|" + "---:|" * (sum(k.endswith("encode_ms") for k in next(iter(enc.values())))
-                                   + 1)]
+              "CPU; –: not encoded there):", "", "| configuration | " + " | ".join(
+                  k.replace(".encode_ms", "") for k in keys) + " | fuse ms p50 |",
+              "|---|" + "---:|" * (len(keys) + 1)]
     for mode, d in enc.items():  # (the tiered graph's fusion node encodes nothing: "–")
         lines.append(f"| {LABELS.get(mode, mode)} | " + " | ".join(
-            "–" if mode in pipeline.TIER_NODES else v for k, v in d.items()
-            if k.endswith("encode_ms")) + f" | {d.get('fuse_ms_p50', '')} |")
+            "–" if mode in pipeline.TIER_NODES else d.get(k, "–") for k in keys)
+            + f" | {d.get('fuse_ms_p50', '')} |")
     lines += ["", f"Targets (2 cores): async p99 ≤ {TARGETS['async_p99_ms']:.0f} ms and ≥ "
               f"{TARGETS['sync_over_async_p50']:.0f}× lower p50 than sync; event → scene p50 ≤ "
               f"{TARGETS['event_p50_ms']:.0f} ms; RSS ≤ {TARGETS['rss_mb']:.0f} MB.", ""]

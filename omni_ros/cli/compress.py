@@ -32,10 +32,15 @@ def add_arguments(parser) -> None:
                         help="a part stays int8 only if it runs this many times faster than its "
                              "float graph (default 1.1; 0 = always)")
     parser.add_argument("--prune-branches", default="none",
-                        help="'auto' (every modality whose mean gate is below --min-gate), "
-                             "'none', or comma-separated modalities to drop")
+                        help="'auto' (every modality but the camera whose mean gate is below "
+                             "--min-gate and whose absence changes at most --max-change of the "
+                             "fused decisions), 'none', or comma-separated modalities to drop")
     parser.add_argument("--min-gate", type=float, default=0.1,
                         help="auto: the mean-gate threshold (default 0.1)")
+    parser.add_argument("--max-change", type=float, default=0.01,
+                        help="auto: keep a modality below --min-gate if, without it, more than "
+                             "this share of a fused decision changes on the calibration episodes "
+                             "(default 0.01: a microphone used only at impacts stays)")
     parser.add_argument("--prune-channels", type=float, default=0.0,
                         help="fraction of the camera path's channels to remove (U-Net widths and "
                              "object head; weakest first), then distil it from the unpruned "
@@ -60,6 +65,7 @@ def config_from_args(args):
         [n.strip() for n in args.prune_branches.split(",") if n.strip()]
     return from_flat_dict(CompressConfig, {
         "prune_branches": names, "min_gate": args.min_gate if auto else 0.0,
+        "max_change": args.max_change,
         "onnx": bool(args.onnx or args.int8), "int8": bool(args.int8),
         "int8_exclude": [p.strip() for p in args.int8_exclude.split(",") if p.strip()],
         "int8_min_speedup": args.int8_min_speedup,

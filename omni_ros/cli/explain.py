@@ -124,7 +124,12 @@ def run(args) -> int:
         summary["timeline_episode"] = int(shown.episode[0])
     figures = {"gates and contributions over time": plot_timeline(shown, out / "timeline.png").name,
                "modality combinations": plot_combinations(summary, out / "combinations.png").name}
-    hint = prune_cmd.format(",".join(summary["rarely_used"])) if summary["rarely_used"] else ""
+    # never present: prune them by name; present but rarely used: let compress check that the
+    # fused decisions do not need them (a microphone decides the material of the rare impacts)
+    never = summary["never_used"]
+    hint = (prune_cmd.format(",".join(never)) if never else
+            prune_cmd.format(f"auto --min-gate {args.min_gate:g}") if summary["rarely_used"]
+            else "")
     summary["prune_command"] = hint
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     (out / "summary.md").write_text(markdown(summary, figures, hint))

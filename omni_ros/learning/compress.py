@@ -5,7 +5,10 @@
    the live pipeline's input windows: the inputs each encoder sees in service, and the router's
    gates whenever every modality is fresh.
 2. Branch pruning (:mod:`..core.model.prune`): the modalities named, or every one whose mean
-   gate is below ``compress.min_gate``, are dropped; the rest of the model is exactly as it was.
+   gate is below ``compress.min_gate`` and whose absence changes at most ``compress.max_change``
+   of any fused decision on those fusions (:func:`..core.model.prune.branch_effects`), are
+   dropped; the rest of the model is exactly as it was. Automatic pruning never drops a
+   modality whose outputs bypass the router (the camera's objects, thermal's temperatures).
 3. Channel pruning (``compress.prune_channels``): the camera path's weakest channels go
    (:func:`..core.model.prune.prune_channels`) and the narrowed path is distilled from the
    unpruned one (:mod:`.distill`) on the camera frames of ``compress.distill_episodes`` sim
@@ -33,7 +36,7 @@ from ..core.errors import InputError
 from ..core.model.checkpoint import load_checkpoint, resolve, save_checkpoint
 from ..core.model.model_config import CompressConfig
 from ..core.model.modalities import REGISTRY
-from ..core.model.prune import mean_gates, prune_branches, prune_channels
+from ..core.model.prune import branch_effects, mean_gates, prune_branches, prune_channels
 from ..core.model.runtime import export_onnx, parts_of
 from ..core.perception.pipeline import Perception
 from . import distill
@@ -44,11 +47,12 @@ FUSE_EVERY_NS = 33_000_000
 
 
 def calibrate(model, episodes: int, seed: int, frame_episodes: int = 0
-              ) -> tuple[dict[str, list[dict]], dict[str, float], int, list[dict]]:
-    """({modality: preprocessed encoder inputs (batch 1)}, mean gate per modality with all
-    present, fusions counted) from ``episodes`` sim episodes through the live windows; and the
-    camera window's outputs (color, depth) of every ``FRAME_STRIDE``-th frame of the first
-    ``frame_episodes`` episodes (the distillation data of channel pruning)."""
+              ) -> tuple[dict[str, list[dict]], torch.Tensor, torch.Tensor, list[dict]]:
+    """{modality: preprocessed encoder inputs (batch 1)}, the gates (N, M) and the latents
+    (N, M, D) of the N fusions with every modality fresh, from ``episodes`` sim episodes through
+    the live windows; and the camera window's outputs (color, depth) of every
+    ``FRAME_STRIDE``-th frame of the first ``frame_episodes`` episodes (the distillation data of
+    channel pruning)."""
     from omni_ros_sim.config import SimConfig
 
     from ..dataset.generate import episode_items
@@ -56,7 +60,7 @@ def calibrate(model, episodes: int, seed: int, frame_episodes: int = 0
     pipe = Perception(model)
     inputs: dict[str, list[dict]] = {n: [] for n in model.names}
     frames: list[dict] = []
-    gates, last_fuse, seen = [], -FUSE_EVERY_NS, 0
+    gates, latents, last_fuse, seen = [], [], -FUSE_EVERY_NS, 0
     for ep in range(max(episodes, frame_episodes)):
         pipe.reset()
         gen = episode_items(seed + ep, SimConfig())
@@ -83,13 +87,36 @@ def calibrate(model, episodes: int, seed: int, frame_episodes: int = 0
                                                          getattr(model.cfg, name)))
             if stamp - last_fuse >= FUSE_EVERY_NS and all(pipe.fresh(stamp)):
                 gates.append(pipe.fuse(stamp).gate_weights)
+                latents.append(torch.cat([pipe.last_fused["latents"][n] for n in model.names]))
                 last_fuse = stamp
         gen.close()
     # an even spread over every episode, at most SAMPLES_PER_MODALITY each
     picked = {n: [xs[i] for i in np.linspace(0, len(xs) - 1, min(len(xs), SAMPLES_PER_MODALITY),
                                                 dtype=int)] for n, xs in inputs.items() if xs}
-    means = mean_gates(torch.tensor(gates), model.names) if gates else {}
-    return picked, means, len(gates), frames
+    d = model.cfg.latent_dim
+    return (picked, torch.tensor(gates).reshape(-1, len(model.names)),
+            torch.stack(latents) if latents else torch.zeros(0, len(model.names), d), frames)
+
+
+def auto_prune(names: list[str], gates: dict[str, float], effects: dict[str, dict],
+               ccfg: CompressConfig, log=print) -> list[str]:
+    """The modalities router-driven pruning drops: mean gate (``gates``, every modality present)
+    below ``ccfg.min_gate`` and, by ``effects`` (:func:`..core.model.prune.branch_effects`),
+    at most ``ccfg.max_change`` of any fused decision changes without them; never one whose
+    outputs bypass the router (the camera's objects, a modality that annotates them)."""
+    bypass = {"camera"} | {n for n in names if REGISTRY[n].annotate is not None}
+    drop = []
+    for n in names:
+        if n in bypass or n not in gates or gates[n] >= ccfg.min_gate:
+            continue
+        if effects[n]["max"] <= ccfg.max_change:
+            drop.append(n)
+            continue
+        worst = max((k for k in effects[n] if k != "max"), key=effects[n].get)
+        log(f"kept {n}: mean gate {gates[n]:.3f} < {ccfg.min_gate:g}, but without it "
+            f"{effects[n]['max']:.1%} of the {worst.replace('_', ' ')} decisions change "
+            f"(more than {ccfg.max_change:.1%})")
+    return drop
 
 
 def _outputs(module, example) -> list[str]:
@@ -171,12 +198,14 @@ def compress(checkpoint: str, out: str | Path, ccfg: CompressConfig, log=print) 
                          "checkpoint")
     if ccfg.prune_channels and "camera" not in model.names:
         raise ValueError(f"channel pruning narrows the camera path; {src.name} fuses {model.names}")
-    samples, gates, fusions, frames = calibrate(
+    samples, gate_rows, latents, frames = calibrate(
         model, ccfg.calibration_episodes, ccfg.calibration_seed,
         ccfg.distill_episodes if ccfg.prune_channels else 0)
-    log(f"calibration: {ccfg.calibration_episodes} sim episodes, {fusions} fusions with every "
-        f"modality fresh; mean gates " + ", ".join(f"{n} {g:.3f}" for n, g in gates.items()))
-    drop = list(ccfg.prune_branches) or [n for n, g in gates.items() if g < ccfg.min_gate]
+    gates = mean_gates(gate_rows, model.names) if len(gate_rows) else {}
+    log(f"calibration: {ccfg.calibration_episodes} sim episodes, {len(gate_rows)} fusions with "
+        f"every modality fresh; mean gates " + ", ".join(f"{n} {g:.3f}" for n, g in gates.items()))
+    effects = branch_effects(model, latents) if len(latents) else {}
+    drop = list(ccfg.prune_branches) or auto_prune(model.names, gates, effects, ccfg, log)
     if drop:
         model, cfg = prune_branches(model, cfg, drop)
         log(f"pruned branches: {', '.join(drop)} (kept {', '.join(model.names)})")
@@ -215,6 +244,7 @@ def compress(checkpoint: str, out: str | Path, ccfg: CompressConfig, log=print) 
     int8 = [part for part, g in graphs.items() if g["graph"] is not parts[part]["graph"]] \
         if graphs else []
     info["compressed_from"] = {"checkpoint": str(src.name), "gates": gates, "pruned": drop,
+                               "decisions_changed_without": effects,
                                "channels": distilled, "int8": int8, "timings_ms": timings,
                                "seconds": time.perf_counter() - t0}
     path = save_checkpoint(out if Path(out).is_absolute() or len(Path(out).parts) > 1
@@ -222,6 +252,7 @@ def compress(checkpoint: str, out: str | Path, ccfg: CompressConfig, log=print) 
     log(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB, from {src.stat().st_size / 1024:.0f} "
         f"KiB) in {time.perf_counter() - t0:.0f} s")
     return {"path": str(path), "pruned": drop, "gates": gates, "graphs": sorted(graphs),
+            "decisions_changed_without": effects,
             "channels": distilled,
             "int8": int8, "timings_ms": timings,
             "bytes": path.stat().st_size, "source_bytes": src.stat().st_size}

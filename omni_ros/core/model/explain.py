@@ -20,7 +20,9 @@ Per modality (branch): the share of samples it was present, its mean gate over a
 :func:`omni_ros.core.model.prune.mean_gates`), its mean leave-one-out contribution when present,
 and how often it was in the used combination and dominant. A branch is flagged **rarely used**
 when it was never present or its mean gate when present is below ``min_gate`` (default 0.1,
-compress's default): pruning it changes the output only where it has little weight.
+compress's default): a prune candidate. A rarely used branch may still decide the rare moments
+it is weighed at (the microphone at impacts), so ``compress --prune-branches auto`` keeps the
+candidates whose absence changes the fused decisions (:func:`omni_ros.core.model.prune.branch_effects`).
 
 Rules are proposed for the present combinations of two or more modalities that cover at least
 ``rule_share`` of the samples, in the router's rule syntax with the combination's mean gates
@@ -339,7 +341,9 @@ def markdown(summary: dict, figures: dict[str, str] | None = None, prune_hint: s
         why = {n: "never used" if n in never else
                f"mean gate when present {s['branches'][n]['mean_gate_present']:.3f}" for n in s["rarely_used"]}
         lines.append("Rarely used branches (prune candidates): " + ", ".join(
-            f"{n} ({w})" for n, w in why.items()) + (f": `{prune_hint}`" if prune_hint else "") + ".")
+            f"{n} ({w})" for n, w in why.items()) + (f": `{prune_hint}`" if prune_hint else "") + "."
+            + (" (`auto` keeps a candidate whose absence changes the fused decisions.)"
+               if "auto" in prune_hint else ""))
     else:
         lines.append(f"No rarely used branch (every mean gate when present >= {th['min_gate']}).")
     lines.append("")

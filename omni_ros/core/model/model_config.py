@@ -100,7 +100,12 @@ class CompressConfig:
     prune_branches: list[str] = param([], "modalities dropped by router branch pruning",
                                       choices=tuple(SENSORS))
     min_gate: float = param(0.0, "prune every modality whose mean gate (every modality present, "
-                            "on the calibration episodes) is below this", min=0.0, max=1.0)
+                            "on the calibration episodes) is below this - unless max_change "
+                            "says the decisions need it; never the camera", min=0.0, max=1.0)
+    max_change: float = param(0.01, "min_gate pruning keeps a rarely used modality if, without "
+                              "it, more than this share of a fused decision changes on the "
+                              "calibration fusions (contact, impact; impact material at impacts; "
+                              "held identity while grasping)", min=0.0, max=1.0)
     onnx: bool = param(False, "the encoders and the object head run on ONNX Runtime")
     int8: bool = param(False, "... quantized to int8 (static, per channel, calibrated); "
                        "implies onnx")

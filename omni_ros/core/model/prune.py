@@ -26,6 +26,50 @@ def mean_gates(gates: torch.Tensor, names: list[str]) -> dict[str, float]:
     return {n: float(g) for n, g in zip(names, gates.mean(0))}
 
 
+def _decisions(model: OmniModel, stack: torch.Tensor, present: torch.Tensor) -> dict:
+    """The fused heads' decisions on latents ``stack`` (N, M, D) with ``present`` (N, M)."""
+    fused, _ = model.router(stack, present)
+    state, held = model.state_head(fused), model.held_head(fused)
+    out = {"contact": torch.sigmoid(state["contact_logits"]) > 0.5,
+           "impact": torch.sigmoid(state["impact_logit"]) > 0.5,
+           "impact_material": state["impact_material_logits"].argmax(1),
+           "held_identity": held["held_shape_logits"].argmax(1)}
+    if hasattr(model, "held_temperature_head"):
+        out["held_temperature"] = model.held_temperature_head(fused)[
+            "held_temperature_logits"].argmax(1)
+    return out
+
+
+@torch.no_grad()
+def branch_effects(model: OmniModel, stack: torch.Tensor) -> dict[str, dict[str, float]]:
+    """What losing each modality does to the fused decisions, on fused samples ``stack``
+    (N, M, D: latents with every modality present): per modality, the share of each decision
+    that changes - contact and impact on every sample, impact material on the samples the full
+    model calls an impact, held identity and temperature on those it calls grasping - and
+    ``max``, the largest share. The mean gate says how often a branch is used; this says
+    whether the decisions need it (a microphone is rarely used but decides every impact's
+    material)."""
+    n, m = stack.shape[:2]
+    full = _decisions(model, stack, torch.ones(n, m, dtype=torch.bool))
+    impact, grasping = full["impact"], full["contact"][:, 1]
+    where = {"contact": None, "impact": None, "impact_material": impact,
+             "held_identity": grasping, "held_temperature": grasping}
+    out = {}
+    for i, name in enumerate(model.names):
+        present = torch.ones(n, m, dtype=torch.bool)
+        present[:, i] = False
+        without = _decisions(model, stack, present)
+        shares = {}
+        for k, v in without.items():
+            changed = (v != full[k]).reshape(n, -1).any(1)
+            rows = where[k]
+            if rows is None or rows.any():
+                shares[k] = float(changed[rows].float().mean() if rows is not None
+                                  else changed.float().mean())
+        out[name] = {**shares, "max": max(shares.values())}
+    return out
+
+
 def prune_branches(model: OmniModel, cfg: OmniConfig, drop: list[str]) -> tuple[OmniModel, OmniConfig]:
     """A new model without the modalities ``drop`` (weights copied, the router sliced) and its
     config. ValueError for an unknown modality, dropping every one, or a router that is not gated."""
