@@ -291,8 +291,11 @@ def test_text_only_training_from_a_checkpoint_changes_only_the_text_encoder(tiny
     cfg.train.init_from, cfg.train.trainable = str(start), "text"
     cfg.train.epochs, cfg.train.batch_size, cfg.train.frame_stride = 1, 8, 4
     train(tiny_dataset, tmp_path / "adapted.pt", cfg, progress=False, plot=False)
-    adapted, loaded_cfg, _ = load_checkpoint(tmp_path / "adapted.pt")
+    adapted, loaded_cfg, info = load_checkpoint(tmp_path / "adapted.pt")
     assert loaded_cfg.model.text.backend == "minilm" and loaded_cfg.train.trainable == "text"
+    # the base it started from, by content (a model card tells a variant of an older base)
+    import hashlib
+    assert info["init_from_sha256"] == hashlib.sha256(start.read_bytes()).hexdigest()
     before, after = base.state_dict(), adapted.state_dict()
     text_keys = [k for k in after if k.startswith(("encoders.text.", "project.text."))]
     assert any(not torch.equal(before[k], after[k]) for k in text_keys

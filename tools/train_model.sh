@@ -24,7 +24,9 @@ $B/omni-ros bench --suite model --checkpoint omni_small.pt --json models/bench.j
 $B/python -m omni_ros.learning.model_card models/omni_small.pt models/eval.json models/bench.json \
     models/MODEL_CARD.md models/omni_small_minilm.pt models/eval_minilm.json
 # Thermal variant (issue 12): omni_small.pt + the thermal camera fused as a sixth modality and the
-# held-object temperature head, fine-tuned on 240 scenes (~32 min), evaluated on held-out seeds.
+# held-object temperature head, fine-tuned on 240 scenes (~32 min), evaluated on held-out seeds;
+# its section of the model card.
 $B/omni-ros dataset --out $D/thermal_train --episodes 240 --seed 0 --workers 2 --frame-stride 4
 $B/omni-ros train --data $D/thermal_train --out models/omni_small_thermal.pt --config config/train_thermal.yaml
 $B/omni-ros eval --checkpoint models/omni_small_thermal.pt --data $D/eval_a $D/eval_b --json models/eval_thermal.json
+$B/python -m omni_ros.learning.model_card --thermal models/omni_small_thermal.pt models/eval_thermal.json models/MODEL_CARD.md

@@ -187,6 +187,29 @@ def write_cells_card(path: Path, info: dict, results: dict, name: str, reproduce
 
 
 STUDENTS_HEADING = "## Students (omni-ros distill)"
+THERMAL_HEADING = "### Thermal variant"
+
+
+def put_section(card: Path, heading: str, body: str, before: str | None = None) -> Path:
+    """Put ``heading`` + ``body`` into ``card``, replacing the section that starts with
+    ``heading`` (up to the next heading of the same or a higher level) if there is one, else
+    before the first line starting with ``before`` (else at the end)."""
+    text = card.read_text()
+    level = heading.split(" ", 1)[0]
+    section = f"{heading}{body.rstrip()}\n\n"
+    start = text.find(f"\n{heading}")
+    if start >= 0:
+        ends = [i for i in (text.find(f"\n{'#' * n} ", start + 1) for n in range(1, len(level) + 1))
+                if i >= 0]
+        end = min(ends) + 1 if ends else len(text)
+        text = text[:start + 1] + section + text[end:]
+    elif before and f"\n{before}" in text:
+        at = text.find(f"\n{before}") + 1
+        text = text[:at] + section + text[at:]
+    else:
+        text = text.rstrip() + "\n\n" + section
+    card.write_text(text.rstrip() + "\n")
+    return card
 
 
 def add_students(card: Path, bench_json: Path) -> Path:
@@ -194,17 +217,80 @@ def add_students(card: Path, bench_json: Path) -> Path:
     --suite distill`` (its JSON)."""
     from ..benchmarks.distill import markdown
 
-    text = card.read_text()
-    if STUDENTS_HEADING in text:
-        head, _, rest = text.partition(STUDENTS_HEADING)
-        nxt = rest.find("\n## ")
-        text = head.rstrip() + ("\n\n" + rest[nxt + 1:] if nxt >= 0 else "\n")
     table = markdown(json.loads(Path(bench_json).read_text())).split("\n", 1)[1]
-    card.write_text(text.rstrip() + f"\n\n{STUDENTS_HEADING}\n{table}\nReproduce: `omni-ros "
-                    "bench --suite distill --json bench/distill.json` (hours on 2 cores), then "
-                    "`python -m omni_ros.learning.model_card --students bench/distill.json "
-                    "models/MODEL_CARD.md`.\n")
-    return card
+    return put_section(card, STUDENTS_HEADING, f"\n{table}\nReproduce: `omni-ros bench --suite "
+                       "distill --json bench/distill.json` (hours on 2 cores), then `python -m "
+                       "omni_ros.learning.model_card --students bench/distill.json "
+                       "models/MODEL_CARD.md`.\n")
+
+
+def thermal_section(name: str, info: dict, config: dict, results: dict, base: str,
+                    base_sha256: str) -> str:
+    """The card's section on the thermal variant ``name`` (training ``info``, flat ``config``,
+    ``omni-ros eval`` ``results``), fine-tuned from ``base`` whose file now hashes to
+    ``base_sha256`` (the card says whether the variant was fine-tuned from that file)."""
+    from ..core.labels import COLD_C, HOT_C
+
+    m, ab = results["metrics"], results["ablations"]
+    ev = results.get("data", {})
+    recorded = info.get("init_from_sha256")
+    origin = (f"fine-tuned from this card's `{base}`" if recorded == base_sha256 else
+              f"fine-tuned from an earlier `{base}` (sha256 {recorded[:12]}, not this card's): "
+              "rerun the last lines of `tools/train_model.sh` (~45 min) to refit it"
+              if recorded else f"fine-tuned from `{base}` before checkpoints recorded their "
+              "base's hash - possibly an earlier one: rerun the last lines of "
+              "`tools/train_model.sh` (~45 min) to refit it to this card's")
+    def gates(g: dict) -> str:
+        return ", ".join(f"{k} {v:.2f}" for k, v in g.items() if v > 0 or k == "thermal")
+
+    rows = [("all six", m, gates(m.get("mean_gates", {})))]
+    for label, key in (("thermal dead", "without thermal"), ("thermal alone", "thermal alone"),
+                       ("camera alone", "camera alone")):
+        if key in ab:
+            rows.append((label, ab[key], gates(ab[key].get("mean_gates", {}))))
+    others = [v["held_temperature_acc"] for k, v in ab.items()
+              if k.endswith(" alone") and k != "thermal alone" and "held_temperature_acc" in v]
+    alone = ab.get("thermal alone", {}).get("held_temperature_acc", float("nan"))
+    lines = ["", "",
+             f"`{base}` + the thermal camera ({config.get('model.thermal.width')}×"
+             f"{config.get('model.thermal.height')} radiometric) fused as a sixth modality and a "
+             f"held-object temperature head (ambient / hot > {HOT_C:g} °C / cold < {COLD_C:g} °C), "
+             f"{origin} (`config/train_thermal.yaml`: {info.get('epochs')} epochs, "
+             f"{info.get('train_samples')} samples of {info.get('train_episodes')} scenes with "
+             f"object temperatures, seeds {ranges_text(info.get('train_seeds', []))}; "
+             f"{info['train_time_s'] / 60:.1f} min on 2 cores). Held-out: "
+             f"{results.get('samples')} samples of seeds {ranges_text(ev.get('seeds', []))}, "
+             "regenerated with temperatures (`eval_thermal.json`).", "",
+             "| modalities at test time | contact | impact (bal.) | held identity | held object's "
+             "temperature | mean gates of the present |", "|---|---:|---:|---:|---:|---|"]
+    for label, r, g in rows:
+        lines.append(f"| {label} | {r['contact_state_acc']:.3f} | {r['impact_balanced_acc']:.3f} "
+                     f"| {r['held_identity_acc']:.3f} | {r['held_temperature_acc']:.3f} | {g} |")
+    lines += ["", f"Every other sensor alone reaches at most {max(others, default=float('nan')):.3f}"
+              f" on the held object's temperature; the thermal camera alone {alone:.3f}, all six "
+              f"fused {m['held_temperature_acc']:.3f}. Objects with every sensor: localisation "
+              f"{m['object_localisation_median_cm']:.2f} cm, recall "
+              f"{m['object_detection_recall']:.3f}, shape+colour {m['shape_colour_acc']:.3f}, "
+              f"grounding {m['grounding_acc']:.3f}. Finding *which* object is hot does not need "
+              "this variant: the thermal modality's `annotate` hook labels the objects of any "
+              "checkpoint (`bench/thermal.md`)."]
+    return "\n".join(lines) + "\n"
+
+
+def add_thermal(card: Path, checkpoint: str, eval_json: Path) -> Path:
+    """Put (or replace) the thermal variant's section of ``card`` (before its limitations)."""
+    from ..cli import checkpoint_arg
+    from ..core.config import to_flat_dict
+    from ..core.model.checkpoint import load_checkpoint, resolve
+    from ..core.perception.text_cache import file_sha256
+
+    _, cfg, info = load_checkpoint(checkpoint_arg(checkpoint))
+    base = cfg.train.init_from or "scratch"
+    sha = file_sha256(resolve(base)) if cfg.train.init_from else ""
+    body = thermal_section(Path(checkpoint).name, info, to_flat_dict(cfg),
+                           json.loads(Path(eval_json).read_text()), base, sha)
+    return put_section(card, f"{THERMAL_HEADING} (`{Path(checkpoint).name}`, issue 12)", body,
+                       before="## Limitations")
 
 
 if __name__ == "__main__":
@@ -212,6 +298,9 @@ if __name__ == "__main__":
 
     if sys.argv[1] == "--students":  # --students BENCH_JSON CARD
         add_students(Path(sys.argv[3]), Path(sys.argv[2]))
+        sys.exit(0)
+    if sys.argv[1] == "--thermal":  # --thermal CHECKPOINT EVAL_JSON CARD
+        add_thermal(Path(sys.argv[4]), sys.argv[2], Path(sys.argv[3]))
         sys.exit(0)
 
     from ..cli import checkpoint_arg

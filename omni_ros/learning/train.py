@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..core.model.checkpoint import init_from_checkpoint, save_checkpoint
+from ..core.model.checkpoint import init_from_checkpoint, resolve, save_checkpoint
+from ..core.perception.text_cache import file_sha256
 from ..core.model.modalities import REGISTRY
 from ..core.model.omni import OmniModel
 from ..core.model.model_config import OmniConfig
@@ -163,6 +164,8 @@ def train(data_dir: Path | list[Path], out_path: Path, cfg: OmniConfig, progress
     ``unlabelled`` folders included (:mod:`.students`). Saves the checkpoint (+ loss PNG)."""
     t0 = time.monotonic()
     tc = cfg.train
+    # which file it was fine-tuned from (a model card tells a variant of an older base)
+    base_sha256 = file_sha256(resolve(tc.init_from)) if tc.init_from else ""
     torch.manual_seed(tc.seed)
     torch.set_num_threads(tc.threads)
     gen = torch.Generator().manual_seed(tc.seed)
@@ -202,6 +205,7 @@ def train(data_dir: Path | list[Path], out_path: Path, cfg: OmniConfig, progress
             "labelled_samples": int(s.labelled.sum()),
             "unlabelled_data": [str(d) for d in unlabelled],
             "teacher": cfg.distill.teacher,
+            **({"init_from_sha256": base_sha256} if tc.init_from else {}),
             "epochs": tc.epochs,
             **data_info(data, tc.frame_stride),
             "train_time_s": time.monotonic() - t0, "history": history}
