@@ -265,13 +265,12 @@ def compression_markdown(c: dict, checks: dict) -> str:
     for key, label in SCORES.items():
         lines.append(f"| {label} | " + " | ".join(
             f"{100 * r['metrics'].get(key, float('nan')):.1f}" for r in rows.values()) + " |")
-    auto = next((n for n, r in rows.items() if "min_gate" in (VARIANTS.get(n) or {})
+    name = next((n for n, r in rows.items() if "min_gate" in (VARIANTS.get(n) or {})
                  and r.get("decisions_changed")), None)
-    if auto:
+    if name:
         from ..core.model.model_config import CompressConfig
 
-        fields = {**vars(CompressConfig()), **VARIANTS[auto]}
-        auto = rows[auto]
+        fields, auto = {**vars(CompressConfig()), **VARIANTS[name]}, rows[name]
         lines += ["", "Router-driven branch pruning (`--prune-branches auto`): a modality goes "
                   "when its mean gate on the calibration fusions (every modality fresh) is below "
                   f"`min_gate` {fields['min_gate']:g} and, without it, at most `max_change` "

@@ -47,12 +47,11 @@ FUSE_EVERY_NS = 33_000_000
 
 
 def calibrate(model, episodes: int, seed: int, frame_episodes: int = 0
-              ) -> tuple[dict[str, list[dict]], torch.Tensor, torch.Tensor, list[dict]]:
-    """{modality: preprocessed encoder inputs (batch 1)}, the gates (N, M) and the latents
-    (N, M, D) of the N fusions with every modality fresh, from ``episodes`` sim episodes through
-    the live windows; and the camera window's outputs (color, depth) of every
-    ``FRAME_STRIDE``-th frame of the first ``frame_episodes`` episodes (the distillation data of
-    channel pruning)."""
+              ) -> tuple[dict[str, list[dict]], torch.Tensor, list[dict]]:
+    """{modality: preprocessed encoder inputs (batch 1)} and the latents (N, M, D) of the N
+    fusion ticks with every modality fresh, from ``episodes`` sim episodes through the live
+    windows; and the camera window's outputs (color, depth) of every ``FRAME_STRIDE``-th frame
+    of the first ``frame_episodes`` episodes (the distillation data of channel pruning)."""
     from omni_ros_sim.config import SimConfig
 
     from ..dataset.generate import episode_items
@@ -60,7 +59,7 @@ def calibrate(model, episodes: int, seed: int, frame_episodes: int = 0
     pipe = Perception(model)
     inputs: dict[str, list[dict]] = {n: [] for n in model.names}
     frames: list[dict] = []
-    gates, latents, last_fuse, seen = [], [], -FUSE_EVERY_NS, 0
+    latents, last_fuse, seen = [], -FUSE_EVERY_NS, 0
     for ep in range(max(episodes, frame_episodes)):
         pipe.reset()
         gen = episode_items(seed + ep, SimConfig())
@@ -86,16 +85,14 @@ def calibrate(model, episodes: int, seed: int, frame_episodes: int = 0
             inputs[name].append(REGISTRY[name].preprocess(pipe.encoded[name],
                                                          getattr(model.cfg, name)))
             if stamp - last_fuse >= FUSE_EVERY_NS and all(pipe.fresh(stamp)):
-                gates.append(pipe.fuse(stamp).gate_weights)
-                latents.append(torch.cat([pipe.last_fused["latents"][n] for n in model.names]))
+                latents.append(torch.cat([pipe.cache[n].latent for n in model.names]))
                 last_fuse = stamp
         gen.close()
     # an even spread over every episode, at most SAMPLES_PER_MODALITY each
     picked = {n: [xs[i] for i in np.linspace(0, len(xs) - 1, min(len(xs), SAMPLES_PER_MODALITY),
                                                 dtype=int)] for n, xs in inputs.items() if xs}
-    d = model.cfg.latent_dim
-    return (picked, torch.tensor(gates).reshape(-1, len(model.names)),
-            torch.stack(latents) if latents else torch.zeros(0, len(model.names), d), frames)
+    return (picked, torch.stack(latents) if latents else
+            torch.zeros(0, len(model.names), model.cfg.latent_dim), frames)
 
 
 def auto_prune(names: list[str], gates: dict[str, float], effects: dict[str, dict],
@@ -198,11 +195,13 @@ def compress(checkpoint: str, out: str | Path, ccfg: CompressConfig, log=print) 
                          "checkpoint")
     if ccfg.prune_channels and "camera" not in model.names:
         raise ValueError(f"channel pruning narrows the camera path; {src.name} fuses {model.names}")
-    samples, gate_rows, latents, frames = calibrate(
+    samples, latents, frames = calibrate(
         model, ccfg.calibration_episodes, ccfg.calibration_seed,
         ccfg.distill_episodes if ccfg.prune_channels else 0)
-    gates = mean_gates(gate_rows, model.names) if len(gate_rows) else {}
-    log(f"calibration: {ccfg.calibration_episodes} sim episodes, {len(gate_rows)} fusions with "
+    with torch.no_grad():  # the router's gates with every modality present, as fusion gives them
+        gates = mean_gates(model.router(latents, torch.ones(latents.shape[:2], dtype=torch.bool))[1],
+                           model.names) if len(latents) else {}
+    log(f"calibration: {ccfg.calibration_episodes} sim episodes, {len(latents)} fusions with "
         f"every modality fresh; mean gates " + ", ".join(f"{n} {g:.3f}" for n, g in gates.items()))
     effects = branch_effects(model, latents) if len(latents) else {}
     drop = list(ccfg.prune_branches) or auto_prune(model.names, gates, effects, ccfg, log)
