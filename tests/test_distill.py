@@ -204,3 +204,15 @@ def test_bench_students_are_chosen_by_name_even_where_a_name_holds_a_comma():
     assert parse_students(" ") == ()
     with pytest.raises(ValueError, match="'camera at 1/2 width' is not among"):
         parse_students("camera at 1/2 width")
+
+
+def test_bench_label_fractions_are_chosen_as_numbers_or_percentages():
+    from omni_ros.benchmarks.distill import parse_labels
+
+    assert parse_labels("1, 0.1") == (1.0, 0.1)
+    assert parse_labels("2%,100%") == (0.02, 1.0)
+    assert parse_labels("") is None
+    for bad in ("0.5", "ten"):
+        with pytest.raises(ValueError, match=f"'{bad}' is not a label fraction of the students: "
+                                             "1, 0.1, 0.02"):
+            parse_labels(bad)

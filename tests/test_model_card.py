@@ -1,10 +1,11 @@
 """The model card's generated sections: put in place or replaced (never duplicated), and the
-thermal variant's section says from which base it was fine-tuned, from its recorded hash."""
+thermal variant's section says from which base it was fine-tuned, from its recorded hash, and
+the impact caveat counts the impacts of the eval set it was given."""
 
 import json
 from pathlib import Path
 
-from omni_ros.learning.model_card import put_section, thermal_section
+from omni_ros.learning.model_card import impact_limitation, put_section, thermal_section
 
 CARD = "# m\n\n## Variants\n\n| a |\n\n### Thermal variant (x)\n\nold text\n\n## Limitations\n\n- l\n"
 
@@ -53,3 +54,12 @@ def test_the_students_table_goes_in_once(tmp_path):
     text = card.read_text()
     assert text.count(STUDENTS_HEADING) == 1 and "| camera | 100% | distilled |" in text
     assert text.index("## Limitations") < text.index(STUDENTS_HEADING)
+
+
+def test_the_impact_caveat_counts_the_eval_sets_impacts():
+    data = {"episodes": 40, "seeds": [[5000, 5019]], "frame_stride": 2}
+    assert "holds 72 at every 2nd frame, so one impact is 1.4 points" in impact_limitation(
+        {"data": data, "impact_samples": 72})
+    assert "holds 50 at every frame, so one impact is 2.0 points" in impact_limitation(
+        {"data": {**data, "frame_stride": 1}, "impact_samples": 50})
+    assert "does not say how many" in impact_limitation({"data": data})  # an older eval file

@@ -83,6 +83,23 @@ def parse_students(text: str) -> tuple[str, ...]:
     return tuple(chosen)
 
 
+def parse_labels(text: str) -> tuple[float, ...] | None:
+    """The label fractions in ``text`` ("1,0.1"), None for all; ValueError names a fraction
+    that no student trains at and the ones they do."""
+    known = sorted({f for _, _, fractions in STUDENTS.values() for f in fractions}, reverse=True)
+    chosen = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        try:
+            f = float(part.rstrip("%")) / (100 if part.endswith("%") else 1)
+        except ValueError:
+            f = None
+        if f not in known:
+            raise ValueError(f"--labels: {part!r} is not a label fraction of the students: "
+                             f"{', '.join(f'{k:g}' for k in known)}")
+        chosen.append(f)
+    return tuple(chosen) or None
+
+
 def dataset(folder: Path, episodes: int, seed: int, frame_stride: int,
             sim_cfg: SimConfig | None = None) -> Path:
     """``folder`` holding ``episodes`` sim episodes from ``seed`` (in the cells ``sim_cfg``
@@ -188,7 +205,10 @@ def adapt(root: Path, teacher_flat: dict, train_dir: Path, unlabelled_dir: Path,
 
 
 def run(teacher: str = "omni_small.pt", root: Path = Path("build/distill"), episodes: int = 160,
-        epochs: int | None = None, students: tuple[str, ...] | None = None, log=print) -> dict:
+        epochs: int | None = None, students: tuple[str, ...] | None = None,
+        labels: tuple[float, ...] | None = None, log=print) -> dict:
+    """Train (or reuse) and score the chosen ``students`` (default: all of :data:`CHOICES`) at
+    their label fractions, or only at ``labels`` (a subset run; the cache keeps the others)."""
     t0 = time.monotonic()
     root = Path(root)
     train_dir = dataset(root / "train", episodes, 0, 4)
@@ -201,7 +221,7 @@ def run(teacher: str = "omni_small.pt", root: Path = Path("build/distill"), epis
     for name in [s for s in students or CHOICES if s in STUDENTS]:
         mods, overrides, fractions = STUDENTS[name]
         slug = name.replace(" ", "").replace(",", "_").replace("/", "-").replace("+", "_")
-        for fraction in fractions:
+        for fraction in [f for f in fractions if labels is None or f in labels]:
             runs = [("scratch", "", []), ("distilled", teacher_path, [])]
             if fraction == UNLABELLED_FRACTION:
                 runs.insert(0, ("distilled + unlabelled", teacher_path, [unlabelled_dir]))

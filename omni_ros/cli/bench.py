@@ -89,6 +89,10 @@ def add_arguments(parser) -> None:
                         help="distill: comma-separated students of bench/distill.md's table, "
                              "'camera in unlabelled cells' and its control run 'camera in "
                              "unlabelled cells (control)' (default: all)")
+    parser.add_argument("--labels", default="",
+                        help="distill: comma-separated label fractions to train and score, e.g. "
+                             "1,0.1 (default: 1, 0.1 and 0.02; finished students are reused "
+                             "from build/distill)")
     parser.add_argument("--json", type=Path, help="write the raw results here")
     parser.add_argument("--markdown", type=Path, help="write the results table here")
 
@@ -167,11 +171,12 @@ def run(args) -> int:
 
         try:
             chosen = distill.parse_students(args.students)
+            labels = distill.parse_labels(args.labels)
         except ValueError as e:
             print(f"error: {e}")
             return 2
         result = distill.run(args.checkpoint, episodes=160 if args.episodes is None
-                             else args.episodes, students=chosen or None)
+                             else args.episodes, students=chosen or None, labels=labels)
         table = distill.markdown(result)
     elif args.suite == "tiers":
         from ..benchmarks import tiers

@@ -236,7 +236,8 @@ def evaluate(model, data: ShardData, concat_model=None, seed: int = 0,
             if (hit & ok).any() else float("nan")
         metrics["audio_gate_elsewhere"] = float(out["gates"][~hit & ok, a].mean()) \
             if (~hit & ok).any() else float("nan")
-    return {"metrics": metrics, "ablations": results, "samples": data.n}
+    return {"metrics": metrics, "ablations": results, "samples": data.n,
+            "impact_samples": int((lab["impact"] > 0.5).sum())}
 
 
 def gate_plot(model, data: ShardData, path, modality: str = "audio"):
