@@ -471,7 +471,14 @@ class Perception:
                     extra = "?"
             key = hashlib.sha256(f"{file_sha256(path)}|{backend}|{extra}".encode()).hexdigest()
         self.text_cache = TextLatents(self.encode_texts, key)
-        return self.text_cache.warm(command_descriptions(), path)
+        source = self.text_cache.warm(command_descriptions(), path)
+        # Run the grounding path once per description, so that the interpreter's first command
+        # costs what later ones do (not counted as cache hits: no command asked for them).
+        hits = self.text_cache.hits
+        for description in command_descriptions():
+            self._choose([], description, None)
+        self.text_cache.hits = hits
+        return source
 
     def set_target(self, description: str, point: np.ndarray | None, now_ns: int) -> str:
         """Ground a command's target among the current objects (text latent + point; a
@@ -481,24 +488,29 @@ class Perception:
         self.target_point = None if point is None else np.asarray(point, float)
         objects = self.annotate(self.objects(now_ns, self.fresh(now_ns)[self.names.index("camera")]
                                              if "camera" in self.names else False), now_ns)
+        i, self.refusal = self._choose(objects, description, self.target_point)
+        self.target_id = objects[i].id if i >= 0 else ""
+        self.target_object = objects[i] if i >= 0 else None
+        return self.target_id
+
+    def _choose(self, objects: list[ObjectEstimate], description: str,
+                point: np.ndarray | None) -> tuple[int, str]:
+        """(index of the object among ``objects`` that ``description`` and ``point`` mean or
+        -1, why none fits: "" or e.g. "no red cube in view"); changes no state."""
         temperature, description = split_temperature(description)
         keep = (temperature_candidates(objects, temperature) if temperature
                 else list(range(len(objects))))
         keep = attribute_candidates(objects, description, keep, pointed=point is not None)
         named = " ".join(filter(None, (temperature, description)))
-        self.refusal = ("" if keep or not named else f"no {named} in view" if description
-                        else f"nothing {temperature} in view")
+        refusal = ("" if keep or not named else f"no {named} in view" if description
+                   else f"nothing {temperature} in view")
         text = self.text_latent(description) if description else None
         if temperature and text is None and point is None:
-            i = keep[0] if keep else -1
-        elif text is not None or point is not None:
-            j = ground([objects[k] for k in keep], text, self.target_point)
-            i = keep[j] if j >= 0 else -1
-        else:
-            i = -1
-        self.target_id = objects[i].id if i >= 0 else ""
-        self.target_object = objects[i] if i >= 0 else None
-        return self.target_id
+            return (keep[0] if keep else -1), refusal
+        if text is not None or point is not None:
+            j = ground([objects[k] for k in keep], text, point)
+            return (keep[j] if j >= 0 else -1), refusal
+        return -1, refusal
 
 
 def scene_problems(scene: SceneState) -> list[str]:
