@@ -216,3 +216,19 @@ def test_bench_label_fractions_are_chosen_as_numbers_or_percentages():
         with pytest.raises(ValueError, match=f"'{bad}' is not a label fraction of the students: "
                                              "1, 0.1, 0.02"):
             parse_labels(bad)
+
+
+def test_the_bench_table_says_what_a_merged_result_does_not_cover():
+    import json
+    from pathlib import Path
+
+    from omni_ros.benchmarks.distill import markdown
+
+    r = json.loads(Path("bench/distill.json").read_text())
+    r.update(note="Not yet rerun: camera + lidar.", adapt_note="Not rerun: older scenes.")
+    text = markdown(r)
+    assert "\nNot yet rerun: camera + lidar.\n" in text
+    assert text.index("Not yet rerun") < text.index("### A camera student in cells")
+    assert "Accuracies in %. Not rerun: older scenes." in text
+    r.pop("note"), r.pop("adapt_note")
+    assert "rerun" not in markdown(r)

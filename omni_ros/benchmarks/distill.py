@@ -300,6 +300,8 @@ def markdown(r: dict) -> str:
                      f"{_fmt(row.get('camera_encoder_ms'), False)} | "
                      f"{_fmt(row.get('parameters', np.nan) / 1e6, False)} | "
                      f"{_fmt(row['size_mb'], False)} |")
+    if r.get("note"):  # e.g. what a result merged from several runs does not cover
+        lines += ["", r["note"]]
     if r.get("adapt"):
         n, s0 = HELDOUT_CELLS
         lines += ["", "### A camera student in cells it has no labels for", "",
@@ -308,7 +310,8 @@ def markdown(r: dict) -> str:
                   "above, the same schedule; unlabelled recordings learned from the teacher "
                   f"alone. Held out: {n} randomised cells (seeds {s0}-{s0 + n - 1}: camera "
                   "mount, lens, resolution, lighting, objects), every 2nd frame. Detection = a "
-                  "perceived object within 3 cm of a visible true one. Accuracies in %.", "",
+                  "perceived object within 3 cm of a visible true one. Accuracies in %."
+                  + (f" {r['adapt_note']}" if r.get("adapt_note") else ""), "",
                   "| camera student | train samples | detection recall | localisation [cm] | "
                   "shape+colour | grounding | fusion score | contact | impact | held id |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
