@@ -63,3 +63,4 @@ def test_the_impact_caveat_counts_the_eval_sets_impacts():
     assert "holds 50 at every frame, so one impact is 2.0 points" in impact_limitation(
         {"data": {**data, "frame_stride": 1}, "impact_samples": 50})
     assert "does not say how many" in impact_limitation({"data": data})  # an older eval file
+    assert "holds none" in impact_limitation({"data": data, "impact_samples": 0})

@@ -40,6 +40,7 @@ def impact_limitation(results: dict) -> str:
              f"{nth(ev.get('frame_stride', 1)) + ' ' if ev.get('frame_stride', 1) > 1 else ''}"
              f"frame, so one impact is {100 / n:.1f} points" if n and "episodes" in ev
              else f"{n} impact samples, so one is {100 / n:.1f} points" if n
+             else "the eval set holds none" if n == 0
              else "the eval file does not say how many")
     return (f"Impact material (`impact_material_acc`) is measured on few impacts: {where}. "
             "Impacts carry their material since the sim's sounds follow the impulse (issue 14); "
