@@ -36,12 +36,15 @@ def impact_limitation(results: dict) -> str:
     """The card's caveat on impact material, with the eval set's count of impact samples
     (``results["impact_samples"]``; older eval files lack it)."""
     n, ev = results.get("impact_samples"), results.get("data", {})
-    where = (f"the {ev['episodes']}-episode eval set holds {n} at every "
-             f"{nth(ev.get('frame_stride', 1)) + ' ' if ev.get('frame_stride', 1) > 1 else ''}"
-             f"frame, so one impact is {100 / n:.1f} points" if n and "episodes" in ev
-             else f"{n} impact samples, so one is {100 / n:.1f} points" if n
-             else "the eval set holds none" if n == 0
-             else "the eval file does not say how many")
+    if n is None:
+        where = "the eval file does not say how many"
+    elif n == 0:
+        where = "the eval set holds none"
+    else:
+        stride = ev.get("frame_stride", 1)
+        frames = f"every {nth(stride)} frame" if stride > 1 else "every frame"
+        where = (f"the {ev['episodes']}-episode eval set holds {n} at {frames}" if "episodes" in ev
+                 else f"{n} impact samples") + f", so one impact is {100 / n:.1f} points"
     return (f"Impact material (`impact_material_acc`) is measured on few impacts: {where}. "
             "Impacts carry their material since the sim's sounds follow the impulse (issue 14); "
             "on the older, gentle impacts this model's predecessor reached 0.41 with audio alone "
