@@ -325,3 +325,20 @@ def test_paraphrase_wording_is_held_out():
     assert held and not held & words(TUNING)
     assert not any(_known(w) for w in held)
     assert not set(HELD_OUT) & set(TUNING)
+
+def test_class_breakdown_bins_detections_by_apparent_width():
+    from omni_ros.learning.evaluate import class_breakdown
+
+    # width [px], true shape, perceived shape, colour right, episode, slot (shapes: SHAPES)
+    rows = np.array([[3.0, 0, 0, 1, 0, 0], [3.5, 0, 1, 1, 0, 1], [5.0, 1, 1, 0, 0, 2],
+                     [9.0, 2, 2, 1, 1, 0], [12.0, 2, 2, 1, 1, 1], [4.5, 0, 1, 1, 0, 1]], float)
+    b = class_breakdown(rows)
+    assert b["detected_by_width"] == {"<4 px": 2, "4-6 px": 2, "6-8 px": 0, ">=8 px": 2}
+    assert b["shape_colour_acc_by_width"] == {"<4 px": 0.5, "4-6 px": 0.0, ">=8 px": 1.0}
+    assert b["shape_wrong_of_detected"] == pytest.approx(2 / 6)
+    assert b["colour_wrong_of_detected"] == pytest.approx(1 / 6)
+    from omni_ros.core.model.omni import SHAPES
+    assert b["shape_confusions"] == {f"{SHAPES[0]} as {SHAPES[1]}": 2}
+    assert b["shape_errors_on_mostly_wrong_objects"] == 1.0  # both on episode 0's slot 1
+    empty = class_breakdown(np.zeros((0, 6)))
+    assert empty["shape_colour_acc_by_width"] == {} and np.isnan(empty["shape_wrong_of_detected"])

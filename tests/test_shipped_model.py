@@ -86,3 +86,16 @@ def test_cells_model_loads_by_name_and_sees_through_a_remounted_camera(tmp_path)
     assert r["object_detection_recall"] >= 0.9, r
     assert r["object_localisation_median_cm"] <= 1.5, r
     assert r["shape_colour_acc"] >= 0.65, r
+
+
+def test_the_class_breakdown_accounts_for_every_detection(results):
+    """Shape+colour by apparent width adds up to the overall figure, and a wrong class is a
+    wrong shape, a wrong colour or both."""
+    m = results["metrics"]
+    n, acc = m["detected_by_width"], m["shape_colour_acc_by_width"]
+    total = sum(n.values())
+    assert total > 0 and set(acc) == {k for k, v in n.items() if v}
+    assert sum(acc[k] * n[k] for k in acc) / total == pytest.approx(m["shape_colour_acc"])
+    wrong = 1 - m["shape_colour_acc"]
+    shape, colour = m["shape_wrong_of_detected"], m["colour_wrong_of_detected"]
+    assert max(shape, colour) - 1e-9 <= wrong <= shape + colour + 1e-9

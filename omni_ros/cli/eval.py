@@ -37,7 +37,7 @@ def format_results(res: dict) -> str:
     lines = [f"{'metric':<40} {'value':>10}", "-" * 51]
     for k, v in m.items():
         if isinstance(v, dict):
-            v = ", ".join(f"{a} {b:.2f}" for a, b in v.items())
+            v = ", ".join(f"{a} {b}" if isinstance(b, int) else f"{a} {b:.2f}" for a, b in v.items())
             lines.append(f"{k:<40} {v}")
         else:
             lines.append(f"{k:<40} {v:>10.4f}")

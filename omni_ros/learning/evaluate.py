@@ -9,7 +9,9 @@ import torch
 
 from ..core.model.heads import object_latents
 from ..core.model.omni import COLOURS, MATERIALS, SHAPES
+from ..core.perception.class_vote import ClassVote
 from ..core.perception.grounding import ground
+from ..core.perception.pipeline import PipelineConfig
 from ..core.perception.objects import extract_objects
 from ..core.manipulation.targets import grasp_target
 from ..core.types import ObjectEstimate
@@ -17,6 +19,9 @@ from .data import ShardData
 from .objectives import TOUCH, slot_masks, touch_query
 
 MATCH_RADIUS_M = 0.03
+# Apparent object width bins [model-input px] for shape+colour by size: 2 x the square root of
+# the object's area in the half-resolution label map.
+SIZE_BINS_PX = (4.0, 6.0, 8.0)
 WIDTH_SIGMA_M = 0.004
 MASS_SIGMA_KG = 0.03
 
@@ -114,13 +119,16 @@ def object_metrics(out: dict, data: ShardData, lab: dict, rng: np.random.Generat
     (``out`` from :func:`run_model` with ``objects``)."""
     a = data.a
     errors, visible, class_ok, detected = [], 0, 0, 0
+    classed = []  # per detected object: (apparent width [px], true shape, perceived shape,
+    #               colour right, episode, slot); shapes as SHAPES indices, -1 for another
     grasp = []  # (position, yaw, width) errors of the commanded object's grasp before grasping
     ground_text = ground_point = ground_total = ground_seen = ground_para = 0
     for i in range(data.n):
         preds = out["preds"][i]
         slot = lab["slot"][i].numpy()
         for k in np.flatnonzero(a["obj_valid"][i]):
-            if (slot == k).sum() < 3:
+            area = int((slot == k).sum())
+            if area < 3:
                 continue
             visible += 1
             gt = a["obj_position"][i, k]
@@ -132,6 +140,10 @@ def object_metrics(out: dict, data: ShardData, lab: dict, rng: np.random.Generat
             near = [p for p in near if np.linalg.norm(p.position - gt) < MATCH_RADIUS_M]
             detected += int(bool(near))
             class_ok += int(bool(near) and (near[0].shape, near[0].color) == name)
+            if near:
+                seen = SHAPES.index(near[0].shape) if near[0].shape in SHAPES else -1
+                classed.append((2 * np.sqrt(area), a["obj_shape"][i, k], seen,
+                                near[0].color == name[1], a["episode"][i], k))
             if near and k == int(lab["target"][i]) and not bool(lab["grasping"][i]):
                 grasp.append(grasp_errors(near[0], true_object(a, i, k)) + (name[0] == "cube",))
         t = int(lab["target"][i])
@@ -164,8 +176,64 @@ def object_metrics(out: dict, data: ShardData, lab: dict, rng: np.random.Generat
             "grounding_with_point_acc": ground_point / max(ground_total, 1),
             "grounding_target_detected": ground_seen / max(ground_total, 1),
             "grounding_acc_when_detected": ground_text / max(ground_seen, 1),
+            **class_breakdown(np.array(classed, float).reshape(-1, 6)),
             **({"grounding_paraphrase_acc": ground_para / max(ground_total, 1)}
                if "text_paraphrase" in out else {})}
+
+
+def class_vote(preds: list, data: ShardData, window_s: float) -> list:
+    """The perceived objects of every sample relabelled as perception's ClassVote does live:
+    each episode's samples in stamp order, with the evidence of the samples before it (only
+    those kept with the data's frame stride: fewer sightings than the live camera gives)."""
+    a = data.a
+    out = list(preds)
+    vote, episode = None, None
+    for i in np.lexsort((a["stamp_ns"], a["episode"])):
+        if a["episode"][i] != episode:
+            vote, episode = ClassVote(window_s), a["episode"][i]
+        out[i] = vote(preds[i], int(a["stamp_ns"][i]))
+    return out
+
+
+def class_vote_metrics(out: dict, data: ShardData, lab: dict, seed: int) -> dict:
+    """Shape+colour and grounding with the objects relabelled by the class vote of the
+    perception node's default ``pipeline.class_vote_s``."""
+    voted = object_metrics({**out, "preds": class_vote(out["preds"], data,
+                                                       PipelineConfig().class_vote_s)},
+                           data, lab, np.random.default_rng(seed))
+    return {f"{k}_class_vote": voted[k] for k in ("shape_colour_acc", "grounding_acc")}
+
+
+def class_breakdown(classed: np.ndarray) -> dict:
+    """What the shape+colour errors of the detected objects are. ``classed``: a row per
+    sighting (apparent width [model-input px], true and perceived shape as SHAPES indices,
+    colour right, episode, object slot). Returns the share of sightings with the shape wrong and
+    with the colour wrong; which shape was taken for which; the share of shape errors on objects
+    whose shape is wrong in most of their sightings (a view the model reads wrong every frame,
+    not noise that more frames would average out); and shape+colour accuracy and sightings per
+    apparent width bin (SIZE_BINS_PX)."""
+    width, true, seen, colour, episode, slot = classed.T
+    shape = true == seen
+    edges = (0.0, *SIZE_BINS_PX, np.inf)
+    names = [f"<{SIZE_BINS_PX[0]:g} px"] \
+        + [f"{a:g}-{b:g} px" for a, b in zip(SIZE_BINS_PX, SIZE_BINS_PX[1:])] \
+        + [f">={SIZE_BINS_PX[-1]:g} px"]
+    bins = [(n, (width >= a) & (width < b)) for n, a, b in zip(names, edges, edges[1:])]
+    right = shape & (colour > 0)
+    objects = episode * 1000 + slot
+    mostly_wrong = np.array([np.mean(~shape[objects == o]) > 0.5 for o in objects], bool)
+    confusions: dict[str, int] = {}
+    for t, s in zip(true[~shape].astype(int), seen[~shape].astype(int)):
+        key = f"{SHAPES[t]} as {SHAPES[s] if s >= 0 else 'other'}"
+        confusions[key] = confusions.get(key, 0) + 1
+    mean = (lambda m: float(np.mean(m))) if len(width) else (lambda m: float("nan"))
+    return {"shape_wrong_of_detected": mean(~shape),
+            "colour_wrong_of_detected": mean(colour == 0),
+            "shape_confusions": dict(sorted(confusions.items(), key=lambda kv: -kv[1])),
+            "shape_errors_on_mostly_wrong_objects": (float(np.mean(mostly_wrong[~shape]))
+                                                     if (~shape).any() else float("nan")),
+            "shape_colour_acc_by_width": {n: float(right[m].mean()) for n, m in bins if m.any()},
+            "detected_by_width": {n: int(m.sum()) for n, m in bins}}
 
 
 def retrieval_r1(out: dict, lab: dict) -> float:
@@ -204,6 +272,7 @@ def evaluate(model, data: ShardData, concat_model=None, seed: int = 0,
     metrics, out = task_metrics(model, full, objects=True)
     if "camera" in names:  # (a student without a camera perceives no objects)
         metrics.update(object_metrics(out, data, lab, np.random.default_rng(seed)))
+        metrics.update(class_vote_metrics(out, data, lab, seed))
         if any(n in names for n in TOUCH):
             metrics["retrieval_touch_to_camera_r1"] = retrieval_r1(out, lab)
         no_cam = full.clone()

@@ -40,6 +40,7 @@ from .lidar_objects import lidar_objects
 from ..model.omni import SHAPES, OmniModel
 from ..model.modalities import REGISTRY, sensors, stream_owner
 from ..model.modalities.camera import camera_geometry
+from .class_vote import ClassVote
 from .objects import extract_objects
 from .sync import ApproximateTimeSync
 from .text_cache import TextLatents, command_descriptions, file_sha256
@@ -60,6 +61,9 @@ class PipelineConfig:
     object_memory_s: float = param(30.0, "keep camera objects this long after the camera "
                                    "stops, confirmed by the lidar [s]", min=0.0, max=3600.0,
                                    runtime=True)
+    class_vote_s: float = param(1.0, "a perceived object's shape and colour are the ones with "
+                                "the most confidence over its sightings in this many seconds "
+                                "(0: each camera frame alone) [s]", min=0.0, max=10.0)
     lidar_confirm_m: float = param(0.03, "a lidar cluster this close to a remembered object "
                                    "confirms it [m]", min=0.005, max=0.2, runtime=True)
     contributions: bool = param(True, "compute leave-one-out contributions every fusion",
@@ -178,6 +182,7 @@ class Perception:
             self.camera_objects: list[ObjectEstimate] = []
             self.camera_objects_ns = -1
             self.camera_history: deque[list[ObjectEstimate]] = deque(maxlen=self.MEMORY_FRAMES)
+            self.class_vote = ClassVote(self.cfg.class_vote_s)
         # every registered sensor's input window (the same classes build the training samples)
         self.windows = {m.name: m.window(getattr(self.mcfg, m.name)) for m in sensors()}
         for name, pose in self.mounts.items():
@@ -308,9 +313,10 @@ class Perception:
             head = {k: v[0] for k, v in self.model.object_head(raw["pixels"]).items()}
             self.assumed_intrinsics += int(not np.all(np.isfinite(arrays["camera_K"])))
             geometry = camera_geometry(arrays, self.mcfg.camera)
-            objects = unique_ids(extract_objects(head, arrays["depth"], geometry))
+            objects = extract_objects(head, arrays["depth"], geometry)
             with self._lock:
                 if generation == self.generation:
+                    objects = unique_ids(self.class_vote(objects, stamp_ns))
                     self.camera_objects, self.camera_objects_ns = objects, stamp_ns
                     self.camera_history.append(objects)
 
