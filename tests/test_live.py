@@ -14,6 +14,7 @@ import pytest
 from geometry_msgs.msg import WrenchStamped
 from sensor_msgs.msg import Image, PointCloud2, PointField
 
+from omni_ros import conversions as cv
 from omni_ros.benchmarks.live import heard_right, live_graph, run_episode, wait_task
 
 from _util import call_service, node_entities
@@ -79,6 +80,13 @@ def _halted_after(op, t_ns: int, speed: float = 0.02) -> float:
     return float("inf")
 
 
+def _stop_taken(op, after_ns: int) -> int | None:
+    """The sim stamp [ns] at which the executor reported the stop primitive (sent after
+    ``after_ns``), or None."""
+    return next((cv.stamp_to_ns(s.header.stamp) for s in op.primitive_statuses
+                 if s.primitive == "stop" and cv.stamp_to_ns(s.header.stamp) >= after_ns), None)
+
+
 def test_out_of_grammar_speech_is_rejected_and_stop_halts_motion():
     with live_graph(7) as (graph, op):
         assert op.spin_until(lambda: op.scene is not None and op.truth is not None
@@ -110,8 +118,13 @@ def test_out_of_grammar_speech_is_rejected_and_stop_halts_motion():
         # The action node's status can overtake teleop's command on the way here: wait for it.
         assert op.spin_until(lambda: any(c.intent == "stop" for c in op.heard[n_heard:]), 5.0)
         stop_cmd = next(c for c in op.heard[n_heard:] if c.intent == "stop")
-        op.spin_until(lambda: False, 1.5)
-        assert _halted_after(op, stop_cmd.stamp_ns) <= 0.5
+        # The arm halts within 0.5 s (sim time) of the executor taking the stop: its own stamp,
+        # not teleop's (whose clock, /clock delivered to another process, lags the sim's on a
+        # loaded machine; how long the spoken stop takes to arrive is the live bench's figure).
+        assert op.spin_until(lambda: _stop_taken(op, stop_cmd.stamp_ns) is not None, 30)
+        taken = _stop_taken(op, stop_cmd.stamp_ns)
+        assert op.spin_until(lambda: _halted_after(op, taken) < float("inf"), 30)
+        assert _halted_after(op, taken) <= 0.5
         assert all(code is None for code in graph.poll().values()), graph.poll()
 
 

@@ -13,7 +13,8 @@ from typing import Callable
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Point, PointStamped
-from omni_ros_msgs.msg import AudioChunk, SceneUnderstanding, TaskStatus, TeleopCommand
+from omni_ros_msgs.msg import (AudioChunk, PrimitiveStatus, SceneUnderstanding, TaskStatus,
+                               TeleopCommand)
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -47,6 +48,7 @@ class SimOperator(Node):
         self.heard: list = []           # OperatorCommand
         self.command_ns: list = []      # when each was received (this node's clock)
         self.statuses: list = []        # TaskStatus messages
+        self.primitive_statuses: list = []  # PrimitiveStatus messages of the executor
         self.joint_msgs: list = []      # (stamp_ns, velocities)
         self.diagnostics: list = []
         self.robot_said: list = []      # what teleop said back (/omni/robot_text)
@@ -60,6 +62,8 @@ class SimOperator(Node):
         self.create_subscription(AudioChunk, "/omni/robot_voice", self._on_robot_voice,
                                  RELIABLE_QOS)
         self.create_subscription(TaskStatus, "/omni/task_status", self._on_status, RELIABLE_QOS)
+        self.create_subscription(PrimitiveStatus, "/omni/action_status",
+                                 self.primitive_statuses.append, RELIABLE_QOS)
         self.create_subscription(JointState, "/joint_states", self._on_joints, qos_profile_sensor_data)
         self.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 10)
 
