@@ -4,7 +4,8 @@ Asynchronous (the default): every reading is encoded into its modality's latent 
 (``push``; for the modalities given worker threads, on the worker: :mod:`.workers`) and cached
 with the stamp of the data it came from; ``fuse(now)`` fuses the freshest
 latents, treating a modality whose input is older than its ``max_age`` as absent (its gate is
-then exactly 0). A camera frame (colour + depth of one stamp) also yields the objects.
+then exactly 0). A camera frame (colour + depth of one stamp) also yields the objects, each
+with the shape and colour of its recent sightings (``class_vote_s``: :mod:`.class_vote`).
 Synchronous (``SyncPerception``): the ApproximateTime baseline - one reading per input within
 ``slop``, all encoded together, then fused.
 
