@@ -23,10 +23,15 @@ SEED = 3
 
 
 @pytest.fixture(scope="module")
-def direct(tmp_path_factory):
+def direct_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("direct")
     generate(out, episodes=1, seed=SEED, progress=False, samples_per_shard=40)
-    return load_dataset(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def direct(direct_dir):
+    return load_dataset(direct_dir)
 
 
 def test_shards_load_back_with_shapes_and_labels(direct):
@@ -106,6 +111,11 @@ def test_dataset_cli_rejects_bad_arguments(tmp_path):
     bad = tmp_path / "sim.yaml"
     bad.write_text("camera.rate_hz: 25.0\n")
     assert main(["dataset", "--out", str(tmp_path), "--config", str(bad)]) == 2
+    crop = tmp_path / "model.yaml"
+    crop.write_text("model.camera.workspace_crop_m: [0.4, 0.6]\n")
+    assert main(["dataset", "--out", str(tmp_path), "--model-config", str(crop)]) == 2
+    assert main(["dataset", "--out", str(tmp_path), "--model-config", str(tmp_path / "no.yaml")]) == 2
+    assert not (tmp_path / "manifest.json").exists()
 
 
 def test_a_robot_recording_with_other_topic_names_and_missing_sensors(tmp_path):
@@ -206,3 +216,36 @@ def test_ray_tasks_make_the_shards_of_the_local_path(tmp_path):
             assert sorted(x.files) == sorted(y.files)
             for k in x.files:
                 np.testing.assert_array_equal(x[k], y[k], err_msg=f"{shard['file']}: {k}")
+
+
+def test_a_dataset_is_made_for_its_models_camera_window(direct_dir, tmp_path):
+    """`omni-ros dataset --model-config` with a workspace crop: the images zoom on the
+    workspace (a longer focal length, the objects on more pixels, still labelled where the
+    geometry puts them), the manifest records the window, and a model whose camera window
+    differs refuses the data instead of training on images it would never be served."""
+    import json
+
+    from omni_ros.cli import main
+    from omni_ros.dataset.shards import DatasetError
+    from omni_ros.learning.data import ShardData
+
+    crop = tmp_path / "crop.yaml"
+    crop.write_text("model:\n  camera:\n    workspace_crop_m: [0.38, 0.64, -0.24, 0.24, 0.0, 0.08]\n")
+    out = tmp_path / "zoomed"
+    assert main(["dataset", "--out", str(out), "--episodes", "1", "--seed", str(SEED),
+                 "--model-config", str(crop)]) == 0
+    window = json.loads((out / "manifest.json").read_text())["camera_window"]
+    assert window["workspace_crop_m"] == [0.38, 0.64, -0.24, 0.24, 0.0, 0.08]
+    from omni_ros.cli.train import load_config
+
+    cfg = load_config(crop).model
+    zoomed = ShardData(out, cfg, progress=False)
+    plain = ShardData(direct_dir, ModelConfig(), progress=False)
+    focal = lambda data: np.nanmedian(data.a["camera_K"][:, 0, 0])  # [px]
+    assert focal(zoomed) > 1.15 * focal(plain)
+    labelled = lambda labels: (labels["slot"] >= 0).sum(dim=(1, 2)).float().mean().item()
+    assert labelled(zoomed.labels) > 1.2 * labelled(plain.labels)  # object pixels
+    with pytest.raises(DatasetError, match="--model-config"):
+        ShardData(out, ModelConfig(), progress=False)
+    with pytest.raises(DatasetError, match="camera window"):
+        ShardData([out, direct_dir], cfg, progress=False)

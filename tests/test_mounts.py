@@ -121,6 +121,78 @@ def test_another_lens_is_resampled_to_the_training_focal_length(fov):
         assert np.isnan(arrays["depth"][:, :5]).all() and (arrays["color"][:, :5] == 0).all()
 
 
+WORKSPACE = [0.38, 0.64, -0.24, 0.24, 0.0, 0.08]  # the sim's object spawn box [m]
+
+
+def _shoulder_view(width=640, height=480):
+    from omni_ros_sim.scene import random_scene
+    from omni_ros_sim.world import World
+
+    cfg = SimConfig()
+    cfg.camera.width, cfg.camera.height = width, height
+    cfg.camera.eye, cfg.camera.target = [-0.15, 0.40, 0.90], [0.5, 0.0, 0.0]
+    cfg.camera.depth_noise_m = cfg.camera.color_noise = 0.0
+    with World(random_scene(7), cfg, 7) as world:
+        color, depth = world.camera.read()
+        return color, depth, CameraGeometry.from_config(cfg.camera)
+
+
+def _window(cfg, geometry, color, depth, pose=True):
+    w = REGISTRY["camera"].window(cfg)
+    if pose:
+        w.set_pose(geometry.pose)
+    w.push("camera_info", 0, geometry.intrinsics)
+    w.push("color", 1, color)
+    assert w.push("depth", 1, depth)
+    return w.read()
+
+
+def test_the_workspace_crop_zooms_on_the_box_and_keeps_the_geometry():
+    """An over-the-shoulder 640x480 camera: with ``workspace_crop_m`` the model's image is the
+    box's projection (plus the margin) at a longer focal length than the training camera's,
+    and its depth still back-projects to the scene where it is."""
+    cfg = ModelConfig().camera
+    cfg.workspace_crop_m = WORKSPACE
+    color, depth, full = _shoulder_view()
+    arrays = _window(cfg, full, color, depth)
+    geo = camera_geometry(arrays, cfg)
+    nominal = CameraGeometry.from_config(cfg).intrinsics.fy
+    assert geo.intrinsics.fy > 1.3 * nominal  # zoomed: far objects get more pixels
+    corners = np.array([(x, y, z) for x in WORKSPACE[:2] for y in WORKSPACE[2:4]
+                        for z in WORKSPACE[4:]])
+    uv, _ = geo.project(corners)
+    assert uv.min() >= 0 and uv.max() <= 95  # the whole box is in the image...
+    span = uv.max(axis=0) - uv.min(axis=0)
+    assert span.max() > 0.75 * 96  # ... and fills it (the margin aside)
+    # every seen pixel lands where the full image saw the scene
+    pts = geo.points_base(arrays["depth"]).reshape(-1, 3)
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    assert len(pts) > 0.5 * 96 * 96
+    uv, z = full.project(pts)
+    u, v = np.rint(uv).astype(int).T
+    inside = (u >= 0) & (u < 640) & (v >= 0) & (v < 480)
+    err = np.abs(depth[v[inside], u[inside]] - z[inside])
+    assert np.nanmedian(err) < 0.002  # [m]
+    # without the pose the window cannot place the box: the training camera's focal length
+    plain = camera_geometry(_window(cfg, full, color, depth, pose=False), cfg)
+    assert np.isclose(plain.intrinsics.fy, nominal, rtol=0.02)
+
+
+def test_the_workspace_crop_zooms_no_more_than_max_zoom():
+    cfg = ModelConfig().camera
+    cfg.workspace_crop_m, cfg.max_zoom = [0.50, 0.52, -0.01, 0.01, 0.0, 0.02], 2.0
+    color, depth, full = _shoulder_view(160, 120)
+    geo = camera_geometry(_window(cfg, full, color, depth), cfg)
+    nominal = CameraGeometry.from_config(cfg).intrinsics.fy
+    assert np.isclose(geo.intrinsics.fy, 2.0 * nominal, rtol=0.02)
+
+
+@pytest.mark.parametrize("box", [[0.4, 0.6, -0.2, 0.2], [0.6, 0.4, -0.2, 0.2, 0.0, 0.1]])
+def test_a_wrong_workspace_crop_is_a_clear_error(box):
+    with pytest.raises(ConfigError, match="workspace_crop_m.*x_min, x_max"):
+        from_flat_dict(ModelConfig, {"camera.workspace_crop_m": box})
+
+
 def test_images_that_disagree_with_their_camera_info_are_refused():
     w = REGISTRY["camera"].window(ModelConfig().camera)
     w.push("camera_info", 0, CameraIntrinsics.from_fov(640, 480, 58))

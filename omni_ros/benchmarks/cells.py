@@ -28,7 +28,9 @@ from omni_ros_sim.config import SimConfig
 from ..core.config import from_flat_dict, to_flat_dict
 from ..core.geometry import CameraGeometry
 from ..core.model.checkpoint import load_checkpoint
+from ..core.model.modalities.camera import window_view
 from ..dataset.generate import generate
+from ..dataset.shards import camera_window
 from ..learning.data import ShardData
 from ..learning.evaluate import object_metrics, run_model
 
@@ -116,10 +118,12 @@ def run(episodes: int = 8, seed: int = 5000, checkpoint: str = "omni_small.pt",
         folder = out_dir / name.replace(" ", "_")
         cfg = cell_config(overrides)
         manifest = folder / "manifest.json"
-        if not (manifest.exists() and _same_episodes(json.loads(manifest.read_text()).get("sim_config"),
-                                                     to_flat_dict(cfg))
-                and len(json.loads(manifest.read_text())["episodes"]) == episodes):
-            generate(folder, episodes, seed, workers, cfg, progress=False, frame_stride=frame_stride)
+        made = json.loads(manifest.read_text()) if manifest.exists() else None
+        if not (made and _same_episodes(made.get("sim_config"), to_flat_dict(cfg))
+                and camera_window(made) == window_view(model.cfg.camera)
+                and len(made["episodes"]) == episodes):
+            generate(folder, episodes, seed, workers, cfg, progress=False, frame_stride=frame_stride,
+                     camera=model.cfg.camera)
         r = evaluate_cell(model, folder, 1)
         r.update(what=what, camera=overrides, in_range=in_range, wall_s=time.monotonic() - t0)
         result["cells"][name] = r

@@ -28,6 +28,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--config", type=Path,
                         help="YAML of sim parameters (as under the sim bridge's 'sim.' "
                              "parameters; nested or dotted, e.g. camera.width: 96)")
+    parser.add_argument("--model-config", type=Path, metavar="FILE",
+                        help="the YAML the model will be trained with (omni-ros train --config): "
+                             "its model.camera section decides how camera images become the "
+                             "model's input (size, focal length, workspace_crop_m); default the "
+                             "defaults")
     parser.add_argument("--from-mcap", type=Path, metavar="FILE",
                         help="convert this MCAP recording instead of simulating")
     parser.add_argument("--remap", action="append", default=[], metavar="FROM:=TO",
@@ -42,6 +47,8 @@ def run(args) -> int:
     from ..dataset.generate import from_mcap, generate
     from omni_ros_sim.config import SimConfig
 
+    from .train import load_config
+
     if min(args.episodes, args.workers, args.samples_per_shard, args.frame_stride) < 1:
         print("error: --episodes, --workers, --samples-per-shard and --frame-stride must be >= 1")
         return 2
@@ -50,6 +57,11 @@ def run(args) -> int:
             if args.config else SimConfig()
     except ConfigError as err:
         print(f"error in {args.config}: {err}")
+        return 2
+    try:
+        camera = load_config(args.model_config).model.camera if args.model_config else None
+    except (ConfigError, OSError) as err:
+        print(f"error in --model-config {args.model_config}: {err}")
         return 2
     if args.from_mcap:
         if not args.from_mcap.is_file():
@@ -62,14 +74,14 @@ def run(args) -> int:
         remap = dict(r.split(":=", 1) for r in args.remap)
         try:
             manifest = from_mcap(args.from_mcap, args.out, args.samples_per_shard, cfg, remap,
-                                 args.frame_stride)
+                                 args.frame_stride, camera)
         except InputError as err:  # e.g. images of another size than the model reads
             print(f"error: {args.from_mcap}: {err}")
             return 2
     else:
         manifest = generate(args.out, args.episodes, args.seed, args.workers, cfg,
                             args.samples_per_shard, frame_stride=args.frame_stride,
-                            ray_address=args.ray)
+                            ray_address=args.ray, camera=camera)
     stats = manifest["stats"]
     print(f"wrote {manifest['samples']} samples in {len(manifest['shards'])} shard(s) to "
           f"{args.out} ({stats['samples_per_s']:.1f} samples/s, "

@@ -64,9 +64,17 @@ class CameraIntrinsics:
             # sizes of the image's parity, so that the box is centred to the pixel
             w = max(1, self.width - 2 * round((self.width - width * self.fx / focal) / 2))
             h = max(1, self.height - 2 * round((self.height - height * self.fy / focal) / 2))
-        x0, y0 = (self.width - w) // 2, (self.height - h) // 2
+        box = ((self.width - w) // 2, (self.height - h) // 2, w, h)
+        return box, self.resampled(box, width, height)
+
+    def resampled(self, box: tuple[int, int, int, int], width: int, height: int
+                  ) -> "CameraIntrinsics":
+        """The intrinsics of the ``box`` (x0, y0, w, h) [px] of this camera's images (it may
+        reach beyond them) resampled to ``width`` x ``height`` (pixel centres at integer
+        coordinates)."""
+        x0, y0, w, h = box
         sx, sy = width / w, height / h
-        return (x0, y0, w, h), CameraIntrinsics(
+        return CameraIntrinsics(
             width, height, self.fx * sx, self.fy * sy, (self.cx - x0 + 0.5) * sx - 0.5,
             (self.cy - y0 + 0.5) * sy - 0.5, self.distortion_model, self.distortion)
 

@@ -68,11 +68,14 @@ class SampleAssembler:
         self.ground_truth = None
 
     @classmethod
-    def for_config(cls, sim_cfg) -> "SampleAssembler":
+    def for_config(cls, sim_cfg, camera=None) -> "SampleAssembler":
         """Windows sized for an omni_ros_sim SimConfig's sensors (lidar layout, taxel grid,
         thermal image; camera images of any size are resized to the model's input by the
-        camera window) and placed at its camera's mount."""
+        camera window of ``camera``, a model's camera section, default the defaults) and
+        placed at its camera's mount."""
         cfg = ModelConfig()
+        if camera is not None:
+            cfg.camera = camera
         cfg.lidar.rings, cfg.lidar.columns = sim_cfg.lidar.rings, sim_cfg.lidar.columns
         cfg.tactile.rows, cfg.tactile.cols = sim_cfg.tactile.rows, sim_cfg.tactile.cols
         cfg.thermal.width, cfg.thermal.height = sim_cfg.thermal.width, sim_cfg.thermal.height

@@ -23,6 +23,7 @@ from omni_ros_sim.tasks import Cell, random_cell
 from omni_ros_sim.world import World
 
 from ..core.config import to_flat_dict
+from ..core.model.modalities.camera import CameraModalityConfig, window_view
 from ..streams import EncodeContext, decode, encode, task_command
 from .assembler import SampleAssembler
 from .mcap_io import read_messages
@@ -65,15 +66,16 @@ CHUNK_EPISODES = 8  # episodes per worker job (and per shard-file prefix)
 
 
 def _run_episodes(args) -> tuple[list[dict], list[dict], int]:
-    worker, indices, seed, cfg_flat, out_dir, per_shard, frame_stride = args
+    worker, indices, seed, cfg_flat, camera_flat, out_dir, per_shard, frame_stride = args
     from ..core.config import from_flat_dict
 
     cfg = from_flat_dict(SimConfig, cfg_flat)
+    camera = from_flat_dict(CameraModalityConfig, camera_flat)
     writer = ShardWriter(Path(out_dir), f"shard-{worker:03d}", per_shard, frame_stride)
     episodes = []
     for i in indices:
         cell = random_cell(seed + i, cfg)
-        assembler = SampleAssembler.for_config(cell.cfg)
+        assembler = SampleAssembler.for_config(cell.cfg, camera)
         gen = cell_items(seed + i, cell)
         samples = 0
         while True:
@@ -99,7 +101,7 @@ def _run_episodes_anywhere(args) -> tuple[list[dict], list[dict], int, dict[str,
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="omni_ros_shards_") as tmp:
-        shards, episodes, samples = _run_episodes((*args[:4], tmp, *args[5:]))
+        shards, episodes, samples = _run_episodes((*args[:5], tmp, *args[6:]))
         files = {s["file"]: (Path(tmp) / s["file"]).read_bytes() for s in shards}
     return shards, episodes, samples, files
 
@@ -133,16 +135,19 @@ def _on_ray(jobs: list, out_dir: Path, workers: int, address: str):
 
 def generate(out_dir: Path, episodes: int, seed: int = 0, workers: int = 1,
              cfg: SimConfig | None = None, samples_per_shard: int = 256,
-             progress: bool = True, frame_stride: int = 1, ray_address: str = "") -> dict:
+             progress: bool = True, frame_stride: int = 1, ray_address: str = "",
+             camera: CameraModalityConfig | None = None) -> dict:
     """Run ``episodes`` expert episodes on ``workers`` processes (in jobs of CHUNK_EPISODES);
     keep every ``frame_stride``-th camera frame; write shards and the manifest. With
     ``ray_address`` the jobs are Ray tasks instead (see :func:`_on_ray`); the shards are the
-    same for the same seeds either way."""
+    same for the same seeds either way. ``camera``: the camera section of the model to be
+    trained (its window makes the images; default the defaults)."""
     cfg = cfg or SimConfig()
+    camera = camera or CameraModalityConfig()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs = [(j, list(range(s, min(s + CHUNK_EPISODES, episodes))), seed, to_flat_dict(cfg),
-             str(out_dir), samples_per_shard, frame_stride)
+             to_flat_dict(camera), str(out_dir), samples_per_shard, frame_stride)
             for j, s in enumerate(range(0, episodes, CHUNK_EPISODES))]
     t0 = time.monotonic()
     shards, records = [], []
@@ -177,12 +182,13 @@ def generate(out_dir: Path, episodes: int, seed: int = 0, workers: int = 1,
     return write_manifest(out_dir, shards, records, {"source": "sim", "seed": seed,
                                                      "frame_stride": frame_stride,
                                                      "sim_config": to_flat_dict(cfg),
+                                                     "camera_window": window_view(camera),
                                                      "stats": stats})
 
 
 def from_mcap(mcap_path: Path, out_dir: Path, samples_per_shard: int = 256,
               cfg: SimConfig | None = None, remap: dict[str, str] | None = None,
-              frame_stride: int = 1) -> dict:
+              frame_stride: int = 1, camera: CameraModalityConfig | None = None) -> dict:
     """Turn a recording of the bridge's (or a robot's) topics into the same shard format.
 
     ``remap`` maps the recording's topic names to ours (e.g. {"/zed/rgb": "/camera/color/image_raw"});
@@ -193,6 +199,7 @@ def from_mcap(mcap_path: Path, out_dir: Path, samples_per_shard: int = 256,
     from ..streams import BY_TOPIC
 
     cfg = cfg or SimConfig()
+    camera = camera or CameraModalityConfig()
     remap = remap or {}
     out_dir = Path(out_dir)
     writer = ShardWriter(out_dir, "shard-00", samples_per_shard, frame_stride)
@@ -207,7 +214,7 @@ def from_mcap(mcap_path: Path, out_dir: Path, samples_per_shard: int = 256,
             continue
         key, stamp, payload = decode(topic, msg)
         if key == "task" or assembler is None:
-            assembler = SampleAssembler.for_config(cfg)
+            assembler = SampleAssembler.for_config(cfg, camera)
             episodes.append({"index": len(episodes), "command": getattr(payload, "raw_text", ""),
                              "samples": 0})
         sample = assembler.push(key, stamp, payload)
@@ -218,6 +225,7 @@ def from_mcap(mcap_path: Path, out_dir: Path, samples_per_shard: int = 256,
     total = sum(s["samples"] for s in writer.shards)
     return write_manifest(out_dir, writer.shards, episodes,
                           {"source": f"mcap:{Path(mcap_path).name}", "frame_stride": frame_stride,
+                           "camera_window": window_view(camera),
                            "skipped_topics": skipped,
                            "stats": {"wall_s": wall, "samples_per_s": total / max(wall, 1e-9),
                                      "bytes_per_sample": sum(s["bytes"] for s in writer.shards)

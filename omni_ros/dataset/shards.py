@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.model.modalities.camera import CameraModalityConfig, window_view
 from .assembler import COLOURS, MATERIALS, SHAPES
 
 MANIFEST = "manifest.json"
@@ -95,6 +96,12 @@ def load_dataset(data_dir: Path) -> tuple[dict[str, np.ndarray], dict]:
     return {k: np.concatenate(v) for k, v in parts.items()}, manifest
 
 
+def camera_window(manifest: dict) -> dict:
+    """The camera window a dataset's images were made by (``window_view`` of the model camera
+    section it was made for; datasets without the record were all made for the defaults)."""
+    return manifest.get("camera_window") or window_view(CameraModalityConfig())
+
+
 def load_datasets(data_dirs) -> tuple[dict[str, np.ndarray], dict]:
     """Several dataset folders as one: samples concatenated, episode indices made unique, the
     manifests' episodes merged (their vocabularies must agree); ``source``: each sample's
@@ -113,6 +120,10 @@ def load_datasets(data_dirs) -> tuple[dict[str, np.ndarray], dict]:
             raise DatasetError(f"{d}: recorded every {m.get('frame_stride', 1)}th frame, {dirs[0]} "
                                f"every {manifest.get('frame_stride', 1)}th; make them with one "
                                "stride (omni-ros dataset --frame-stride N, with --from-mcap too)")
+        if camera_window(m) != camera_window(manifest):
+            raise DatasetError(f"{d}: its camera images were made by the camera window "
+                               f"{camera_window(m)}, {dirs[0]}'s by {camera_window(manifest)}; "
+                               "make them with one model config (omni-ros dataset --model-config)")
         offset = int(max(np.max(parts["episode"][-1]) + 1, len(episodes)))
         more["episode"] = more["episode"] + offset
         episodes += [dict(e, index=e["index"] + offset) for e in m["episodes"]]

@@ -17,12 +17,12 @@ from tqdm import tqdm
 from ..core.geometry import CameraGeometry, signed_distance
 from ..core.labels import temperature_label
 from ..core.model.modalities import REGISTRY, load_all
-from ..core.model.modalities.camera import camera_geometry
+from ..core.model.modalities.camera import camera_geometry, window_view
 from ..core.model.omni import COLOURS, MATERIALS, SHAPES, object_class
 from ..core.model.model_config import ModelConfig
 from ..core.speech.commands import parse_command
 from ..core.speech.families import held_out_command
-from ..dataset.shards import DatasetError, load_datasets
+from ..dataset.shards import DatasetError, camera_window, load_datasets
 
 SURFACE_TOL_M = 0.006
 SYNONYMS = {"cube": ("cube", "block", "box"), "cylinder": ("cylinder", "can", "tube"),
@@ -69,6 +69,11 @@ class ShardData:
                 (SHAPES, COLOURS, MATERIALS):
             raise DatasetError(f"{data_dir}: the dataset's vocabularies {schema} differ from the "
                                "model's")
+        made, want = camera_window(manifest), window_view(cfg.camera)
+        if made != want:
+            raise DatasetError(f"{data_dir}: its camera images were made by the camera window "
+                               f"{made}, but the model's is {want}; make the dataset for this "
+                               "model (omni-ros dataset --model-config with its config)")
         keep = self._stride_mask(arrays["episode"], frame_stride)
         self.a = {k: v[keep] for k, v in arrays.items()}
         self.n = int(keep.sum())

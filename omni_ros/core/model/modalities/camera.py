@@ -6,8 +6,11 @@ window takes images of any size and lens: with the camera's CameraInfo each is r
 model's size at the focal length of the model's training camera (``fov_deg`` at ``height``),
 cropping a wider lens and padding a narrower one (black, no depth), so that objects keep the
 size in pixels the model learned; without CameraInfo it is cropped (centred) to the model's
-aspect ratio and resized. Colour by area averaging, depth by the nearest pixel (no depth is
-invented at object edges); the intrinsics are scaled the same way.
+aspect ratio and resized. A model with a ``workspace_crop_m`` zooms instead on that box of
+the base frame once the camera's pose is known too (:func:`workspace_crop`): far objects
+get more pixels, and ``camera_K`` carries the focal length each camera ends up with. Colour
+by area averaging, depth by the nearest pixel (no depth is invented at object edges); the
+intrinsics are scaled the same way.
 With the camera's mounting pose (set by whoever owns the window: the perception node's
 ``camera.pose``, the sim's camera for datasets) each input carries its geometry:
 ``camera_K`` (3x3, of the model-size image) and ``camera_pose`` ([x, y, z, roll, pitch, yaw]
@@ -31,7 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ...camera import CameraIntrinsics, CameraViewConfig, check_pose
-from ...config import param
+from ...config import ConfigError, param
 from ...errors import require
 from ...geometry import CameraGeometry, valid_depth
 from .. import channels as ch
@@ -51,6 +54,20 @@ class CameraModalityConfig(CameraViewConfig):
     feature_dim: int = param(128, "global feature width", min=8, max=1024)
     head_width: int = param(64, "object head trunk width (3x3 conv over the pixel features)",
                             min=4, max=512)
+    workspace_crop_m: list[float] = param(
+        [], "box [x_min, x_max, y_min, y_max, z_min, z_max] in the base frame [m] that the input "
+        "zooms on once the camera's pose and CameraInfo are known (workspace_crop); empty: every "
+        "image at the training camera's focal length")
+    crop_margin: float = param(0.1, "workspace crop: share of the box's projected size added "
+                               "on each side", min=0.0, max=1.0)
+    max_zoom: float = param(3.0, "workspace crop: largest focal length, as a multiple of the "
+                            "training camera's", min=1.0, max=10.0)
+
+    def check(self) -> None:
+        box = self.workspace_crop_m
+        if box and (len(box) != 6 or not all(a < b for a, b in zip(box[::2], box[1::2]))):
+            raise ConfigError(f"parameter 'model.camera.workspace_crop_m' = {box}: must be empty "
+                              "or [x_min, x_max, y_min, y_max, z_min, z_max] with each min < max [m]")
 
 
 IN_CHANNELS = 6  # r, g, b, depth, valid, relief
@@ -112,6 +129,38 @@ def resize_depth(a: np.ndarray, box, hw) -> np.ndarray:
     return np.ascontiguousarray(a[np.ix_(rows, cols)], dtype=np.float32)
 
 
+def workspace_crop(source: CameraIntrinsics, pose, box_m, hw, margin: float, max_focal: float
+                   ) -> tuple[int, int, int, int] | None:
+    """The box (x0, y0, w, h) [px] of ``source``'s images that, resampled to ``hw`` (height,
+    width), holds the projection of the base-frame box ``box_m`` (x/y/z min, max [m]) plus
+    ``margin`` of its size on each side, centred on it, at a focal length of at most
+    ``max_focal`` [px] (no more zoom than that: a far or tiny box is shown at that focal
+    length). The box may reach beyond the image (the rest reads as padding). None when a
+    corner of ``box_m`` is not in front of the camera (the caller falls back to no crop)."""
+    corners = np.array([(x, y, z) for x in box_m[0:2] for y in box_m[2:4] for z in box_m[4:6]])
+    uv, depth = CameraGeometry.from_pose(source, pose).project(corners)
+    if not np.all(depth > 0.01):
+        return None
+    lo, hi = uv.min(axis=0), uv.max(axis=0)
+    size = (hi - lo) * (1 + 2 * margin)
+    focal = min(hw[1] * source.fx / max(size[0], 1.0), hw[0] * source.fy / max(size[1], 1.0),
+                max_focal)
+    w, h = max(1, round(hw[1] * source.fx / focal)), max(1, round(hw[0] * source.fy / focal))
+    cu, cv = (lo + hi) / 2 + 0.5  # pixel centres at integer coordinates -> edges
+    return round(cu - w / 2), round(cv - h / 2), w, h
+
+
+def window_view(cfg: CameraModalityConfig) -> dict:
+    """What decides the images a camera window makes of a camera's (a dataset records it, and
+    a model trains only on images made as its own window makes them): size, the focal length
+    (``fov_deg``) and the workspace crop."""
+    view = {"width": cfg.width, "height": cfg.height, "fov_deg": cfg.fov_deg,
+            "workspace_crop_m": [float(v) for v in cfg.workspace_crop_m]}
+    if cfg.workspace_crop_m:
+        view.update(crop_margin=cfg.crop_margin, max_zoom=cfg.max_zoom)
+    return view
+
+
 def camera_geometry(arrays: dict, cfg: CameraViewConfig) -> CameraGeometry:
     """The geometry of one (unbatched) camera input: its ``camera_K`` and ``camera_pose``;
     each that is missing or unknown (no CameraInfo yet, datasets recorded before they were) is
@@ -142,10 +191,25 @@ class CameraWindow(Window):
         self.box: tuple[int, int, int, int] | None = None  # what of its images the model reads
         self.intrinsics: CameraIntrinsics | None = None  # ... scaled to the model's size
         self.pose = np.full(6, np.nan)
+        self.crop_m = list(cfg.workspace_crop_m)
+        self.margin, self.max_focal = cfg.crop_margin, cfg.max_zoom * self.focal
 
     def set_pose(self, pose) -> None:
         """The camera's mounting pose [x, y, z, roll, pitch, yaw] in the base frame (m, rad)."""
         self.pose = check_pose(pose, "camera.pose")
+        if self.source is not None:
+            self._fit()
+
+    def _fit(self) -> None:
+        """What of the camera's images the model reads: the workspace crop where the model has
+        one and the pose is known, else the box at the training camera's focal length."""
+        src, hw = self.source, self.hw
+        box = (workspace_crop(src, self.pose, self.crop_m, hw, self.margin, self.max_focal)
+               if self.crop_m and np.all(np.isfinite(self.pose)) else None)
+        if box is None:
+            self.box, self.intrinsics = src.fit(hw[1], hw[0], self.focal)
+        else:
+            self.box, self.intrinsics = box, src.resampled(box, hw[1], hw[0])
 
     def convert(self, key, payload):
         if key == "camera_info":
@@ -153,7 +217,7 @@ class CameraWindow(Window):
                     key, "intrinsics with fx, fy > 0 (a calibrated camera)")
             if payload != self.source:
                 self.source = payload
-                self.box, self.intrinsics = payload.fit(self.hw[1], self.hw[0], self.focal)
+                self._fit()
             return payload
         a = np.asarray(payload)
         want = 3 if key == "color" else 2
