@@ -187,6 +187,17 @@ def test_the_workspace_crop_zooms_no_more_than_max_zoom():
     assert np.isclose(geo.intrinsics.fy, 2.0 * nominal, rtol=0.02)
 
 
+def test_the_cells_bench_keeps_each_camera_windows_data_apart():
+    from omni_ros.benchmarks.cells import window_folder
+
+    cfg = ModelConfig().camera
+    assert window_folder(cfg) == ""  # the folders every checkpoint before crops used
+    cfg.workspace_crop_m = WORKSPACE
+    tag = window_folder(cfg)
+    cfg.max_zoom = 2.0
+    assert tag.startswith("window-") and window_folder(cfg) not in ("", tag)
+
+
 @pytest.mark.parametrize("box", [[0.4, 0.6, -0.2, 0.2], [0.6, 0.4, -0.2, 0.2, 0.0, 0.1]])
 def test_a_wrong_workspace_crop_is_a_clear_error(box):
     with pytest.raises(ConfigError, match="workspace_crop_m.*x_min, x_max"):

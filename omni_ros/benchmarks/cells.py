@@ -17,6 +17,7 @@ Detection = a perceived object within 3 cm of a visible true one (evaluate.objec
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -108,6 +109,16 @@ def _same_episodes(old: dict | None, new: dict) -> bool:
     return old is not None and key(old) == key(new)
 
 
+def window_folder(camera) -> str:
+    """The sub-folder of a camera window's cell datasets: "" for the default window (the
+    folders of every checkpoint before workspace crops), else one per window, so that models
+    with other windows do not overwrite each other's data."""
+    view = window_view(camera)
+    if view == window_view(type(camera)()):
+        return ""
+    return "window-" + hashlib.sha256(json.dumps(view, sort_keys=True).encode()).hexdigest()[:8]
+
+
 def run(episodes: int = 8, seed: int = 5000, checkpoint: str = "omni_small.pt",
         out_dir: Path = Path("build/cells"), workers: int = 2, frame_stride: int = 2) -> dict:
     model, _, _ = load_checkpoint(checkpoint)
@@ -115,7 +126,7 @@ def run(episodes: int = 8, seed: int = 5000, checkpoint: str = "omni_small.pt",
               "cells": {}}
     for name, (what, overrides, in_range) in CELLS.items():
         t0 = time.monotonic()
-        folder = out_dir / name.replace(" ", "_")
+        folder = out_dir / window_folder(model.cfg.camera) / name.replace(" ", "_")
         cfg = cell_config(overrides)
         manifest = folder / "manifest.json"
         made = json.loads(manifest.read_text()) if manifest.exists() else None
