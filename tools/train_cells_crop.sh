@@ -3,7 +3,7 @@
 # datasets made for its camera window (--model-config), 320 randomised cells with the
 # over-the-shoulder mount at 40 % + 128 nominal scenes (~35 min with 2 workers), training from
 # omni_cells.pt (~35 min), and its evaluation on the 24 held-out cells of tools/train_cells.sh
-# (seeds 30000-30023) made for this window. Run from the repository root after `make setup`.
+# (seeds 30000-30023, every 4th frame) made for this window. Run from the repository root after `make setup`.
 set -euo pipefail
 B=.venv/bin
 D=build/cells_crop_data
@@ -16,5 +16,5 @@ $B/omni-ros dataset --out $D/eval --episodes 24 --seed 30000 --workers 2 --frame
     --config config/randomize.yaml --model-config $M
 $B/omni-ros train --data "$PWD/$D/train" "$PWD/$D/nominal" --out "$PWD/build/omni_cells_crop.pt" \
     --config $M
-$B/omni-ros eval --checkpoint "$PWD/build/omni_cells_crop.pt" --data $D/eval \
+$B/omni-ros eval --checkpoint "$PWD/build/omni_cells_crop.pt" --data $D/eval --frame-stride 2 \
     --json build/omni_cells_crop.eval.json
