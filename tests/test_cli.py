@@ -87,3 +87,15 @@ def test_conversion_benchmark_reports_ratios_against_a_copy():
     for r in rows:
         assert r["bytes"] >= 1_000_000
         assert r["encode_vs_copy"] > 0 and r["decode_vs_copy"] > 0
+
+
+def test_a_bench_table_names_the_command_that_made_it_without_its_output_paths():
+    """bench/*.md say how to rerun them: the plain suite is `make bench`'s, any other option is
+    kept (quoted as a shell would need it) and --json / --markdown are dropped."""
+    from omni_ros.cli.bench import made_by
+
+    assert made_by("live", ["bench", "--suite", "live", "--json", "a.json", "--markdown", "b.md"]) \
+        == "`make bench` (`omni-ros bench --suite live`)"
+    assert made_by("live", ["bench", "--suite", "live", "--cell", "moved 12 cm", "--json=a.json",
+                            "--episodes", "8", "--markdown", "b.md"]) \
+        == "`omni-ros bench --suite live --cell 'moved 12 cm' --episodes 8`"

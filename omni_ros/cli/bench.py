@@ -24,6 +24,8 @@ traffic, scene equality, latency and CPU).
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 from pathlib import Path
 
 from . import checkpoint_arg
@@ -199,8 +201,20 @@ def run(args) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2, default=str))
     if args.markdown:
-        args.markdown.write_text(
-            f"# Benchmark: {args.suite}\n\nMade by `make bench` (`omni-ros bench --suite "
-            f"{args.suite}`) on the 2-core CI machine kind; rerun it to reproduce.\n\n" + table)
+        args.markdown.write_text(f"# Benchmark: {args.suite}\n\nMade by {made_by(args.suite, sys.argv[1:])} "
+                                 "on the 2-core CI machine kind; rerun it to reproduce.\n\n" + table)
         print(f"wrote {args.markdown}")
     return 0
+
+
+def made_by(suite: str, argv: list[str]) -> str:
+    """The command that made a table (``argv``: after the program name), less its output paths."""
+    kept, skip = [], False
+    for a in argv:
+        if skip or a.split("=", 1)[0] in ("--json", "--markdown"):
+            skip = not skip and "=" not in a
+            continue
+        kept.append(a)
+    if kept in (["bench"], ["bench", "--suite", suite], ["bench", f"--suite={suite}"]):
+        return f"`make bench` (`omni-ros bench --suite {suite}`)"
+    return f"`omni-ros {shlex.join(kept)}`"
