@@ -99,3 +99,14 @@ def test_a_bench_table_names_the_command_that_made_it_without_its_output_paths()
     assert made_by("live", ["bench", "--suite", "live", "--cell", "moved 12 cm", "--json=a.json",
                             "--episodes", "8", "--markdown", "b.md"]) \
         == "`omni-ros bench --suite live --cell 'moved 12 cm' --episodes 8`"
+
+
+@pytest.mark.parametrize("text", ["640", "640x", "0x480", "641x480", "640x481", "axb"])
+def test_a_camera_size_outside_what_the_sim_makes_is_refused_with_what_is_allowed(text):
+    import argparse
+
+    from omni_ros.cli.bench import camera_size
+
+    assert camera_size("640x480") == (640, 480) and camera_size("64X48") == (64, 48)
+    with pytest.raises(argparse.ArgumentTypeError, match=r"width 16\.\.640, height 16\.\.480"):
+        camera_size(text)

@@ -198,6 +198,25 @@ def test_the_cells_bench_keeps_each_camera_windows_data_apart():
     assert tag.startswith("window-") and window_folder(cfg) not in ("", tag)
 
 
+def test_the_cells_bench_runs_chosen_cells_with_cameras_of_another_size(tmp_path):
+    """`bench --suite cells --cell A;B --size WxH`: only those cells, their cameras made that
+    size (recorded in each dataset's sim config), in folders of their own; an unknown cell is
+    refused with the list."""
+    import json
+
+    from omni_ros.benchmarks import cells
+
+    r = cells.run(1, checkpoint="omni_small.pt", out_dir=tmp_path, only=("moved 12 cm",),
+                  size=(160, 120))
+    assert list(r["cells"]) == ["moved 12 cm"] and r["size"] == [160, 120]
+    made = json.loads((tmp_path / "moved_12_cm_160x120" / "manifest.json").read_text())["sim_config"]
+    assert (made["camera.width"], made["camera.height"]) == (160, 120)
+    assert made["camera.eye"] == cells.CELLS["moved 12 cm"][1]["eye"]
+    assert r["cells"]["moved 12 cm"]["samples"] > 0
+    with pytest.raises(ValueError, match="moved 12 cm"):
+        cells.run(1, out_dir=tmp_path, only=("moved 13 cm",))
+
+
 @pytest.mark.parametrize("box", [[0.4, 0.6, -0.2, 0.2], [0.6, 0.4, -0.2, 0.2, 0.0, 0.1]])
 def test_a_wrong_workspace_crop_is_a_clear_error(box):
     with pytest.raises(ConfigError, match="workspace_crop_m.*x_min, x_max"):

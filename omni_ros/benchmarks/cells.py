@@ -119,13 +119,25 @@ def window_folder(camera) -> str:
 
 
 def run(episodes: int = 8, seed: int = 5000, checkpoint: str = "omni_small.pt",
-        out_dir: Path = Path("build/cells"), workers: int = 2, frame_stride: int = 2) -> dict:
+        out_dir: Path = Path("build/cells"), workers: int = 2, frame_stride: int = 2,
+        only: tuple[str, ...] = (), size: tuple[int, int] | None = None) -> dict:
+    """Every cell of :data:`CELLS` (or those named in ``only``), each with its own held-out
+    episodes; ``size``: the cells' cameras made (width, height) [px] instead, to tell what a
+    camera's native resolution gives a model (each size has its own data folders)."""
+    unknown = [n for n in only if n not in CELLS]
+    if unknown:
+        raise ValueError(f"unknown cell(s) {unknown}: the cells are {list(CELLS)}")
     model, _, _ = load_checkpoint(checkpoint)
     result = {"checkpoint": checkpoint, "episodes": episodes, "seeds": [seed, seed + episodes - 1],
-              "cells": {}}
+              "cells": {}, **({"size": list(size)} if size else {})}
     for name, (what, overrides, in_range) in CELLS.items():
+        if only and name not in only:
+            continue
         t0 = time.monotonic()
-        folder = out_dir / window_folder(model.cfg.camera) / name.replace(" ", "_")
+        if size:
+            overrides = {**overrides, "width": size[0], "height": size[1]}
+        folder = (out_dir / window_folder(model.cfg.camera)
+                  / (name.replace(" ", "_") + (f"_{size[0]}x{size[1]}" if size else "")))
         cfg = cell_config(overrides)
         manifest = folder / "manifest.json"
         made = json.loads(manifest.read_text()) if manifest.exists() else None
@@ -147,8 +159,10 @@ def markdown(result: dict) -> str:
                 f"{m['object_localisation_median_cm']:.2f} | {m['shape_colour_acc']:.3f} | "
                 f"{m['grounding_acc']:.3f} |")
 
+    size = (f", every camera made {result['size'][0]} x {result['size'][1]} px"
+            if result.get("size") else "")
     lines = [f"`{result['checkpoint']}`, {result['episodes']} held-out episodes per cell (seeds "
-             f"{result['seeds'][0]}-{result['seeds'][1]}), every 2nd camera frame.\n",
+             f"{result['seeds'][0]}-{result['seeds'][1]}), every 2nd camera frame{size}.\n",
              "Geometry as input (CameraInfo + `camera.pose`, what perception does now):\n",
              "| cell | detection recall | localisation median [cm] | shape+colour | grounding |",
              "|---|---:|---:|---:|---:|"]

@@ -23,6 +23,7 @@ traffic, scene equality, latency and CPU).
 
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
 import sys
@@ -58,7 +59,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--cell", default="",
                         help="live: run with this camera of the cells suite (e.g. 'moved 12 "
                              "cm'; see bench/cells.md) instead of the training one (perception "
-                             "is given its camera.pose)")
+                             "is given its camera.pose); cells: only these cells "
+                             "(separated by ';': names hold commas)")
+    parser.add_argument("--size", default=None, type=camera_size,
+                        help="cells: make every cell's camera WIDTHxHEIGHT px (e.g. 640x480)")
     parser.add_argument("--voices", default="",
                         help="live: comma-separated voice presets that take turns (default: "
                              "the four tuning voices, us_m1 and rp_f5_fast; held-out ones: us_m1, us_m7_slow, gb_f4, "
@@ -140,7 +144,12 @@ def run(args) -> int:
     elif args.suite == "cells":
         from ..benchmarks import cells
 
-        result = cells.run(8 if args.episodes is None else args.episodes, checkpoint=args.checkpoint)
+        only = tuple(c.strip() for c in args.cell.split(";") if c.strip())
+        if set(only) - set(cells.CELLS):
+            print(f"error: --cell {args.cell!r}: the cells are {', '.join(cells.CELLS)}")
+            return 2
+        result = cells.run(8 if args.episodes is None else args.episodes, checkpoint=args.checkpoint,
+                           only=only, size=args.size)
         table = cells.markdown(result)
     elif args.suite == "language":
         from ..benchmarks import language
@@ -205,6 +214,25 @@ def run(args) -> int:
                                  "on the 2-core CI machine kind; rerun it to reproduce.\n\n" + table)
         print(f"wrote {args.markdown}")
     return 0
+
+
+def camera_size(text: str) -> tuple[int, int]:
+    """``WIDTHxHEIGHT`` [px] -> (width, height), within what the sim's camera can make."""
+    from dataclasses import fields
+
+    from omni_ros_sim.config import CameraConfig
+
+    limits = {f.name: (f.metadata["min"], f.metadata["max"]) for f in fields(CameraConfig)
+              if f.name in ("width", "height")}
+    allowed = "WIDTHxHEIGHT in px, width {}..{}, height {}..{} (e.g. 640x480)".format(
+        *limits["width"], *limits["height"])
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be {allowed}") from None
+    if not all(lo <= v <= hi for v, (lo, hi) in ((w, limits["width"]), (h, limits["height"]))):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be {allowed}")
+    return w, h
 
 
 def made_by(suite: str, argv: list[str]) -> str:
