@@ -64,3 +64,21 @@ def test_the_impact_caveat_counts_the_eval_sets_impacts():
         {"data": {**data, "frame_stride": 1}, "impact_samples": 50})
     assert "does not say how many" in impact_limitation({"data": data})  # an older eval file
     assert "holds none" in impact_limitation({"data": data, "impact_samples": 0})
+
+
+def test_a_cells_card_names_its_script_and_says_when_the_camera_window_is_a_crop(tmp_path):
+    """The cells card (write_cells_card): the training script it was given, the crop box of a
+    workspace-crop model (and nothing about a crop without one), every fixed cell a row."""
+    from omni_ros.learning.model_card import write_cells_card
+
+    results = json.loads(Path("bench/cells_model.json").read_text())
+    info = {"train_samples": 10, "train_episodes": 2, "train_seeds": [[1, 2]], "epochs": 1,
+            "train_time_s": 60.0}
+    box = (0.38, 0.64, -0.24, 0.24, 0.0, 0.08)
+    crop = write_cells_card(tmp_path / "a.md", info, results, "a.pt", "bash x", script="tools/x.sh",
+                            crop_m=box).read_text()
+    plain = write_cells_card(tmp_path / "b.md", info, results, "b.pt", "bash y").read_text()
+    assert "tools/x.sh" in crop and "tools/train_cells.sh" in plain
+    assert str(list(box)) in crop and "--model-config" in crop and "workspace crop" not in plain
+    for name in results["cells"]["cells"]:
+        assert f"| {name} |" in crop

@@ -55,7 +55,8 @@ LIMITATIONS = [
     "Shape errors are mostly small (4 cm) cubes seen nearly face-on by the static 96 px camera "
     "(about 5 px wide), read as cylinders.",
     "The training camera is fixed (the config's `model.camera`): for other mounts, lenses and "
-    "lighting use `omni_cells.pt` (bench/cells_model_card.md).",
+    "lighting use `omni_cells_crop.pt` (bench/cells_crop_model_card.md) or `omni_cells.pt` "
+    "(bench/cells_model_card.md).",
     "The own tokenizer maps words outside its vocabulary to <unk>; held-out paraphrases "
     "(`grounding_paraphrase_acc`: 'fetch the azure orb') are grounded through the command "
     "lexicon, which maps unseen words onto the vocabulary before the text encoder sees them.",
@@ -143,20 +144,26 @@ CELL_TARGETS = {"object_detection_recall": (0.97, True), "object_localisation_me
 
 def write_cells_card(path: Path, info: dict, results: dict, name: str, reproduce: str,
                      gate_png: str | None = None, loss_png: str | None = None,
-                     init_from: str = "omni_small.pt") -> Path:
+                     init_from: str = "omni_small.pt", script: str = "tools/train_cells.sh",
+                     crop_m: tuple = ()) -> Path:
     """The card of a model trained on randomised cells: ``results`` from ``omni-ros eval
     --cells`` on held-out randomised cells (--data) and the fixed held-out cells; ``init_from``:
-    the checkpoint training started from."""
+    the checkpoint training started from; ``reproduce``: the text of ``script``;
+    ``crop_m``: the model's ``model.camera.workspace_crop_m`` (base frame, m), empty if off."""
     m, cells = results["metrics"], results["cells"]["cells"]
     ev = results.get("data", {})
+    crop = ([f"Its camera window is the workspace crop: each camera's image is zoomed on the "
+             f"projection of the base-frame box {list(crop_m)} m (x min, x max, y min, y max, "
+             "z min, z max), so datasets for it are made with `omni-ros dataset --model-config`.", ""]
+            if crop_m else [])
     lines = [f"# {Path(name).stem} - model card", "",
              f"{Path(init_from).name} fine-tuned for robot cells it has never seen (issue 14, "
-             "tools/train_cells.sh): randomised training "
+             f"{script}): randomised training "
              "episodes ran in a cell of their own (camera mount +-15 cm / +-15 deg around the nominal "
              "one or over the shoulder, 45-75 deg lenses, 64-640 px images, lighting, colour "
              "shades, 3-8 cm objects, 1-10 objects, distractors) and most opened with staged "
              "impacts (objects dropped, set down hard, knocked over, slid); the hearing objective "
-             "trains impact and material from the microphone alone.", "",
+             "trains impact and material from the microphone alone.", "", *crop,
              "## Data", "",
              f"- Training: {info['train_samples']} samples of {info['train_episodes']} episodes "
              f"(seeds {ranges_text(info['train_seeds'])}), {info['epochs']} epochs, "
@@ -322,14 +329,18 @@ if __name__ == "__main__":
     from ..core.model.checkpoint import load_checkpoint
     from ..core.config import to_flat_dict
 
-    if sys.argv[1] == "--cells":  # --cells CHECKPOINT EVAL_JSON OUT [GATES_PNG [LOSS_PNG]]
-        ckpt, eval_json, out = sys.argv[2:5]
+    if sys.argv[1] == "--cells":  # --cells CHECKPOINT EVAL_JSON OUT [GATES_PNG [LOSS_PNG]] [--script SH]
+        args = sys.argv[2:]
+        script = args.pop(args.index("--script") + 1) if "--script" in args[:-1] else "tools/train_cells.sh"
+        args = [a for a in args if a != "--script"]
+        ckpt, eval_json, out = args[:3]
         _, cfg, info = load_checkpoint(checkpoint_arg(ckpt))
-        pngs = [Path(p) for p in sys.argv[5:7]]  # linked by name: next to OUT
+        pngs = [Path(p) for p in args[3:5]]  # linked by name: next to OUT
         write_cells_card(Path(out), info, json.loads(Path(eval_json).read_text()), Path(ckpt).name,
-                         Path("tools/train_cells.sh").read_text(),
+                         Path(script).read_text(),
                          *(p.name if p.exists() else None for p in pngs + [Path("-")] * (2 - len(pngs))),
-                         init_from=cfg.train.init_from or "scratch")
+                         init_from=cfg.train.init_from or "scratch", script=script,
+                         crop_m=tuple(cfg.model.camera.workspace_crop_m))
         sys.exit(0)
     ckpt, eval_json, bench_json, out = sys.argv[1:5]
     _, cfg, info = load_checkpoint(checkpoint_arg(ckpt))
