@@ -217,6 +217,23 @@ def test_the_cells_bench_runs_chosen_cells_with_cameras_of_another_size(tmp_path
         cells.run(1, out_dir=tmp_path, only=("moved 13 cm",))
 
 
+def test_the_workspace_roi_reads_a_part_of_a_large_frame_and_zooms_in():
+    """The ROI bench's accounting (bench --suite roi): from over the shoulder at 640 x 480 the
+    workspace crop reads under a third of the frame, at more than 1.5x the training focal
+    length; the whole-frame window reads its centred box at 1x; bytes are 7 per pixel read."""
+    from omni_ros.benchmarks.roi import frame, window_cost
+
+    f = frame("over the shoulder", (640, 480))
+    whole = window_cost(ModelConfig().camera, f, repeat=1)
+    roi_cfg = ModelConfig().camera
+    roi_cfg.workspace_crop_m = WORKSPACE
+    roi = window_cost(roi_cfg, f, repeat=1)
+    assert whole["zoom"] == pytest.approx(1.0) and roi["zoom"] > 1.5
+    assert roi["pixels_read"] < whole["frame_bytes"] / 7 / 3 < whole["pixels_read"]
+    for r in (whole, roi):
+        assert r["bytes_read"] == 7 * r["pixels_read"] and r["frame_bytes"] == 7 * 640 * 480
+
+
 @pytest.mark.parametrize("box", [[0.4, 0.6, -0.2, 0.2], [0.6, 0.4, -0.2, 0.2, 0.0, 0.1]])
 def test_a_wrong_workspace_crop_is_a_clear_error(box):
     with pytest.raises(ConfigError, match="workspace_crop_m.*x_min, x_max"):

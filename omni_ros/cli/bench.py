@@ -14,7 +14,8 @@ on held-out voices, noises and sentences, thresholds chosen on a tuning half), r
 yes / no / stop while the robot asks "did you mean ...?", on the same halves), echo (stops and
 commands said over the robot's own voice, with and without echo cancelling), realtime (the
 real-time levers side by side: encoders in the callbacks vs on worker threads, cold vs warm
-first command), distill (students with fewer sensors or narrower encoders, from labels alone vs
+first command), roi (what the camera window reads of a frame, whole frame vs the workspace
+crop, at 96 x 96, 320 x 240 and 640 x 480), distill (students with fewer sensors or narrower encoders, from labels alone vs
 from the all-sensor teacher, at 100 / 10 / 2 % labels, and a camera student adapted to cells it
 has no labels for from unlabelled recordings of them; trains ~40 students, hours on 2 cores),
 tiers (the tiered graph, edge encoders -> region fusion, against the one-host perception node:
@@ -35,11 +36,11 @@ HELP = ("run benchmarks (pipeline: perception async vs sync latency; live: voice
         "episodes; speech; transport; sim; model; cells; language: commands in words outside "
         "the vocabulary; voices: recognisers on held-out voices and rooms; replies: yes / no / "
         "stop to the robot's questions; echo: talking over the robot; realtime: parallel encoders "
-        "and warm caches side by side; distill: students of the all-sensor teacher; tiers: "
+        "and warm caches side by side; roi: whole frame vs the workspace crop; distill: students of the all-sensor teacher; tiers: "
         "edge encoders -> region fusion vs one host; federated: Flower across three unlike "
         "sites vs each site alone and centralised)")
 SUITES = ("pipeline", "live", "speech", "transport", "sim", "model", "thermal", "reliability",
-          "cells", "language", "voices", "replies", "echo", "realtime", "distill", "tiers",
+          "cells", "language", "voices", "replies", "echo", "realtime", "roi", "distill", "tiers",
           "federated")
 
 
@@ -172,6 +173,11 @@ def run(args) -> int:
         result = voices.run(args.backend or "whisper", args.quick, args.vad or "silero",
                             str(args.raw) if args.raw else None)
         table = voices.markdown(result)
+    elif args.suite == "roi":
+        from ..benchmarks import roi
+
+        result = roi.run()
+        table = roi.markdown(result)
     elif args.suite == "realtime":
         from ..benchmarks import realtime
 
