@@ -42,6 +42,7 @@ bench: setup
 	$(VENV)/bin/omni-ros bench --suite sim --markdown bench/sim.md --json bench/sim.json
 	$(VENV)/bin/omni-ros bench --suite model --markdown bench/model.md --json bench/model.json
 	$(VENV)/bin/omni-ros bench --suite realtime --markdown bench/realtime.md --json bench/realtime.json
+	$(VENV)/bin/omni-ros bench --suite roi --markdown bench/roi.md --json bench/roi.json
 	$(VENV)/bin/omni-ros bench --suite thermal --markdown bench/thermal.md --json bench/thermal.json
 	$(VENV)/bin/omni-ros bench --suite reliability --markdown bench/reliability.md --json bench/reliability.json
 	$(VENV)/bin/omni-ros bench --suite language --markdown bench/language.md --json bench/language.json

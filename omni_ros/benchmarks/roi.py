@@ -1,7 +1,6 @@
 """Region of interest (issue 16, lever 5): what the camera window reads of a frame, whole frame
 vs the workspace crop, at 96 x 96, 320 x 240 and 640 x 480, from the training camera's mount
-and from over the shoulder (``omni-ros bench --suite realtime``, or ``python -m
-omni_ros.benchmarks.roi``).
+and from over the shoulder (``omni-ros bench --suite roi``).
 
 Whole frame: the window of a model without a workspace crop (``omni_cells.pt``) resamples the
 centred box of the model's focal length. ROI: the window of ``omni_cells_crop.pt`` reads only
@@ -121,7 +120,8 @@ def markdown(r: dict) -> str:
                      f"{x['pixels_read']} ({share:.0%}) | {x['bytes_read'] / 1e3:.0f} | "
                      f"{x['zoom']:.2f}× | {x['window_ms']:.2f} | {x['camera_path_ms']:.2f} | "
                      f"{x['cost_vs_96_whole']:.2f}× |")
-    lines += ["", "Target (issue 16): perception cost at 640 × 480 input ≤ 1.3× its cost at 96 × 96."]
+    lines += ["", "Target (issue 16): perception cost at 640 × 480 input ≤ 1.3× its cost at "
+              "96 × 96."]
     return "\n".join(lines) + "\n"
 
 

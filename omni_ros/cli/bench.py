@@ -15,9 +15,10 @@ yes / no / stop while the robot asks "did you mean ...?", on the same halves), e
 commands said over the robot's own voice, with and without echo cancelling), realtime (the
 real-time levers side by side: encoders in the callbacks vs on worker threads, cold vs warm
 first command), roi (what the camera window reads of a frame, whole frame vs the workspace
-crop, at 96 x 96, 320 x 240 and 640 x 480), distill (students with fewer sensors or narrower encoders, from labels alone vs
-from the all-sensor teacher, at 100 / 10 / 2 % labels, and a camera student adapted to cells it
-has no labels for from unlabelled recordings of them; trains ~40 students, hours on 2 cores),
+crop, at 96 x 96, 320 x 240 and 640 x 480), distill (students with fewer sensors or narrower
+encoders, from labels alone vs from the all-sensor teacher, at 100 / 10 / 2 % labels, and a
+camera student adapted to cells it has no labels for from unlabelled recordings of them; trains
+~40 students, hours on 2 cores),
 tiers (the tiered graph, edge encoders -> region fusion, against the one-host perception node:
 traffic, scene equality, latency and CPU).
 """
@@ -36,7 +37,8 @@ HELP = ("run benchmarks (pipeline: perception async vs sync latency; live: voice
         "episodes; speech; transport; sim; model; cells; language: commands in words outside "
         "the vocabulary; voices: recognisers on held-out voices and rooms; replies: yes / no / "
         "stop to the robot's questions; echo: talking over the robot; realtime: parallel encoders "
-        "and warm caches side by side; roi: whole frame vs the workspace crop; distill: students of the all-sensor teacher; tiers: "
+        "and warm caches side by side; roi: whole frame vs the workspace crop; distill: "
+        "students of the all-sensor teacher; tiers: "
         "edge encoders -> region fusion vs one host; federated: Flower across three unlike "
         "sites vs each site alone and centralised)")
 SUITES = ("pipeline", "live", "speech", "transport", "sim", "model", "thermal", "reliability",
@@ -216,8 +218,9 @@ def run(args) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2, default=str))
     if args.markdown:
-        args.markdown.write_text(f"# Benchmark: {args.suite}\n\nMade by {made_by(args.suite, sys.argv[1:])} "
-                                 "on the 2-core CI machine kind; rerun it to reproduce.\n\n" + table)
+        command = made_by(args.suite, getattr(args, "_argv", sys.argv[1:]))
+        args.markdown.write_text(f"# Benchmark: {args.suite}\n\nMade by {command} on the 2-core CI "
+                                 "machine kind; rerun it to reproduce.\n\n" + table)
         print(f"wrote {args.markdown}")
     return 0
 

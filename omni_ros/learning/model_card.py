@@ -331,7 +331,8 @@ if __name__ == "__main__":
 
     if sys.argv[1] == "--cells":  # --cells CHECKPOINT EVAL_JSON OUT [GATES_PNG [LOSS_PNG]] [--script SH]
         args = sys.argv[2:]
-        script = args.pop(args.index("--script") + 1) if "--script" in args[:-1] else "tools/train_cells.sh"
+        script = (args.pop(args.index("--script") + 1) if "--script" in args[:-1]
+                  else "tools/train_cells.sh")
         args = [a for a in args if a != "--script"]
         ckpt, eval_json, out = args[:3]
         _, cfg, info = load_checkpoint(checkpoint_arg(ckpt))
