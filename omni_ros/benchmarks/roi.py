@@ -15,9 +15,6 @@ accuracy side (shape+colour at these sizes) is the cells bench's ``--size`` (REA
 
 from __future__ import annotations
 
-import time
-
-import numpy as np
 import torch
 
 from ..core.geometry import CameraGeometry
@@ -25,7 +22,7 @@ from ..core.model.checkpoint import load_checkpoint
 from ..core.model.modalities import REGISTRY
 from ..core.model.modalities.camera import CameraWindow
 from .cells import CELLS, cell_config
-from .model import _raw_example
+from .model import _ms, _raw_example
 
 SIZES = ((96, 96), (320, 240), (640, 480))
 MOUNTS = ("training camera", "over the shoulder")
@@ -47,16 +44,6 @@ def frame(mount: str, size: tuple[int, int]) -> dict:
             "pose": CameraGeometry.from_config(cfg.camera).pose}
 
 
-def _median_ms(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times) * 1e3)
-
-
 def window_cost(camera_cfg, f: dict, repeat: int) -> dict:
     """What ``camera_cfg``'s window reads of frame ``f`` and how long it takes."""
     w = CameraWindow(camera_cfg)
@@ -65,7 +52,7 @@ def window_cost(camera_cfg, f: dict, repeat: int) -> dict:
     x0, y0, bw, bh = w.box
     height, width = f["depth"].shape
     inside = max(0, min(x0 + bw, width) - max(x0, 0)) * max(0, min(y0 + bh, height) - max(y0, 0))
-    ms = _median_ms(lambda: (w.convert("color", f["color"]), w.convert("depth", f["depth"])), repeat)
+    ms = _ms(lambda: (w.convert("color", f["color"]), w.convert("depth", f["depth"])), repeat)
     return {"box": [int(v) for v in w.box], "pixels_read": int(inside),
             "bytes_read": int(inside * (3 + 4)), "frame_bytes": int(width * height * (3 + 4)),
             "zoom": float(w.intrinsics.fy / w.focal), "window_ms": ms}
@@ -83,8 +70,8 @@ def run(repeat: int = 30) -> dict:
         raw, wcfg = _raw_example(cfg.model), cfg.model.camera  # the model's 96 x 96 input
         pre = REGISTRY["camera"].preprocess
         x = pre(raw, wcfg)
-        fixed = {"preprocess_ms": _median_ms(lambda: pre(raw, wcfg), repeat),
-                 "encoder_ms": _median_ms(lambda: model.encoders["camera"](x), repeat)}
+        fixed = {"preprocess_ms": _ms(lambda: pre(raw, wcfg), repeat),
+                 "encoder_ms": _ms(lambda: model.encoders["camera"](x), repeat)}
         rows = []
         for mount in MOUNTS:
             for size in SIZES:
@@ -108,8 +95,8 @@ def markdown(r: dict) -> str:
     lines = ["## Region of interest: whole frame vs the workspace crop", "",
              f"One held-out scene (seed {SEED}) per mount and size; windows of "
              + ", ".join(f"{k} `{v}`" for k, v in r["windows"].items())
-             + f"; 1 thread, median of {r['repeat']}. Camera path = window + preprocessing "
-             f"({fx['preprocess_ms']:.2f} ms) + camera encoder ({fx['encoder_ms']:.2f} ms), the "
+             + f"; 1 thread, median of {r['repeat']} after 5 warm-up runs. Camera path = window "
+             f"+ preprocessing ({fx['preprocess_ms']:.2f} ms) + camera encoder ({fx['encoder_ms']:.2f} ms), the "
              "last two the same for every size.", "",
              "| mount | camera px | window | pixels read (share of the frame) | KB read | zoom | "
              "window ms | camera path ms | cost vs 96 × 96 whole frame |",
