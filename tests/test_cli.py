@@ -110,3 +110,12 @@ def test_a_camera_size_outside_what_the_sim_makes_is_refused_with_what_is_allowe
     assert camera_size("640x480") == (640, 480) and camera_size("64X48") == (64, 48)
     with pytest.raises(argparse.ArgumentTypeError, match=r"width 16\.\.640, height 16\.\.480"):
         camera_size(text)
+
+
+@pytest.mark.parametrize("extra", [["--cell", "moved 13 cm"], ["--episodes", "0"]])
+def test_the_cells_bench_refuses_an_unknown_cell_or_no_episodes_with_what_is_allowed(extra, capsys):
+    from omni_ros.cli import main
+
+    assert main(["bench", "--suite", "cells", *extra]) == 2
+    out = capsys.readouterr().out
+    assert "error:" in out and ("moved 12 cm" in out or "at least 1 episode" in out)

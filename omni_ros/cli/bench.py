@@ -151,8 +151,11 @@ def run(args) -> int:
         if set(only) - set(cells.CELLS):
             print(f"error: --cell {args.cell!r}: the cells are {', '.join(cells.CELLS)}")
             return 2
-        result = cells.run(8 if args.episodes is None else args.episodes, checkpoint=args.checkpoint,
-                           only=only, size=args.size)
+        episodes = 8 if args.episodes is None else args.episodes
+        if episodes < 1:
+            print(f"error: --episodes {episodes}: the cells bench needs at least 1 episode per cell")
+            return 2
+        result = cells.run(episodes, checkpoint=args.checkpoint, only=only, size=args.size)
         table = cells.markdown(result)
     elif args.suite == "language":
         from ..benchmarks import language
