@@ -118,15 +118,23 @@ def window_folder(camera) -> str:
     return "window-" + hashlib.sha256(json.dumps(view, sort_keys=True).encode()).hexdigest()[:8]
 
 
+def check(episodes: int, only: tuple[str, ...] = ()) -> None:
+    """ValueError with what is allowed unless every name in ``only`` is a cell and
+    ``episodes`` >= 1."""
+    unknown = [n for n in only if n not in CELLS]
+    if unknown:
+        raise ValueError(f"unknown cell(s) {unknown}: the cells are {', '.join(CELLS)}")
+    if episodes < 1:
+        raise ValueError(f"episodes {episodes}: the cells bench needs at least 1 episode per cell")
+
+
 def run(episodes: int = 8, seed: int = 5000, checkpoint: str = "omni_small.pt",
         out_dir: Path = Path("build/cells"), workers: int = 2, frame_stride: int = 2,
         only: tuple[str, ...] = (), size: tuple[int, int] | None = None) -> dict:
     """Every cell of :data:`CELLS` (or those named in ``only``), each with its own held-out
     episodes; ``size``: the cells' cameras made (width, height) [px] instead, to tell what a
     camera's native resolution gives a model (each size has its own data folders)."""
-    unknown = [n for n in only if n not in CELLS]
-    if unknown:
-        raise ValueError(f"unknown cell(s) {unknown}: the cells are {list(CELLS)}")
+    check(episodes, only)
     model, _, _ = load_checkpoint(checkpoint)
     result = {"checkpoint": checkpoint, "episodes": episodes, "seeds": [seed, seed + episodes - 1],
               "cells": {}, **({"size": list(size)} if size else {})}

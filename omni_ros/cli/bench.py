@@ -148,12 +148,11 @@ def run(args) -> int:
         from ..benchmarks import cells
 
         only = tuple(c.strip() for c in args.cell.split(";") if c.strip())
-        if set(only) - set(cells.CELLS):
-            print(f"error: --cell {args.cell!r}: the cells are {', '.join(cells.CELLS)}")
-            return 2
         episodes = 8 if args.episodes is None else args.episodes
-        if episodes < 1:
-            print(f"error: --episodes {episodes}: the cells bench needs at least 1 episode per cell")
+        try:
+            cells.check(episodes, only)
+        except ValueError as err:
+            print(f"error: {err}")
             return 2
         result = cells.run(episodes, checkpoint=args.checkpoint, only=only, size=args.size)
         table = cells.markdown(result)
